@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+'use strict';
+// The compiled server (npm install / npm start build it into dist/).
+require('../dist/src/server/cli.js')
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

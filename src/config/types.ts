@@ -1,0 +1,58 @@
+/** The typed, frozen configuration every module receives (built by `load.ts`). Sizes are bytes. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** Absolute. Holds miniftp.db, docs/<user>/ and log/. */
+  readonly dataDir: string;
+  /** Absolute. Host keys, generated on first start. */
+  readonly keysDir: string;
+  readonly admin: {
+    readonly user: string;
+    /** Only used to create the admin account on first start. */
+    readonly password: string;
+  };
+  readonly demoUser: {
+    /** Empty string: no demo user is created. */
+    readonly name: string;
+    readonly password: string;
+  };
+  readonly users: {
+    /** Bytes; 0 = unlimited. */
+    readonly defaultQuota: number;
+    /** Files; 0 = unlimited. */
+    readonly defaultFileQuota: number;
+    /** Octal mode bits masked off new files and directories. */
+    readonly umask: number;
+  };
+  readonly argon2: {
+    readonly memoryKiB: number;
+    readonly timeCost: number;
+    readonly parallelism: number;
+  };
+  readonly log: {
+    readonly level: 'debug' | 'info' | 'warn' | 'error';
+    /** Human-readable lines on stdout as well as the JSON files. */
+    readonly stdout: boolean;
+  };
+  readonly limits: {
+    readonly maxConnections: number;
+    readonly maxConnectionsPerIp: number;
+    readonly maxUnauthenticated: number;
+    /** Seconds from TCP accept to a successful login. */
+    readonly loginGraceTime: number;
+    /** Seconds without traffic before a connection is closed; 0 = never. */
+    readonly idleTimeout: number;
+    readonly maxAuthTries: number;
+    readonly maxSessionsPerUser: number;
+    readonly maxHandlesPerSession: number;
+    /** Bytes of one SFTP packet body (length field excluded). */
+    readonly maxPacket: number;
+    /** SFTP requests being served at once on one channel before reading pauses. */
+    readonly maxPendingRequests: number;
+    /** Failed logins from one IP within banWindow seconds that trigger a ban. */
+    readonly banThreshold: number;
+    readonly banWindow: number;
+    /** Seconds an IP stays banned. */
+    readonly banTime: number;
+  };
+}

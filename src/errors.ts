@@ -1,0 +1,81 @@
+/**
+ * The one error hierarchy of MiniFTP. Every layer throws these (or lets Node's
+ * own `ErrnoException`s through); `src/sftp/status.ts` is the single place that
+ * maps them onto SFTP status codes, and the admin console and the client print
+ * `message`, which never contains a real server path.
+ */
+export type ErrorKind =
+  | 'not-found'
+  | 'permission'
+  | 'exists'
+  | 'quota'
+  | 'no-space'
+  | 'bad-message'
+  | 'unsupported'
+  | 'invalid'
+  | 'resume-mismatch'
+  | 'limit'
+  | 'failure';
+
+export class MiniftpError extends Error {
+  readonly kind: ErrorKind;
+
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = 'MiniftpError';
+  }
+
+  static notFound(what = 'no such file or directory'): MiniftpError {
+    return new MiniftpError('not-found', what);
+  }
+
+  static permission(what = 'permission denied'): MiniftpError {
+    return new MiniftpError('permission', what);
+  }
+
+  static exists(what = 'file already exists'): MiniftpError {
+    return new MiniftpError('exists', what);
+  }
+
+  static quota(message: string): MiniftpError {
+    return new MiniftpError('quota', message);
+  }
+
+  static noSpace(): MiniftpError {
+    return new MiniftpError('no-space', 'no space left on the server disk');
+  }
+
+  static badMessage(what: string): MiniftpError {
+    return new MiniftpError('bad-message', what);
+  }
+
+  static unsupported(what: string): MiniftpError {
+    return new MiniftpError('unsupported', what);
+  }
+
+  static invalid(what: string): MiniftpError {
+    return new MiniftpError('invalid', what);
+  }
+
+  static limit(what: string): MiniftpError {
+    return new MiniftpError('limit', what);
+  }
+
+  static failure(what: string, cause?: unknown): MiniftpError {
+    return new MiniftpError('failure', what, { cause });
+  }
+}
+
+/** A Node.js system error (ENOENT, EACCES…) as thrown by `fs`. */
+export function isErrno(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+/** A short text for logs and the console that keeps a Node error's code but not its path. */
+export function describeError(err: unknown): string {
+  if (err instanceof MiniftpError) return err.message;
+  if (isErrno(err)) return `${err.code ?? 'error'}${err.syscall ? ` in ${err.syscall}` : ''}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,151 @@
+/**
+ * Owns every user's UserUsage: loads them from the store, persists changes
+ * (batched, at most once a second), and rebuilds them from the disk.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Store } from '../store/types';
+import type { Logger } from '../log/types';
+import { describeError, isErrno } from '../errors';
+import { UserUsage } from './user-usage';
+
+export interface DiskUsage {
+  bytes: number;
+  files: number;
+}
+
+/** Sums the sizes of the regular files below `dir` (each hard link counts, as each name does). */
+export async function scanDirectory(dir: string): Promise<DiskUsage> {
+  const total: DiskUsage = { bytes: 0, files: 0 };
+  const pending = [dir];
+  while (pending.length > 0) {
+    const current = pending.pop() as string;
+    let handle;
+    try {
+      handle = await fsp.opendir(current);
+    } catch (err) {
+      if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
+      throw err;
+    }
+    for await (const entry of handle) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) pending.push(full);
+      else if (entry.isFile()) {
+        const st = await fsp.lstat(full).catch(() => undefined);
+        if (st?.isFile()) {
+          total.bytes += st.size;
+          total.files += 1;
+        }
+      }
+    }
+  }
+  return total;
+}
+
+export class QuotaManager {
+  private readonly usages = new Map<string, UserUsage>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: {
+      store: Store;
+      logger: Logger;
+      /** Real path of the folder holding every home: <data>/docs. */
+      docsDir: string;
+    },
+  ) {}
+
+  homeOf(user: string): string {
+    return path.join(this.options.docsDir, user);
+  }
+
+  /** The shared usage of `user`, created from the store on first use. */
+  get(user: string): UserUsage {
+    let u = this.usages.get(user);
+    if (!u) {
+      const rec = this.options.store.usage.get(user);
+      const account = this.options.store.users.get(user);
+      u = new UserUsage(user, rec.bytes, rec.files, {
+        bytes: account?.quotaBytes ?? 0,
+        files: account?.quotaFiles ?? 0,
+      });
+      this.usages.set(user, u);
+    }
+    return u;
+  }
+
+  /** Re-reads the user's limits from the store (after an admin change); applies to open sessions at once. */
+  refreshLimits(user: string): void {
+    const u = this.usages.get(user);
+    const account = this.options.store.users.get(user);
+    if (u && account) u.limits = { bytes: account.quotaBytes, files: account.quotaFiles };
+  }
+
+  /** Forgets a deleted user. */
+  drop(user: string): void {
+    this.usages.delete(user);
+  }
+
+  /**
+   * Measures the home on disk and makes it the user's usage. Writes racing the
+   * scan make it start over (a few times), so the figure is what the disk holds.
+   */
+  async rescan(user: string): Promise<DiskUsage> {
+    const u = this.get(user);
+    let scanned: DiskUsage = { bytes: 0, files: 0 };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = u.generation;
+      scanned = await scanDirectory(this.homeOf(user));
+      if (u.generation === before) break;
+    }
+    if (scanned.bytes !== u.bytes || scanned.files !== u.files) {
+      this.options.logger.info('quota.rescan', {
+        user,
+        bytes: scanned.bytes,
+        files: scanned.files,
+        was_bytes: u.bytes,
+        was_files: u.files,
+      });
+    }
+    u.reset(scanned.bytes, scanned.files);
+    this.options.store.usage.set(user, scanned.bytes, scanned.files, new Date());
+    u.markClean();
+    return scanned;
+  }
+
+  /** Rescans every user one after the other without holding up the caller. */
+  async rescanAll(): Promise<void> {
+    for (const account of this.options.store.users.list()) {
+      if (account.isAdmin) continue;
+      try {
+        await this.rescan(account.name);
+      } catch (err) {
+        this.options.logger.error('quota.rescan_failed', {
+          user: account.name,
+          error: describeError(err),
+        });
+      }
+    }
+  }
+
+  /** Writes changed usages to the store. */
+  flush(): void {
+    for (const u of this.usages.values()) {
+      if (!u.isDirty) continue;
+      if (!this.options.store.users.get(u.user)) continue;
+      this.options.store.usage.set(u.user, u.bytes, u.files);
+      u.markClean();
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.flush(), 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.flush();
+  }
+}

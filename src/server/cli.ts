@@ -1,0 +1,36 @@
+/** `miniftp-server`: reads the configuration, starts the server, stops it on SIGINT/SIGTERM. */
+import { configHelp, loadConfig, wantsHelp } from '../config/load';
+import { MiniftpError, describeError } from '../errors';
+import { startServer } from './start';
+
+export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${configHelp()}\n`);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv, env: process.env, cwd: process.cwd() });
+  } catch (err) {
+    process.stderr.write(`${describeError(err)}\n`);
+    return 2;
+  }
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    process.stderr.write(`miniftp-server: ${describeError(err)}\n`);
+    return err instanceof MiniftpError ? 2 : 1;
+  }
+  // Tests and scripts wait for this exact line to learn the real port.
+  process.stdout.write(`listening on ${server.host}:${server.port}\n`);
+  const running = server;
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      running.logger.info('server.signal', { signal });
+      void running.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,104 @@
+/** Wires every part of the server together and starts listening. */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config/types';
+import type { Logger } from '../log/types';
+import { createLogger } from '../log/logger';
+import { openStore } from '../store/sqlite-store';
+import { PasswordHasher } from '../auth/passwords';
+import { LoginThrottle } from '../auth/throttle';
+import { QuotaManager } from '../quota/quota-manager';
+import { Homes } from '../vfs/homes';
+import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
+import { MiniftpSshServer } from '../ssh/server';
+import { ConnectionRegistry } from '../ssh/connections';
+import { loadHostKeys } from '../ssh/host-keys';
+import { ensureAccounts } from './accounts';
+import type { Store } from '../store/types';
+
+export interface RunningServer {
+  readonly host: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly quota: QuotaManager;
+  readonly connections: ConnectionRegistry;
+  /** Resolves once the background usage scan at start-up has finished. */
+  readonly scanned: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger } = {},
+): Promise<RunningServer> {
+  await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const logger =
+    options.logger ??
+    createLogger({
+      dir: path.join(config.dataDir, 'log'),
+      level: config.log.level,
+      stdout: config.log.stdout,
+    });
+  // New files get exactly the configured umask, whatever the shell that started us had.
+  process.umask(config.users.umask);
+  const store = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+  try {
+    const docsDir = path.join(config.dataDir, 'docs');
+    await fsp.mkdir(docsDir, { recursive: true, mode: 0o700 });
+    const hasher = new PasswordHasher(config.argon2);
+    const quota = new QuotaManager({ store, logger, docsDir: await fsp.realpath(docsDir) });
+    const homes = new Homes({ docsDir: await fsp.realpath(docsDir), quota });
+    await ensureAccounts({ config, store, hasher, homes, logger });
+    const hostKeys = await loadHostKeys({ dir: config.keysDir, logger });
+    const throttle = new LoginThrottle({
+      threshold: config.limits.banThreshold,
+      windowSeconds: config.limits.banWindow,
+      banSeconds: config.limits.banTime,
+    });
+    const connections = new ConnectionRegistry();
+    const extensions = registerStandardExtensions(new ExtensionRegistry());
+    const ssh = new MiniftpSshServer({
+      config,
+      logger,
+      store,
+      hasher,
+      throttle,
+      homes,
+      hostKeys,
+      extensions,
+      connections,
+    });
+    const address = await ssh.listen(config.host, config.port);
+    quota.start();
+    // Usage is rebuilt from the disk in the background: connections are served meanwhile.
+    const scanned = quota.rescanAll();
+    logger.info('server.listening', { host: address.address, port: address.port });
+    let closing: Promise<void> | undefined;
+    return {
+      host: address.address,
+      port: address.port,
+      config,
+      store,
+      logger,
+      quota,
+      connections,
+      scanned,
+      close: () => {
+        closing ??= (async () => {
+          await ssh.close();
+          await scanned.catch(() => undefined);
+          quota.stop();
+          store.close();
+          logger.info('server.stopped');
+          if (!options.logger) await logger.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * One SFTP v3 session on an SSH channel: frames packets, runs requests
+ * concurrently (clients pipeline dozens), answers each id exactly once, and
+ * stops reading the channel while too much is pending so memory stays bounded.
+ */
+import type { ServerChannel } from 'ssh2';
+import { MiniftpError, describeError } from '../errors';
+import type { Logger } from '../log/types';
+import type { UserFs } from '../vfs/user-fs';
+import type { VFile } from '../vfs/vfile';
+import { PacketFramer, PacketReader, PacketWriter } from './codec';
+import { OpenFlag, PacketType, SFTP_VERSION, Status } from './constants';
+import { attrsFromStats, longName } from './attrs';
+import {
+  DATA_HEADER,
+  attrsPacket,
+  fillDataHeader,
+  handlePacket,
+  namePacket,
+  singleNamePacket,
+  statusPacket,
+  type NameEntry,
+} from './replies';
+import { isUnexpected, statusFromError } from './status';
+import type { ExtensionRegistry } from './extensions';
+
+export interface SftpLimits {
+  /** Largest packet body accepted (and advertised by limits@openssh.com). */
+  maxPacket: number;
+  /** Requests running at once before the channel is paused. */
+  maxPending: number;
+  maxHandles: number;
+}
+
+interface DirHandle {
+  kind: 'dir';
+  virtualPath: string;
+  real: string;
+  names: string[];
+  pos: number;
+}
+
+interface FileHandle {
+  kind: 'file';
+  file: VFile;
+}
+
+type Handle = DirHandle | FileHandle;
+
+/** Bytes of WRITE payload held in memory at once before the channel is paused. */
+const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
+/** Names per READDIR reply (OpenSSH's sftp-server sends up to 100). */
+const READDIR_BATCH = 100;
+
+export interface SftpSessionOptions {
+  channel: ServerChannel;
+  fs: UserFs;
+  user: string;
+  logger: Logger;
+  limits: SftpLimits;
+  extensions: ExtensionRegistry;
+}
+
+export class SftpSession {
+  private readonly channel: ServerChannel;
+  readonly fs: UserFs;
+  readonly user: string;
+  readonly logger: Logger;
+  readonly limits: SftpLimits;
+  private readonly extensions: ExtensionRegistry;
+  private readonly framer: PacketFramer;
+  private readonly handles = new Map<string, Handle>();
+  private nextHandle = 1;
+  private initialized = false;
+  private pending = 0;
+  private pendingWriteBytes = 0;
+  private outputBlocked = false;
+  private paused = false;
+  private closed = false;
+  private idle: Array<() => void> = [];
+
+  constructor(o: SftpSessionOptions) {
+    this.channel = o.channel;
+    this.fs = o.fs;
+    this.user = o.user;
+    this.logger = o.logger;
+    this.limits = o.limits;
+    this.extensions = o.extensions;
+    this.framer = new PacketFramer(o.limits.maxPacket);
+  }
+
+  start(): void {
+    this.channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The client sends EOF when it is done (OpenSSH's sftp on "bye"): finish and close.
+    this.channel.on('end', () => void this.shutdown('client closed the session'));
+    this.channel.on('close', () => void this.shutdown('channel closed'));
+    this.channel.on('error', (err: Error) => {
+      this.logger.warn('sftp.channel_error', { error: err.message });
+      void this.shutdown('channel error');
+    });
+    this.channel.on('drain', () => {
+      this.outputBlocked = false;
+      this.updateFlow();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.framer.push(chunk);
+    try {
+      for (;;) {
+        const body = this.framer.next();
+        if (!body) break;
+        this.onPacket(body);
+      }
+    } catch (err) {
+      this.protocolError(err);
+    }
+  }
+
+  private protocolError(err: unknown): void {
+    this.logger.warn('sftp.bad_packet', { error: describeError(err) });
+    void this.shutdown('malformed packet');
+  }
+
+  private onPacket(body: Buffer): void {
+    const type = body[0] as number;
+    if (!this.initialized) {
+      if (type !== PacketType.INIT) throw MiniftpError.badMessage('the first packet must be INIT');
+      this.initialized = true;
+      this.send(this.versionPacket());
+      return;
+    }
+    if (type === PacketType.INIT) throw MiniftpError.badMessage('INIT sent twice');
+    const r = new PacketReader(body, 1);
+    const id = r.u32();
+    const writeBytes = type === PacketType.WRITE ? body.length : 0;
+    this.pending++;
+    this.pendingWriteBytes += writeBytes;
+    this.updateFlow();
+    let reply: Promise<Buffer>;
+    try {
+      reply = this.dispatch(type, id, r);
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    reply
+      .catch((err: unknown) => this.errorReply(type, id, err))
+      .then((packet) => this.send(packet))
+      .finally(() => {
+        this.pending--;
+        this.pendingWriteBytes -= writeBytes;
+        this.updateFlow();
+        if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
+      })
+      .catch(() => undefined);
+  }
+
+  private errorReply(type: number, id: number, err: unknown): Buffer {
+    const { code, message } = statusFromError(err);
+    const fields = { type, error: describeError(err) };
+    if (isUnexpected(err)) this.logger.error('sftp.request_failed', fields);
+    else this.logger.debug('sftp.request_refused', fields);
+    return statusPacket(id, code, message);
+  }
+
+  private updateFlow(): void {
+    const shouldPause =
+      this.pending >= this.limits.maxPending ||
+      this.pendingWriteBytes >= MAX_PENDING_WRITE_BYTES ||
+      this.outputBlocked;
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.channel.pause();
+    } else if (!shouldPause && this.paused && !this.closed) {
+      this.paused = false;
+      this.channel.resume();
+    }
+  }
+
+  private send(packet: Buffer): void {
+    if (this.closed || this.channel.destroyed || this.channel.writableEnded) return;
+    if (!this.channel.write(packet)) {
+      this.outputBlocked = true;
+      this.updateFlow();
+    }
+  }
+
+  private versionPacket(): Buffer {
+    const w = new PacketWriter(PacketType.VERSION, 512).u32(SFTP_VERSION);
+    for (const [name, data] of this.extensions.advertised()) w.string(name).string(data);
+    return w.finish();
+  }
+
+  // ---- handles -------------------------------------------------------------
+
+  private addHandle(h: Handle): string {
+    if (this.handles.size >= this.limits.maxHandles) {
+      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
+    }
+    const id = String(this.nextHandle++);
+    this.handles.set(id, h);
+    return id;
+  }
+
+  /** The open file behind a handle string (extensions use this too). */
+  file(handle: string): VFile {
+    const h = this.handles.get(handle);
+    if (!h) throw MiniftpError.invalid('invalid handle');
+    if (h.kind !== 'file') throw MiniftpError.invalid('the handle is a directory');
+    return h.file;
+  }
+
+  // ---- requests ------------------------------------------------------------
+
+  private dispatch(type: number, id: number, r: PacketReader): Promise<Buffer> {
+    switch (type) {
+      case PacketType.OPEN:
+        return this.open(id, r);
+      case PacketType.CLOSE:
+        return this.close(id, r.string());
+      case PacketType.READ:
+        return this.read(id, r);
+      case PacketType.WRITE:
+        return this.write(id, r);
+      case PacketType.LSTAT:
+        return this.statPath(id, r.path(), false);
+      case PacketType.STAT:
+        return this.statPath(id, r.path(), true);
+      case PacketType.FSTAT:
+        return this.fstat(id, r.string());
+      case PacketType.SETSTAT: {
+        const p = r.path();
+        return this.ok(id, this.fs.setAttrs(p, r.attrs(), { follow: true }));
+      }
+      case PacketType.FSETSTAT: {
+        const f = this.file(r.string());
+        return this.ok(id, f.setAttrs(r.attrs()));
+      }
+      case PacketType.OPENDIR:
+        return this.opendir(id, r.path());
+      case PacketType.READDIR:
+        return this.readdir(id, r.string());
+      case PacketType.REMOVE:
+        return this.ok(id, this.fs.remove(r.path()));
+      case PacketType.MKDIR: {
+        const p = r.path();
+        return this.ok(id, this.fs.mkdir(p, r.remaining > 0 ? r.attrs() : {}));
+      }
+      case PacketType.RMDIR:
+        return this.ok(id, this.fs.rmdir(r.path()));
+      case PacketType.REALPATH:
+        return this.realpath(id, r.path());
+      case PacketType.RENAME: {
+        const from = r.path();
+        return this.ok(id, this.fs.rename(from, r.path(), { overwrite: false }));
+      }
+      case PacketType.READLINK:
+        return this.readlink(id, r.path());
+      case PacketType.SYMLINK: {
+        // OpenSSH's sftp and sftp-server (and so every client tested against
+        // them, paramiko included) send target first, then link path: the
+        // reverse of draft-02's order.
+        const target = r.path();
+        const link = r.path();
+        return this.ok(id, this.fs.symlink(link, target));
+      }
+      case PacketType.EXTENDED: {
+        const name = r.string();
+        return this.extensions.handle(name, { id, reader: r, session: this });
+      }
+      default:
+        return Promise.resolve(
+          statusPacket(id, Status.OP_UNSUPPORTED, `unsupported request type ${type}`),
+        );
+    }
+  }
+
+  /** Runs `op` and answers STATUS OK when it succeeds. */
+  async ok(id: number, op: Promise<void>): Promise<Buffer> {
+    await op;
+    return statusPacket(id, Status.OK, 'OK');
+  }
+
+  private async open(id: number, r: PacketReader): Promise<Buffer> {
+    const p = r.path();
+    const pflags = r.u32();
+    const attrs = r.attrs();
+    const read = (pflags & OpenFlag.READ) !== 0;
+    const write = (pflags & OpenFlag.WRITE) !== 0;
+    const append = (pflags & OpenFlag.APPEND) !== 0;
+    if (this.handles.size >= this.limits.maxHandles) {
+      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
+    }
+    const file = await this.fs.open(p, {
+      read,
+      write,
+      append,
+      create: (pflags & OpenFlag.CREAT) !== 0,
+      truncate: (pflags & OpenFlag.TRUNC) !== 0,
+      exclusive: (pflags & OpenFlag.EXCL) !== 0,
+      mode: attrs.permissions,
+    });
+    try {
+      const handle = this.addHandle({ kind: 'file', file });
+      if (attrs.atime !== undefined && attrs.mtime !== undefined && file.writable) {
+        await file.setAttrs({ atime: attrs.atime, mtime: attrs.mtime });
+      }
+      return handlePacket(id, handle);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async close(id: number, handle: string): Promise<Buffer> {
+    const h = this.handles.get(handle);
+    if (!h) throw MiniftpError.invalid('invalid handle');
+    this.handles.delete(handle);
+    if (h.kind === 'file') await this.closeFile(h.file);
+    return statusPacket(id, Status.OK, 'OK');
+  }
+
+  private async closeFile(file: VFile): Promise<void> {
+    await file.close();
+    if (file.bytesRead > 0 || file.bytesWritten > 0 || file.writable) {
+      this.logger.info('file.closed', {
+        path: file.virtualPath,
+        bytes_in: file.bytesWritten,
+        bytes_out: file.bytesRead,
+        ms: Date.now() - file.openedAt,
+      });
+    }
+  }
+
+  private async read(id: number, r: PacketReader): Promise<Buffer> {
+    const file = this.file(r.string());
+    const offset = r.u64();
+    const want = Math.min(r.u32(), this.limits.maxPacket - 1024);
+    const buf = Buffer.allocUnsafe(DATA_HEADER + want);
+    const n = await file.read(offset, want, buf, DATA_HEADER);
+    if (n === 0 && want > 0) return statusPacket(id, Status.EOF, 'end of file');
+    return fillDataHeader(buf, id, n);
+  }
+
+  private write(id: number, r: PacketReader): Promise<Buffer> {
+    const file = this.file(r.string());
+    const offset = r.u64();
+    const data = r.bytes();
+    // No await before file.write: it must be registered as in flight before a
+    // CLOSE that the client pipelined right behind it is handled.
+    return this.ok(id, file.write(offset, data));
+  }
+
+  private async statPath(id: number, p: string, follow: boolean): Promise<Buffer> {
+    const st = follow ? await this.fs.stat(p) : await this.fs.lstat(p);
+    return attrsPacket(id, attrsFromStats(st));
+  }
+
+  private async fstat(id: number, handle: string): Promise<Buffer> {
+    const st = await this.file(handle).stat();
+    return attrsPacket(id, attrsFromStats(st));
+  }
+
+  private async opendir(id: number, p: string): Promise<Buffer> {
+    if (this.handles.size >= this.limits.maxHandles) {
+      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
+    }
+    const { real, entries } = await this.fs.readdir(p);
+    const handle = this.addHandle({
+      kind: 'dir',
+      virtualPath: p,
+      real,
+      names: ['.', '..', ...entries],
+      pos: 0,
+    });
+    return handlePacket(id, handle);
+  }
+
+  private async readdir(id: number, handle: string): Promise<Buffer> {
+    const h = this.handles.get(handle);
+    if (!h) throw MiniftpError.invalid('invalid handle');
+    if (h.kind !== 'dir') throw MiniftpError.invalid('the handle is not a directory');
+    const entries: NameEntry[] = [];
+    const now = Date.now();
+    // Entries removed since OPENDIR are skipped; keep going until a batch has something.
+    while (entries.length === 0 && h.pos < h.names.length) {
+      const batch = h.names.slice(h.pos, h.pos + READDIR_BATCH);
+      h.pos += batch.length;
+      const stats = await this.fs.statEntries(h.real, batch);
+      for (const { name, stats: st } of stats) {
+        entries.push({
+          filename: name,
+          longname: longName(name, st, this.user, now),
+          attrs: attrsFromStats(st),
+        });
+      }
+    }
+    if (entries.length === 0) return statusPacket(id, Status.EOF, 'end of directory');
+    return namePacket(id, entries);
+  }
+
+  private async realpath(id: number, p: string): Promise<Buffer> {
+    // Most clients send "." first to learn where they start: "/", the home.
+    return singleNamePacket(id, await this.fs.realpath(p));
+  }
+
+  private async readlink(id: number, p: string): Promise<Buffer> {
+    return singleNamePacket(id, await this.fs.readlink(p));
+  }
+
+  // ---- shutdown ------------------------------------------------------------
+
+  /** Waits for running requests, closes every handle, ends the channel. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channel.pause();
+    if (this.pending > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    const open = [...this.handles.values()];
+    this.handles.clear();
+    for (const h of open) {
+      if (h.kind === 'file') await this.closeFile(h.file).catch(() => undefined);
+    }
+    this.logger.debug('sftp.end', { reason });
+    if (!this.channel.destroyed) {
+      // OpenSSH's server reports the subsystem's exit status; some clients log its absence.
+      this.channel.exit(0);
+      this.channel.end();
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/** Where each user's home lives (<data>/docs/<user>/) and the jailed filesystem for a session. */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { QuotaManager } from '../quota/quota-manager';
+import { Jail } from './jail';
+import { UserFs, type UserFsOptions } from './user-fs';
+
+export type UserFsHooks = Pick<UserFsOptions, 'observe' | 'onPathGone' | 'onPathMoved'>;
+
+export class Homes {
+  constructor(
+    private readonly options: {
+      docsDir: string;
+      quota: QuotaManager;
+      /** Hooks per user (the upload ledger); none by default. */
+      hooks?: (user: string) => UserFsHooks;
+    },
+  ) {}
+
+  pathOf(user: string): string {
+    return path.join(this.options.docsDir, user);
+  }
+
+  /** Creates the home if it is missing; returns its real path. */
+  async ensure(user: string): Promise<string> {
+    const home = this.pathOf(user);
+    await fsp.mkdir(home, { recursive: true, mode: 0o700 });
+    return fsp.realpath(home);
+  }
+
+  async fsFor(user: string): Promise<UserFs> {
+    const root = await this.ensure(user);
+    return new UserFs({
+      jail: new Jail(root),
+      usage: this.options.quota.get(user),
+      ...(this.options.hooks?.(user) ?? {}),
+    });
+  }
+
+  /** Deletes a home and everything in it (admin `user del --purge`). */
+  async purge(user: string): Promise<void> {
+    await fsp.rm(this.pathOf(user), { recursive: true, force: true });
+  }
+}

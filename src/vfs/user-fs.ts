@@ -1,0 +1,346 @@
+/**
+ * A user's jailed filesystem: every path operation SFTP needs, on virtual
+ * paths, with quota accounting. Throws MiniftpError or Node's errno errors;
+ * `src/sftp/status.ts` turns either into a status for the client.
+ */
+import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { MiniftpError, isErrno } from '../errors';
+import type { UserUsage } from '../quota/user-usage';
+import type { Attrs } from '../sftp/codec';
+import { Jail, normalizeVirtual } from './jail';
+import { VFile, type WriteObserver } from './vfile';
+
+const fsOpen = promisify(fs.open);
+const fsFstat = promisify(fs.fstat);
+const fsClose = promisify(fs.close);
+const fsFtruncate = promisify(fs.ftruncate);
+
+export interface OpenRequest {
+  read: boolean;
+  write: boolean;
+  append: boolean;
+  create: boolean;
+  truncate: boolean;
+  exclusive: boolean;
+  /** Permissions for a new file (type bits and setuid/setgid/sticky are dropped). */
+  mode?: number;
+}
+
+export interface DirEntry {
+  name: string;
+  stats: fs.Stats;
+}
+
+export interface StatvfsInfo {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+export interface UserFsOptions {
+  jail: Jail;
+  usage: UserUsage;
+  /** Creates a write observer for a file opened for writing (the upload ledger). */
+  observe?: (
+    virtualPath: string,
+    file: { truncated: boolean; size: number },
+  ) => WriteObserver | undefined;
+  /** Called when a path's content is replaced or removed, so upload records can follow. */
+  onPathGone?: (virtualPath: string) => void;
+  onPathMoved?: (from: string, to: string) => void;
+}
+
+/** Permission bits a client may set: no setuid, setgid or sticky. */
+const MODE_MASK = 0o777;
+
+function fileKey(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+export class UserFs {
+  readonly jail: Jail;
+  readonly usage: UserUsage;
+
+  constructor(private readonly o: UserFsOptions) {
+    this.jail = o.jail;
+    this.usage = o.usage;
+  }
+
+  async open(virtual: string, req: OpenRequest): Promise<VFile> {
+    const vpath = normalizeVirtual(virtual);
+    if (vpath === '/') throw MiniftpError.invalid('cannot open the home directory as a file');
+    const real = await this.jail.resolve(vpath, { followLast: true });
+    let flags =
+      req.read && req.write
+        ? fs.constants.O_RDWR
+        : req.write
+          ? fs.constants.O_WRONLY
+          : fs.constants.O_RDONLY;
+    if (!req.read && !req.write) flags = fs.constants.O_RDONLY;
+    // O_NONBLOCK: opening a FIFO must not hang the server; it is refused below.
+    flags |= fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
+    if (req.append) flags |= fs.constants.O_APPEND;
+    const writable = req.write || req.append;
+    let created = false;
+    if (req.create && writable) {
+      const exists = await fsp.lstat(real).then(
+        () => true,
+        (err: unknown) => {
+          if (isErrno(err) && err.code === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      if (exists && req.exclusive) throw MiniftpError.exists();
+      if (!exists) {
+        this.usage.reserveFile();
+        created = true;
+        flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
+      }
+    }
+    let fd: number;
+    try {
+      fd = await fsOpen(real, flags, (req.mode ?? 0o666) & MODE_MASK);
+    } catch (err) {
+      if (created) this.usage.adjust(0, -1);
+      if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
+      throw err;
+    }
+    try {
+      const st = await fsFstat(fd);
+      if (!st.isFile()) {
+        throw st.isDirectory()
+          ? MiniftpError.invalid('is a directory')
+          : MiniftpError.permission('not a regular file');
+      }
+      let size = st.size;
+      if (req.truncate && writable && size > 0) {
+        await fsFtruncate(fd, 0);
+        this.usage.adjust(-size);
+        size = 0;
+      }
+      if (writable && (created || req.truncate)) this.o.onPathGone?.(vpath);
+      const observer = writable
+        ? this.o.observe?.(vpath, { truncated: created || req.truncate, size })
+        : undefined;
+      // Non-blocking mode was only for the open itself.
+      return new VFile({
+        fd,
+        virtualPath: vpath,
+        readable: req.read || !writable,
+        writable,
+        append: req.append,
+        usage: this.usage,
+        key: fileKey(st),
+        size,
+        observer,
+      });
+    } catch (err) {
+      await fsClose(fd).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async stat(virtual: string): Promise<fs.Stats> {
+    return fsp.stat(await this.jail.resolve(virtual, { followLast: true }));
+  }
+
+  async lstat(virtual: string): Promise<fs.Stats> {
+    return fsp.lstat(await this.jail.resolve(virtual, { followLast: false }));
+  }
+
+  /** SETSTAT (follow) and lsetstat@openssh.com (no follow). */
+  async setAttrs(virtual: string, attrs: Attrs, options: { follow: boolean }): Promise<void> {
+    const real = await this.jail.resolve(virtual, { followLast: options.follow });
+    const st = await fsp.lstat(real);
+    if (attrs.size !== undefined) {
+      if (!st.isFile()) throw MiniftpError.invalid('only a regular file has a size to set');
+      const delta = attrs.size - st.size;
+      const key = fileKey(st);
+      if (this.usage.chargedSize(key) !== undefined) {
+        if (attrs.size > (this.usage.chargedSize(key) ?? 0)) this.usage.growTo(key, attrs.size);
+        await fsp.truncate(real, attrs.size);
+        this.usage.setSize(key, attrs.size);
+      } else {
+        this.usage.reserve(delta);
+        try {
+          await fsp.truncate(real, attrs.size);
+        } catch (err) {
+          this.usage.adjust(-Math.max(delta, 0));
+          throw err;
+        }
+        if (delta < 0) this.usage.adjust(delta);
+      }
+    }
+    if (st.isSymbolicLink()) {
+      // Linux cannot chmod a symlink itself; only times apply to it.
+      if (attrs.atime !== undefined && attrs.mtime !== undefined)
+        await fsp.lutimes(real, attrs.atime, attrs.mtime);
+      return;
+    }
+    if (attrs.permissions !== undefined) await fsp.chmod(real, attrs.permissions & MODE_MASK);
+    if (attrs.atime !== undefined && attrs.mtime !== undefined)
+      await fsp.utimes(real, attrs.atime, attrs.mtime);
+  }
+
+  async readdir(virtual: string): Promise<{ real: string; entries: string[] }> {
+    const real = await this.jail.resolve(virtual, { followLast: true });
+    const st = await fsp.stat(real);
+    if (!st.isDirectory()) throw MiniftpError.invalid('not a directory');
+    const entries = await fsp.readdir(real);
+    return { real, entries };
+  }
+
+  /** lstat of entries listed by readdir; entries gone in between are skipped. */
+  async statEntries(dirReal: string, names: string[]): Promise<DirEntry[]> {
+    const out = await Promise.all(
+      names.map(async (name) => {
+        const stats = await fsp.lstat(path.join(dirReal, name)).catch(() => undefined);
+        return stats ? { name, stats } : undefined;
+      }),
+    );
+    return out.filter((e): e is DirEntry => e !== undefined);
+  }
+
+  async remove(virtual: string): Promise<void> {
+    const vpath = normalizeVirtual(virtual);
+    if (vpath === '/') throw MiniftpError.permission();
+    const real = await this.jail.resolve(vpath, { followLast: false });
+    const st = await fsp.lstat(real);
+    if (st.isDirectory()) throw MiniftpError.invalid('is a directory (use rmdir)');
+    await fsp.unlink(real);
+    if (st.isFile()) this.usage.adjust(-st.size, -1);
+    this.o.onPathGone?.(vpath);
+  }
+
+  async mkdir(virtual: string, attrs: Attrs): Promise<void> {
+    const vpath = normalizeVirtual(virtual);
+    if (vpath === '/') throw MiniftpError.exists();
+    const real = await this.jail.resolve(vpath, { followLast: false });
+    await fsp.mkdir(real, { mode: (attrs.permissions ?? 0o777) & MODE_MASK });
+  }
+
+  async rmdir(virtual: string): Promise<void> {
+    const vpath = normalizeVirtual(virtual);
+    if (vpath === '/') throw MiniftpError.permission('cannot remove your home directory');
+    const real = await this.jail.resolve(vpath, { followLast: false });
+    await fsp.rmdir(real);
+  }
+
+  async realpath(virtual: string): Promise<string> {
+    return this.jail.realVirtual(virtual);
+  }
+
+  /**
+   * RENAME (overwrite false: an existing target fails, as draft-02 and
+   * OpenSSH's sftp-server do) and posix-rename@openssh.com (overwrite true).
+   */
+  async rename(
+    fromVirtual: string,
+    toVirtual: string,
+    options: { overwrite: boolean },
+  ): Promise<void> {
+    const from = normalizeVirtual(fromVirtual);
+    const to = normalizeVirtual(toVirtual);
+    if (from === '/' || to === '/') throw MiniftpError.permission();
+    const realFrom = await this.jail.resolve(from, { followLast: false });
+    const realTo = await this.jail.resolve(to, { followLast: false });
+    const src = await fsp.lstat(realFrom);
+    const dst = await fsp.lstat(realTo).catch((err: unknown) => {
+      if (isErrno(err) && err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (dst && !options.overwrite) throw MiniftpError.exists();
+    if (realFrom === realTo) return;
+    if (src.isDirectory() && (realTo + path.sep).startsWith(realFrom + path.sep)) {
+      throw MiniftpError.invalid('cannot move a directory into itself');
+    }
+    await fsp.rename(realFrom, realTo);
+    // The same inode under two names (hard links): rename does nothing, nothing to give back.
+    if (dst?.isFile() && !(dst.ino === src.ino && dst.dev === src.dev))
+      this.usage.adjust(-dst.size, -1);
+    if (dst) this.o.onPathGone?.(to);
+    this.o.onPathMoved?.(from, to);
+  }
+
+  async readlink(virtual: string): Promise<string> {
+    const real = await this.jail.resolve(virtual, { followLast: false });
+    const target = await fsp.readlink(real);
+    return this.jail.readlinkTarget(real, target);
+  }
+
+  async symlink(linkVirtual: string, target: string): Promise<void> {
+    const link = normalizeVirtual(linkVirtual);
+    const real = await this.jail.resolve(link, { followLast: false });
+    await fsp.symlink(this.jail.symlinkTarget(link, target), real);
+  }
+
+  async hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
+    const realFrom = await this.jail.resolve(fromVirtual, { followLast: false });
+    const realTo = await this.jail.resolve(toVirtual, { followLast: false });
+    const st = await fsp.lstat(realFrom);
+    if (st.isDirectory()) throw MiniftpError.permission('cannot hard-link a directory');
+    if (st.isFile()) {
+      this.usage.reserveFile();
+      try {
+        this.usage.reserve(st.size);
+      } catch (err) {
+        this.usage.adjust(0, -1);
+        throw err;
+      }
+    }
+    try {
+      await fsp.link(realFrom, realTo);
+    } catch (err) {
+      if (st.isFile()) this.usage.adjust(-st.size, -1);
+      throw err;
+    }
+  }
+
+  /**
+   * statvfs@openssh.com: with a quota, the filesystem looks as large as the
+   * quota and as full as the usage (so `df` shows them); unlimited users see the disk.
+   */
+  async statvfs(virtual: string): Promise<StatvfsInfo> {
+    const real = await this.jail.resolve(virtual, { followLast: true });
+    const s = await fsp.statfs(real);
+    const info: StatvfsInfo = {
+      bsize: s.bsize,
+      frsize: s.bsize,
+      blocks: s.blocks,
+      bfree: s.bfree,
+      bavail: s.bavail,
+      files: s.files,
+      ffree: s.ffree,
+      favail: s.ffree,
+      fsid: 0,
+      flag: 0x2,
+      namemax: 255,
+    };
+    const { bytes: quota, files: fileQuota } = this.usage.limits;
+    if (quota > 0) {
+      const bs = info.frsize;
+      const diskFree = s.bavail * s.bsize;
+      info.blocks = Math.ceil(quota / bs);
+      const free = Math.max(0, Math.min(quota - this.usage.bytes, diskFree));
+      info.bfree = Math.floor(free / bs);
+      info.bavail = info.bfree;
+    }
+    if (fileQuota > 0) {
+      info.files = fileQuota;
+      info.ffree = Math.max(0, fileQuota - this.usage.files);
+      info.favail = info.ffree;
+    }
+    return info;
+  }
+}
