@@ -14,6 +14,10 @@ import { MiniftpSshServer } from '../ssh/server';
 import { ConnectionRegistry } from '../ssh/connections';
 import { loadHostKeys } from '../ssh/host-keys';
 import { ensureAccounts } from './accounts';
+import { UploadLedger } from '../vfs/upload-ledger';
+import { registerCheckFile } from '../sftp/check-file';
+import { registerResume } from '../sftp/resume';
+import { HashExec } from '../ssh/hash-exec';
 import type { Store } from '../store/types';
 
 export interface RunningServer {
@@ -49,7 +53,12 @@ export async function startServer(
     await fsp.mkdir(docsDir, { recursive: true, mode: 0o700 });
     const hasher = new PasswordHasher(config.argon2);
     const quota = new QuotaManager({ store, logger, docsDir: await fsp.realpath(docsDir) });
-    const homes = new Homes({ docsDir: await fsp.realpath(docsDir), quota });
+    const ledger = new UploadLedger(store);
+    const homes = new Homes({
+      docsDir: await fsp.realpath(docsDir),
+      quota,
+      hooks: (user) => ledger.hooks(user),
+    });
     await ensureAccounts({ config, store, hasher, homes, logger });
     const hostKeys = await loadHostKeys({ dir: config.keysDir, logger });
     const throttle = new LoginThrottle({
@@ -58,7 +67,10 @@ export async function startServer(
       banSeconds: config.limits.banTime,
     });
     const connections = new ConnectionRegistry();
-    const extensions = registerStandardExtensions(new ExtensionRegistry());
+    const extensions = registerResume(
+      registerCheckFile(registerStandardExtensions(new ExtensionRegistry())),
+      ledger,
+    );
     const ssh = new MiniftpSshServer({
       config,
       logger,
@@ -69,6 +81,7 @@ export async function startServer(
       hostKeys,
       extensions,
       connections,
+      userExec: new HashExec({ homes, logger }),
     });
     const address = await ssh.listen(config.host, config.port);
     quota.start();

@@ -203,6 +203,11 @@ export class SftpSession {
     return id;
   }
 
+  /** Gives an open file a handle in this session (the resume extension opens its own). */
+  adoptFile(file: VFile): string {
+    return this.addHandle({ kind: 'file', file });
+  }
+
   /** The open file behind a handle string (extensions use this too). */
   file(handle: string): VFile {
     const h = this.handles.get(handle);

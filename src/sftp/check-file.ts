@@ -1,0 +1,79 @@
+/**
+ * check-file (draft-ietf-secsh-filexfer-extensions): digests of a file or a
+ * range of it, so clients can verify transfers without downloading.
+ *
+ * Two reply layouts exist in the wild. `check-file-name` / `check-file-handle`
+ * are answered as ProFTPD does (string algorithm, then raw digests), which is
+ * what WinSCP reads. paramiko's `SFTPFile.check()` and Apache MINA send a
+ * request named plain `check-file` with a handle and expect the reply to start
+ * with the string "check-file" before the algorithm.
+ */
+import { MiniftpError } from '../errors';
+import { HASH_ALGORITHMS, digestRange, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
+import type { VFile } from '../vfs/vfile';
+import type { PacketReader } from './codec';
+import { Ext } from './constants';
+import type { ExtensionRegistry, ExtensionRequest } from './extensions';
+import { extendedReply } from './replies';
+
+/** The draft's smallest allowed block size. */
+const MIN_BLOCK = 256;
+
+function pickAlgorithm(list: string): HashAlgorithm {
+  for (const name of list.split(',')) {
+    const n = name.trim().toLowerCase();
+    if (isHashAlgorithm(n)) return n;
+  }
+  throw MiniftpError.unsupported(
+    `no supported hash algorithm in "${list}" (MiniFTP has ${HASH_ALGORITHMS.join(', ')})`,
+  );
+}
+
+async function answer(
+  req: ExtensionRequest,
+  file: VFile,
+  r: PacketReader,
+  layout: 'proftpd' | 'draft',
+): Promise<Buffer> {
+  const algorithm = pickAlgorithm(r.string());
+  const offset = r.u64();
+  const length = r.u64();
+  const blockSize = r.u32();
+  if (blockSize !== 0 && blockSize < MIN_BLOCK) {
+    throw MiniftpError.invalid(`block size must be 0 or at least ${MIN_BLOCK}`);
+  }
+  if (!file.readable) throw MiniftpError.permission('the handle was not opened for reading');
+  const digests = await digestRange(file, { algorithm, offset, length, blockSize });
+  const w = extendedReply(req.id);
+  if (layout === 'draft') w.string('check-file');
+  w.string(algorithm);
+  for (const d of digests) w.raw(d);
+  return w.finish();
+}
+
+export function registerCheckFile(reg: ExtensionRegistry): ExtensionRegistry {
+  reg.register(Ext.CHECK_FILE, HASH_ALGORITHMS.join(','), (req) => {
+    const file = req.session.file(req.reader.string());
+    return answer(req, file, req.reader, 'draft');
+  });
+  reg.register(Ext.CHECK_FILE_HANDLE, undefined, (req) => {
+    const file = req.session.file(req.reader.string());
+    return answer(req, file, req.reader, 'proftpd');
+  });
+  reg.register(Ext.CHECK_FILE_NAME, undefined, async (req) => {
+    const file = await req.session.fs.open(req.reader.path(), {
+      read: true,
+      write: false,
+      append: false,
+      create: false,
+      truncate: false,
+      exclusive: false,
+    });
+    try {
+      return await answer(req, file, req.reader, 'proftpd');
+    } finally {
+      await file.close();
+    }
+  });
+  return reg;
+}

@@ -1,0 +1,78 @@
+/**
+ * resume-upload@miniftp: continue an upload only when the bytes already on the
+ * server are the client's. Request: string path, uint64 offset N, string MD5
+ * (16 raw bytes) of the client's first N bytes. Reply: a write handle on the
+ * file cut to N bytes, or FAILURE "resume refused: …" (also logged with both
+ * digests).
+ */
+import { createHash } from 'node:crypto';
+import { MiniftpError } from '../errors';
+import type { VFile } from '../vfs/vfile';
+import type { UploadLedger } from '../vfs/upload-ledger';
+import { digestRange } from '../vfs/hashing';
+import { normalizeVirtual } from '../vfs/jail';
+import { Ext } from './constants';
+import type { ExtensionRegistry } from './extensions';
+import { handlePacket } from './replies';
+
+async function prefixMd5(file: VFile, bytes: number): Promise<string> {
+  // digestRange reads length 0 as "to the end"; an empty prefix is simply the MD5 of nothing.
+  if (bytes === 0) return createHash('md5').digest('hex');
+  const [digest] = await digestRange(file, {
+    algorithm: 'md5',
+    offset: 0,
+    length: bytes,
+    blockSize: 0,
+  });
+  return (digest as Buffer).toString('hex');
+}
+
+export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): ExtensionRegistry {
+  reg.register(Ext.RESUME_UPLOAD, '1', async ({ id, reader, session }) => {
+    const path = normalizeVirtual(reader.path());
+    const offset = reader.u64();
+    const clientMd5 = reader.bytes();
+    if (clientMd5.length !== 16) throw MiniftpError.badMessage('the MD5 must be 16 raw bytes');
+    const file = await session.fs.open(path, {
+      read: true,
+      write: true,
+      append: false,
+      create: false,
+      truncate: false,
+      exclusive: false,
+    });
+    try {
+      const st = await file.stat();
+      if (offset > st.size) {
+        throw new MiniftpError(
+          'resume-mismatch',
+          `resume refused: the server has ${st.size} bytes of this file, fewer than the ${offset} to resume from`,
+        );
+      }
+      const known = ledger.current(session.user, path, st);
+      const serverMd5 = known && known.bytes === offset ? known.md5 : await prefixMd5(file, offset);
+      const fromLedger = known !== undefined && known.bytes === offset;
+      const clientHex = clientMd5.toString('hex');
+      if (serverMd5 !== clientHex) {
+        session.logger.warn('resume.refused', {
+          path,
+          offset,
+          client_md5: clientHex,
+          server_md5: serverMd5,
+        });
+        throw new MiniftpError(
+          'resume-mismatch',
+          `resume refused: the first ${offset} bytes on the server differ from your file (MD5 ${serverMd5} on the server, ${clientHex} yours)`,
+        );
+      }
+      if (offset < st.size) await file.truncate(offset);
+      const handle = session.adoptFile(file);
+      session.logger.info('resume.accepted', { path, offset, from_ledger: fromLedger });
+      return handlePacket(id, handle);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
+    }
+  });
+  return reg;
+}
