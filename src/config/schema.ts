@@ -233,7 +233,7 @@ export function configSchema(): ConfigSchema {
         arg: 'max-auth-tries',
       },
       maxSessionsPerUser: {
-        doc: 'Sessions (SFTP, exec or console channels) one user may have open at once.',
+        doc: 'Logged-in connections one user may have at once (each can carry several SFTP channels).',
         format: 'count',
         default: 10,
         min: 1,
