@@ -18,6 +18,7 @@ import { UploadLedger } from '../vfs/upload-ledger';
 import { registerCheckFile } from '../sftp/check-file';
 import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
+import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
 
 export interface RunningServer {
@@ -68,7 +69,7 @@ export async function startServer(
     });
     const connections = new ConnectionRegistry();
     const extensions = registerResume(
-      registerCheckFile(registerStandardExtensions(new ExtensionRegistry())),
+      registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger),
       ledger,
     );
     const ssh = new MiniftpSshServer({
@@ -82,6 +83,17 @@ export async function startServer(
       extensions,
       connections,
       userExec: new HashExec({ homes, logger }),
+      console: new AdminConsole({
+        store,
+        hasher,
+        quota,
+        homes,
+        connections,
+        logger,
+        adminName: config.admin.user,
+        defaultQuota: config.users.defaultQuota,
+        defaultFileQuota: config.users.defaultFileQuota,
+      }),
     });
     const address = await ssh.listen(config.host, config.port);
     quota.start();

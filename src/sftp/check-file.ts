@@ -11,6 +11,7 @@
 import { MiniftpError } from '../errors';
 import { HASH_ALGORITHMS, digestRange, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
 import type { VFile } from '../vfs/vfile';
+import type { UploadLedger } from '../vfs/upload-ledger';
 import type { PacketReader } from './codec';
 import { Ext } from './constants';
 import type { ExtensionRegistry, ExtensionRequest } from './extensions';
@@ -29,11 +30,28 @@ function pickAlgorithm(list: string): HashAlgorithm {
   );
 }
 
+/**
+ * The MD5 of a whole file from the upload ledger, when the server hashed it as
+ * it arrived: the check a client makes right after an upload then costs no read.
+ */
+async function md5FromLedger(
+  ledger: UploadLedger,
+  user: string,
+  file: VFile,
+  length: number,
+): Promise<Buffer | undefined> {
+  const st = await file.stat();
+  if (length !== 0 && length !== st.size) return undefined;
+  const rec = ledger.current(user, file.virtualPath, st);
+  return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
+}
+
 async function answer(
   req: ExtensionRequest,
   file: VFile,
   r: PacketReader,
   layout: 'proftpd' | 'draft',
+  ledger: UploadLedger,
 ): Promise<Buffer> {
   const algorithm = pickAlgorithm(r.string());
   const offset = r.u64();
@@ -43,7 +61,13 @@ async function answer(
     throw MiniftpError.invalid(`block size must be 0 or at least ${MIN_BLOCK}`);
   }
   if (!file.readable) throw MiniftpError.permission('the handle was not opened for reading');
-  const digests = await digestRange(file, { algorithm, offset, length, blockSize });
+  const known =
+    algorithm === 'md5' && offset === 0 && blockSize === 0
+      ? await md5FromLedger(ledger, req.session.user, file, length)
+      : undefined;
+  const digests = known
+    ? [known]
+    : await digestRange(file, { algorithm, offset, length, blockSize });
   const w = extendedReply(req.id);
   if (layout === 'draft') w.string('check-file');
   w.string(algorithm);
@@ -51,14 +75,14 @@ async function answer(
   return w.finish();
 }
 
-export function registerCheckFile(reg: ExtensionRegistry): ExtensionRegistry {
+export function registerCheckFile(reg: ExtensionRegistry, ledger: UploadLedger): ExtensionRegistry {
   reg.register(Ext.CHECK_FILE, HASH_ALGORITHMS.join(','), (req) => {
     const file = req.session.file(req.reader.string());
-    return answer(req, file, req.reader, 'draft');
+    return answer(req, file, req.reader, 'draft', ledger);
   });
   reg.register(Ext.CHECK_FILE_HANDLE, undefined, (req) => {
     const file = req.session.file(req.reader.string());
-    return answer(req, file, req.reader, 'proftpd');
+    return answer(req, file, req.reader, 'proftpd', ledger);
   });
   reg.register(Ext.CHECK_FILE_NAME, undefined, async (req) => {
     const file = await req.session.fs.open(req.reader.path(), {
@@ -70,7 +94,7 @@ export function registerCheckFile(reg: ExtensionRegistry): ExtensionRegistry {
       exclusive: false,
     });
     try {
-      return await answer(req, file, req.reader, 'proftpd');
+      return await answer(req, file, req.reader, 'proftpd', ledger);
     } finally {
       await file.close();
     }
