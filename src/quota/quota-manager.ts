@@ -7,16 +7,23 @@ import * as path from 'node:path';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
 import { describeError, isErrno } from '../errors';
-import { UserUsage } from './user-usage';
+import { UserUsage, type ScannedUsage } from './user-usage';
 
 export interface DiskUsage {
   bytes: number;
   files: number;
 }
 
-/** Sums the sizes of the regular files below `dir` (each hard link counts, as each name does). */
-export async function scanDirectory(dir: string): Promise<DiskUsage> {
-  const total: DiskUsage = { bytes: 0, files: 0 };
+/**
+ * Sums the sizes of the regular files below `dir` (each hard link counts, as
+ * each name does). Files for which `isOpen(device:inode)` is true are also
+ * reported one by one, so the ledger can keep its own figure for them.
+ */
+export async function scanDirectory(
+  dir: string,
+  isOpen: (key: string) => boolean = () => false,
+): Promise<ScannedUsage> {
+  const total: ScannedUsage = { bytes: 0, files: 0, open: new Map() };
   const pending = [dir];
   while (pending.length > 0) {
     const current = pending.pop() as string;
@@ -32,9 +39,14 @@ export async function scanDirectory(dir: string): Promise<DiskUsage> {
       if (entry.isDirectory()) pending.push(full);
       else if (entry.isFile()) {
         const st = await fsp.lstat(full).catch(() => undefined);
-        if (st?.isFile()) {
-          total.bytes += st.size;
-          total.files += 1;
+        if (!st?.isFile()) continue;
+        total.bytes += st.size;
+        total.files += 1;
+        const key = `${st.dev}:${st.ino}`;
+        if (isOpen(key)) {
+          const seen = total.open.get(key);
+          if (seen) seen.names++;
+          else total.open.set(key, { size: st.size, names: 1 });
         }
       }
     }
@@ -87,30 +99,36 @@ export class QuotaManager {
   }
 
   /**
-   * Measures the home on disk and makes it the user's usage. Writes racing the
-   * scan make it start over (a few times), so the figure is what the disk holds.
+   * Measures the home on disk and makes it the user's usage (the admin
+   * console's rescan, and every user at start-up). Files open for writing keep
+   * the size the ledger charged for them. Path operations racing the scan make
+   * it start over (a few times), so the figure is what the disk holds.
    */
   async rescan(user: string): Promise<DiskUsage> {
     const u = this.get(user);
-    let scanned: DiskUsage = { bytes: 0, files: 0 };
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const isOpen = (key: string): boolean => u.isOpen(key);
+    let scanned: ScannedUsage;
+    let attempts = 0;
+    for (;;) {
       const before = u.generation;
-      scanned = await scanDirectory(this.homeOf(user));
-      if (u.generation === before) break;
+      scanned = await scanDirectory(this.homeOf(user), isOpen);
+      attempts++;
+      if (u.generation === before || attempts >= 5) break;
     }
-    if (scanned.bytes !== u.bytes || scanned.files !== u.files) {
+    const was = { bytes: u.bytes, files: u.files };
+    u.reset(scanned);
+    if (was.bytes !== u.bytes || was.files !== u.files) {
       this.options.logger.info('quota.rescan', {
         user,
-        bytes: scanned.bytes,
-        files: scanned.files,
-        was_bytes: u.bytes,
-        was_files: u.files,
+        bytes: u.bytes,
+        files: u.files,
+        was_bytes: was.bytes,
+        was_files: was.files,
       });
     }
-    u.reset(scanned.bytes, scanned.files);
-    this.options.store.usage.set(user, scanned.bytes, scanned.files, new Date());
+    this.options.store.usage.set(user, u.bytes, u.files, new Date());
     u.markClean();
-    return scanned;
+    return { bytes: u.bytes, files: u.files };
   }
 
   /** Rescans every user one after the other without holding up the caller. */

@@ -2,6 +2,17 @@
  * One user's byte and file usage, shared by every session of that user, so that
  * concurrent writers together can never pass the quota. All checks are
  * synchronous: Node runs one request's check-and-reserve without interleaving.
+ *
+ * Usage is the sum of the sizes of the user's regular files, each name counted
+ * (a file with two hard links in the home counts twice, as `du -l` does). The
+ * ledger holds, at every moment:
+ *
+ *   bytes = Σ closed files: size × names  +  Σ open files: charged size × max(names, 1)
+ *
+ * where an open file's charged size is the largest size any handle has
+ * reserved so far (writes reserve before they reach the disk), and a file
+ * whose last name was removed while open stays charged until its last handle
+ * closes (its bytes are still on the disk until then).
  */
 import { MiniftpError } from '../errors';
 import { formatSize } from '../config/size';
@@ -12,24 +23,55 @@ export interface QuotaLimits {
   readonly files: number;
 }
 
-/** Size as the ledger knows it for a file open for writing in any session. */
+/** What a scan of the home found (see scanDirectory in quota-manager.ts). */
+export interface ScannedUsage {
+  bytes: number;
+  files: number;
+  /** Files that were open for writing when visited, by device:inode: their size and names seen. */
+  open: Map<string, { size: number; names: number }>;
+}
+
+/** A file open for writing in any session of the user. */
 interface OpenFile {
+  /** Charged size: never below the size on disk while the file is open. */
   size: number;
+  /** Names of the file in the home; 0 once the last one was removed. */
+  links: number;
   refs: number;
 }
 
 export class QuotaExceeded extends MiniftpError {
-  constructor(
-    message: string,
-    readonly attempted: number,
-  ) {
-    super('quota', message);
+  /** Bytes (or files) the refused operation would have added. */
+  readonly attempted: number;
+  readonly used: number;
+  readonly limit: number;
+  readonly unit: 'bytes' | 'files';
+
+  constructor(o: { attempted: number; used: number; limit: number; unit: 'bytes' | 'files' }) {
+    super(
+      'quota',
+      o.unit === 'bytes'
+        ? `quota exceeded: ${formatSize(o.used)} of ${formatSize(o.limit)} used`
+        : `quota exceeded: ${o.used} of ${o.limit} files used`,
+    );
+    this.attempted = o.attempted;
+    this.used = o.used;
+    this.limit = o.limit;
+    this.unit = o.unit;
   }
 }
 
+function weight(f: OpenFile): number {
+  return Math.max(f.links, 1);
+}
+
 export class UserUsage {
-  private openFiles = new Map<string, OpenFile>();
-  /** Bumped on every change, so a background rescan can tell it raced a write. */
+  private readonly openFiles = new Map<string, OpenFile>();
+  /**
+   * Bumped by every change a scan of the disk could see differently: path
+   * operations and files opening or closing. Growth of open files does not
+   * bump it, since a rescan takes their size from the ledger, not the disk.
+   */
   generation = 0;
   private dirty = false;
 
@@ -48,7 +90,8 @@ export class UserUsage {
     this.dirty = false;
   }
 
-  private changed(): void {
+  /** A path changed in a way a running scan may have missed (rename, create, remove…). */
+  touched(): void {
     this.generation++;
     this.dirty = true;
   }
@@ -58,55 +101,67 @@ export class UserUsage {
     return this.limits.bytes > 0 ? Math.max(0, this.limits.bytes - this.bytes) : Infinity;
   }
 
-  /** Takes `delta` bytes or throws QuotaExceeded without taking any. */
-  reserve(delta: number): void {
-    if (delta <= 0) return;
-    if (this.limits.bytes > 0 && this.bytes + delta > this.limits.bytes) {
-      throw new QuotaExceeded(
-        `quota exceeded: ${formatSize(this.bytes)} of ${formatSize(this.limits.bytes)} used`,
-        delta,
-      );
+  private checkBytes(delta: number): void {
+    if (delta > 0 && this.limits.bytes > 0 && this.bytes + delta > this.limits.bytes) {
+      throw new QuotaExceeded({
+        attempted: delta,
+        used: this.bytes,
+        limit: this.limits.bytes,
+        unit: 'bytes',
+      });
     }
-    this.bytes += delta;
-    this.changed();
   }
 
-  /** A new file is about to be created. */
-  reserveFile(): void {
-    if (this.limits.files > 0 && this.files + 1 > this.limits.files) {
-      throw new QuotaExceeded(
-        `quota exceeded: ${this.files} of ${this.limits.files} files used`,
-        0,
-      );
+  private checkFiles(delta: number): void {
+    if (delta > 0 && this.limits.files > 0 && this.files + delta > this.limits.files) {
+      throw new QuotaExceeded({
+        attempted: delta,
+        used: this.files,
+        limit: this.limits.files,
+        unit: 'files',
+      });
     }
+  }
+
+  /** A new, empty file is about to be created: takes one file or throws QuotaExceeded. */
+  reserveFile(): void {
+    this.checkFiles(1);
     this.files += 1;
-    this.changed();
+    this.touched();
   }
 
   /** Unchecked change: space given back, or a correction from what the disk says. */
   adjust(deltaBytes: number, deltaFiles = 0): void {
-    if (deltaBytes === 0 && deltaFiles === 0) return;
     this.bytes = Math.max(0, this.bytes + deltaBytes);
     this.files = Math.max(0, this.files + deltaFiles);
-    this.changed();
-  }
-
-  /** Replaces the figures with a fresh scan of the home. */
-  reset(bytes: number, files: number): void {
-    this.bytes = bytes;
-    this.files = files;
-    this.changed();
+    this.touched();
   }
 
   /**
-   * Registers a write handle on the file `key` (device:inode) whose size is now
-   * `size`. Handles of one file share one size, so two writers growing the same
-   * file are charged once.
+   * Replaces the figures with a fresh scan of the home. Open files keep their
+   * charged size (writes to them may be in flight), their names are taken from
+   * the scan.
    */
-  openFile(key: string, size: number): void {
-    const f = this.openFiles.get(key);
-    if (f) f.refs++;
-    else this.openFiles.set(key, { size, refs: 1 });
+  reset(scan: ScannedUsage): void {
+    let bytes = scan.bytes;
+    for (const [key, f] of this.openFiles) {
+      const seen = scan.open.get(key);
+      if (seen) {
+        bytes += (f.size - seen.size) * seen.names;
+        f.links = seen.names;
+      } else if (f.links === 0) {
+        // Removed while open: no name for the scan to find, but still on the disk.
+        bytes += f.size;
+      }
+    }
+    this.bytes = bytes;
+    this.files = scan.files;
+    this.touched();
+  }
+
+  /** True when some session holds `key` (device:inode) open for writing. */
+  isOpen(key: string): boolean {
+    return this.openFiles.has(key);
   }
 
   /** The size the ledger has charged for an open file. */
@@ -114,30 +169,89 @@ export class UserUsage {
     return this.openFiles.get(key)?.size;
   }
 
-  /** Reserves what a write ending at `end` adds to the open file `key`. */
+  /**
+   * Registers a write handle on the file `key` (device:inode), whose size on
+   * disk is `size` and which has `links` names. Handles of one file share one
+   * charged size, so two writers growing the same file are charged once.
+   */
+  openFile(key: string, size: number, links: number): void {
+    const f = this.openFiles.get(key);
+    if (f) {
+      f.refs++;
+      return;
+    }
+    this.openFiles.set(key, { size, links, refs: 1 });
+    this.touched();
+  }
+
+  /** Reserves what growing the open file `key` to `end` bytes adds, or throws QuotaExceeded. */
   growTo(key: string, end: number): void {
     const f = this.openFiles.get(key);
     if (!f || end <= f.size) return;
-    this.reserve(end - f.size);
+    const delta = (end - f.size) * weight(f);
+    this.checkBytes(delta);
+    this.bytes += delta;
     f.size = end;
+    this.dirty = true;
   }
 
-  /** The file's size changed by other means (truncate, setstat): correct the charge. */
+  /** The open file was truncated or resized to `size` (a growth must be reserved with growTo first). */
   setSize(key: string, size: number): void {
     const f = this.openFiles.get(key);
-    if (!f) return;
-    this.adjust(size - f.size);
+    if (!f || size === f.size) return;
+    this.bytes = Math.max(0, this.bytes + (size - f.size) * weight(f));
     f.size = size;
+    this.dirty = true;
   }
 
-  /** Drops a handle; when it was the last one, reconciles the charge with the real size. */
-  closeFile(key: string, realSize: number | undefined): void {
+  /**
+   * A new name for an existing file (hard link) is about to be made: takes a
+   * file and the file's size, or throws QuotaExceeded without taking either.
+   * `size` is the size on disk, used when the file is not open.
+   */
+  addName(key: string, size: number): void {
+    const f = this.openFiles.get(key);
+    const bytes = f ? f.size : size;
+    this.checkFiles(1);
+    this.checkBytes(bytes);
+    this.files += 1;
+    this.bytes += bytes;
+    if (f) f.links++;
+    this.touched();
+  }
+
+  /** A name of a file (size `size` on disk) was removed or replaced: gives its share back. */
+  removeName(key: string, size: number): void {
+    const f = this.openFiles.get(key);
+    this.files = Math.max(0, this.files - 1);
+    if (!f) this.bytes = Math.max(0, this.bytes - size);
+    else if (f.links > 1) {
+      this.bytes = Math.max(0, this.bytes - f.size);
+      f.links--;
+    } else {
+      // The last name: the bytes stay on the disk, and charged, until the last handle closes.
+      f.links = 0;
+    }
+    this.touched();
+  }
+
+  /**
+   * Drops a handle; the last one reconciles the charge with the file as it is
+   * now (`st` from fstat, undefined when that failed).
+   */
+  closeFile(key: string, st: { size: number; nlink: number } | undefined): void {
     const f = this.openFiles.get(key);
     if (!f) return;
     f.refs--;
-    if (f.refs > 0) return;
     // Only the last handle reconciles: others may still have writes in flight.
+    if (f.refs > 0) return;
     this.openFiles.delete(key);
-    if (realSize !== undefined) this.adjust(realSize - f.size);
+    const charged = f.size * weight(f);
+    let real: number;
+    if (f.links === 0 || st?.nlink === 0) real = 0;
+    else if (st) real = st.size * f.links;
+    else real = charged;
+    this.bytes = Math.max(0, this.bytes + real - charged);
+    this.touched();
   }
 }

@@ -19,7 +19,19 @@ export interface Attrs {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Reads one packet body; every method throws MiniftpError('bad-message') past the end. */
+/**
+ * A packet that cannot be parsed (truncated, impossible lengths). Nothing
+ * after it in the stream can be trusted, so the server answers it and closes
+ * the channel, as OpenSSH's sftp-server exits on one.
+ */
+export class MalformedPacket extends MiniftpError {
+  constructor(what: string) {
+    super('bad-message', what);
+    this.name = 'MalformedPacket';
+  }
+}
+
+/** Reads one packet body; every method throws MalformedPacket past the end. */
 export class PacketReader {
   private pos: number;
 
@@ -35,7 +47,7 @@ export class PacketReader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw MiniftpError.badMessage('packet is truncated');
+    if (this.pos + n > this.buf.length) throw new MalformedPacket('packet is truncated');
   }
 
   u8(): number {
@@ -56,7 +68,7 @@ export class PacketReader {
     this.need(8);
     const v = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
-    if (v > MAX_SAFE) throw MiniftpError.badMessage('64-bit value out of range');
+    if (v > MAX_SAFE) throw new MalformedPacket('64-bit value out of range');
     return Number(v);
   }
 
@@ -73,10 +85,13 @@ export class PacketReader {
     return this.bytes().toString('utf8');
   }
 
-  /** A path string: NUL bytes are refused here so no layer below ever sees one. */
+  /**
+   * A path string: NUL bytes are refused here so no layer below ever sees one
+   * (PERMISSION_DENIED, like every other path the jail will not touch).
+   */
   path(): string {
     const raw = this.bytes();
-    if (raw.includes(0)) throw MiniftpError.badMessage('path contains a NUL byte');
+    if (raw.includes(0)) throw MiniftpError.permission('path contains a NUL byte');
     return raw.toString('utf8');
   }
 
@@ -96,7 +111,7 @@ export class PacketReader {
     if (flags & AttrFlag.EXTENDED) {
       const count = this.u32();
       // Each pair takes at least 8 bytes: refuse counts the packet cannot hold.
-      if (count * 8 > this.remaining) throw MiniftpError.badMessage('extended attribute count');
+      if (count * 8 > this.remaining) throw new MalformedPacket('extended attribute count');
       a.extended = [];
       for (let i = 0; i < count; i++) a.extended.push([this.string(), this.bytes()]);
     }
@@ -221,11 +236,9 @@ export class PacketFramer {
     if (this.total < 4) return undefined;
     const len = this.peekLength();
     if (len > this.maxPacket) {
-      throw MiniftpError.badMessage(
-        `packet of ${len} bytes exceeds the limit of ${this.maxPacket}`,
-      );
+      throw new MalformedPacket(`packet of ${len} bytes exceeds the limit of ${this.maxPacket}`);
     }
-    if (len < 5) throw MiniftpError.badMessage(`packet of ${len} bytes is too short`);
+    if (len < 5) throw new MalformedPacket(`packet of ${len} bytes is too short`);
     if (this.total < 4 + len) return undefined;
     this.take(4);
     return this.take(len);

@@ -159,6 +159,8 @@ export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionReg
     if (srcIno === dstIno && readOffset < writeOffset + (end - readOffset) && writeOffset < end) {
       throw MiniftpError.invalid('copy-data ranges overlap in the same file');
     }
+    // The whole copy is checked against the quota before the first byte moves.
+    if (end > readOffset) dst.reserveWrite(writeOffset, end - readOffset);
     let pos = readOffset;
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     while (pos < end) {

@@ -8,7 +8,7 @@ import { MiniftpError, describeError } from '../errors';
 import type { Logger } from '../log/types';
 import type { UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
-import { PacketFramer, PacketReader, PacketWriter } from './codec';
+import { MalformedPacket, PacketFramer, PacketReader, PacketWriter } from './codec';
 import { OpenFlag, PacketType, SFTP_VERSION, Status } from './constants';
 import { attrsFromStats, longName } from './attrs';
 import {
@@ -23,6 +23,7 @@ import {
 } from './replies';
 import { isUnexpected, statusFromError } from './status';
 import type { ExtensionRegistry } from './extensions';
+import { sendsLinkPathFirst } from './client-quirks';
 
 export interface SftpLimits {
   /** Largest packet body accepted (and advertised by limits@openssh.com). */
@@ -59,6 +60,8 @@ export interface SftpSessionOptions {
   logger: Logger;
   limits: SftpLimits;
   extensions: ExtensionRegistry;
+  /** The client's SSH identification line; some clients' quirks depend on it. */
+  clientIdent?: string;
 }
 
 export class SftpSession {
@@ -68,6 +71,7 @@ export class SftpSession {
   readonly logger: Logger;
   readonly limits: SftpLimits;
   private readonly extensions: ExtensionRegistry;
+  private readonly linkPathFirst: boolean;
   private readonly framer: PacketFramer;
   private readonly handles = new Map<string, Handle>();
   private nextHandle = 1;
@@ -86,6 +90,7 @@ export class SftpSession {
     this.logger = o.logger;
     this.limits = o.limits;
     this.extensions = o.extensions;
+    this.linkPathFirst = sendsLinkPathFirst(o.clientIdent);
     this.framer = new PacketFramer(o.limits.maxPacket);
   }
 
@@ -108,7 +113,7 @@ export class SftpSession {
     if (this.closed) return;
     this.framer.push(chunk);
     try {
-      for (;;) {
+      while (!this.closed) {
         const body = this.framer.next();
         if (!body) break;
         this.onPacket(body);
@@ -144,9 +149,17 @@ export class SftpSession {
     } catch (err) {
       reply = Promise.reject(err);
     }
+    let malformed: MalformedPacket | undefined;
     reply
-      .catch((err: unknown) => this.errorReply(type, id, err))
-      .then((packet) => this.send(packet))
+      .catch((err: unknown) => {
+        if (err instanceof MalformedPacket) malformed = err;
+        return this.errorReply(type, id, err);
+      })
+      .then((packet) => {
+        this.send(packet);
+        // Answered with BAD_MESSAGE; nothing after it in the stream can be trusted.
+        if (malformed) this.protocolError(malformed);
+      })
       .finally(() => {
         this.pending--;
         this.pendingWriteBytes -= writeBytes;
@@ -263,11 +276,11 @@ export class SftpSession {
       case PacketType.READLINK:
         return this.readlink(id, r.path());
       case PacketType.SYMLINK: {
-        // OpenSSH's sftp and sftp-server (and so every client tested against
-        // them, paramiko included) send target first, then link path: the
-        // reverse of draft-02's order.
-        const target = r.path();
-        const link = r.path();
+        // OpenSSH order (target, then link path) unless this client sends
+        // draft-02 order to servers that are not OpenSSH: see client-quirks.ts.
+        const first = r.path();
+        const second = r.path();
+        const [link, target] = this.linkPathFirst ? [first, second] : [second, first];
         return this.ok(id, this.fs.symlink(link, target));
       }
       case PacketType.EXTENDED: {

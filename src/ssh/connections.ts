@@ -5,6 +5,8 @@ export interface ConnectionInfo {
   readonly ip: string;
   readonly port: number;
   readonly since: Date;
+  /** The client's SSH identification line, e.g. "SSH-2.0-OpenSSH_9.2p1 Debian-2". */
+  readonly clientIdent?: string;
   user: string | undefined;
   method: string | undefined;
   /** Ends the connection. */

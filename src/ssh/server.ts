@@ -94,7 +94,7 @@ export class MiniftpSshServer {
       },
     });
     this.ssh.on('connection', (client: Connection, info) =>
-      this.onConnection(client, info.ip, info.port),
+      this.onConnection(client, info.ip, info.port, info.header.identRaw),
     );
     this.ssh.on('error', (err: Error) => o.logger.warn('ssh.error', { error: err.message }));
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
@@ -149,7 +149,7 @@ export class MiniftpSshServer {
     this.ssh.injectSocket(socket);
   }
 
-  private onConnection(client: Connection, ip: string, port: number): void {
+  private onConnection(client: Connection, ip: string, port: number, clientIdent: string): void {
     const { limits } = this.o.config;
     const logger = this.o.logger;
     const conn: ConnectionInfo = {
@@ -157,6 +157,7 @@ export class MiniftpSshServer {
       ip,
       port,
       since: new Date(),
+      clientIdent,
       user: undefined,
       method: undefined,
       kill: (reason: string) => {
@@ -280,7 +281,7 @@ export class MiniftpSshServer {
   ): Promise<void> {
     const logger = this.o.logger.child({ user, session: conn.id });
     try {
-      const fs = await this.o.homes.fsFor(user);
+      const fs = await this.o.homes.fsFor(user, { logger });
       const { limits } = this.o.config;
       const sftp = new SftpSession({
         channel,
@@ -293,6 +294,7 @@ export class MiniftpSshServer {
           maxHandles: limits.maxHandlesPerSession,
         },
         extensions: this.o.extensions,
+        clientIdent: conn.clientIdent,
       });
       sftp.start();
       logger.debug('sftp.start');

@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { QuotaManager } from '../quota/quota-manager';
+import type { Logger } from '../log/types';
 import { Jail } from './jail';
 import { UserFs, type UserFsOptions } from './user-fs';
 
@@ -28,11 +29,13 @@ export class Homes {
     return fsp.realpath(home);
   }
 
-  async fsFor(user: string): Promise<UserFs> {
+  /** `logger`: the session's, where quota refusals are logged. */
+  async fsFor(user: string, options: { logger?: Logger } = {}): Promise<UserFs> {
     const root = await this.ensure(user);
     return new UserFs({
       jail: new Jail(root),
       usage: this.options.quota.get(user),
+      logger: options.logger,
       ...(this.options.hooks?.(user) ?? {}),
     });
   }

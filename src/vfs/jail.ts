@@ -8,7 +8,7 @@ import { MiniftpError, isErrno } from '../errors';
 
 /** Lexically normalises a virtual path against `/`; ".." never climbs above the root. */
 export function normalizeVirtual(p: string, cwd = '/'): string {
-  if (p.includes('\0')) throw MiniftpError.badMessage('path contains a NUL byte');
+  if (p.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
   const joined = p.startsWith('/') ? p : `${cwd}/${p}`;
   const out: string[] = [];
   for (const part of joined.split('/')) {
@@ -70,16 +70,49 @@ export class Jail {
         // dangling symlink pointing outside is still refused below.
         const st = await fsp.lstat(lexical).catch(() => undefined);
         if (st?.isSymbolicLink()) {
-          const target = await fsp.readlink(lexical);
-          const dest = path.resolve(path.dirname(lexical), target);
+          const dest = await this.follow(
+            await this.realParent(lexical),
+            await fsp.readlink(lexical),
+          );
           const parent = await this.realParent(dest);
-          if (!this.contains(parent)) throw MiniftpError.permission();
           return path.join(parent, path.basename(dest));
         }
       }
     }
     const parent = await this.realParent(lexical);
     return path.join(parent, path.basename(lexical));
+  }
+
+  /**
+   * Where `target` leads from the real directory `dir`, resolved as the kernel
+   * would (each symlink followed before a later ".." applies), except that a
+   * missing tail is taken literally instead of failing. Used for dangling
+   * links and for new symlinks, where realpath() alone cannot answer.
+   */
+  private async follow(dir: string, target: string, budget = { hops: 40 }): Promise<string> {
+    let current = path.isAbsolute(target) ? '/' : dir;
+    const parts = target.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        current = path.dirname(current);
+        continue;
+      }
+      const next = path.join(current, part);
+      const st = await fsp.lstat(next).catch((err: unknown) => {
+        if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return undefined;
+        throw err;
+      });
+      if (!st) return path.resolve(next, ...parts.slice(i + 1));
+      if (st.isSymbolicLink()) {
+        if (--budget.hops < 0) throw MiniftpError.permission('too many levels of symbolic links');
+        current = await this.follow(current, await fsp.readlink(next), budget);
+      } else {
+        current = next;
+      }
+    }
+    return current;
   }
 
   private async realParent(real: string): Promise<string> {
@@ -103,34 +136,34 @@ export class Jail {
   }
 
   /**
-   * What to store on disk for a symlink created at `linkVirtual` pointing at
-   * `target` (as the client wrote it): absolute targets are made relative to the
-   * link's directory so that the link also resolves inside the home on disk.
-   * Targets that would leave the home are refused.
+   * What to store on disk for a symlink at `linkReal` (its directory already
+   * resolved, see `resolve`) pointing at `target` as the client wrote it.
+   * An absolute target names a virtual path: it is stored relative to the
+   * link's real directory, so the link also works on disk and wherever the
+   * home is moved. Targets that lead out of the home are refused, judged
+   * from where the link really lands (its directory may be reached through
+   * another symlink).
    */
-  symlinkTarget(linkVirtual: string, target: string): string {
-    if (target.includes('\0')) throw MiniftpError.badMessage('path contains a NUL byte');
-    const linkDir = virtualDirname(normalizeVirtual(linkVirtual));
-    if (target.startsWith('/')) {
-      const dest = normalizeVirtual(target);
-      const rel = path.posix.relative(linkDir, dest);
-      return rel === '' ? '.' : rel;
+  async symlinkTarget(linkReal: string, target: string): Promise<string> {
+    if (target.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
+    const dir = path.dirname(linkReal);
+    let stored = target;
+    if (target.startsWith('/')) stored = path.relative(dir, this.lexical(target)) || '.';
+    if (!this.contains(await this.follow(dir, stored))) {
+      throw MiniftpError.permission('symlink target is outside your home');
     }
-    // A relative target must not climb out of the home when resolved from the link's directory.
-    let depth = linkDir === '/' ? 0 : linkDir.split('/').length - 1;
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      depth += part === '..' ? -1 : 1;
-      if (depth < 0) throw MiniftpError.permission('symlink target is outside your home');
-    }
-    return target;
+    return stored;
   }
 
-  /** What READLINK shows for a link at `linkReal` whose stored target is `stored`. */
-  readlinkTarget(linkReal: string, stored: string): string {
-    if (!path.isAbsolute(stored)) return stored;
-    const dest = path.resolve(path.dirname(linkReal), stored);
-    if (this.contains(dest)) return this.toVirtual(dest);
-    throw MiniftpError.permission('symlink points outside your home');
+  /**
+   * What READLINK shows for a link at `linkReal` whose stored target is
+   * `stored`: relative targets as stored, absolute ones as virtual paths.
+   * A link leading out of the home (planted on disk) is refused rather than
+   * shown, so it reveals nothing about the layout around the home.
+   */
+  async readlinkTarget(linkReal: string, stored: string): Promise<string> {
+    const dest = await this.follow(path.dirname(linkReal), stored);
+    if (!this.contains(dest)) throw MiniftpError.permission('symlink points outside your home');
+    return path.isAbsolute(stored) ? this.toVirtual(path.resolve(stored)) : stored;
   }
 }

@@ -8,7 +8,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
-import type { UserUsage } from '../quota/user-usage';
+import { QuotaExceeded, type UserUsage } from '../quota/user-usage';
+import type { Logger } from '../log/types';
 import type { Attrs } from '../sftp/codec';
 import { Jail, normalizeVirtual } from './jail';
 import { VFile, type WriteObserver } from './vfile';
@@ -59,6 +60,8 @@ export interface UserFsOptions {
   /** Called when a path's content is replaced or removed, so upload records can follow. */
   onPathGone?: (virtualPath: string) => void;
   onPathMoved?: (from: string, to: string) => void;
+  /** The session's logger: quota refusals are logged here with the path. */
+  logger?: Logger;
 }
 
 /** Permission bits a client may set: no setuid, setgid or sticky. */
@@ -103,7 +106,7 @@ export class UserFs {
       );
       if (exists && req.exclusive) throw MiniftpError.exists();
       if (!exists) {
-        this.usage.reserveFile();
+        this.checked('create', vpath, () => this.usage.reserveFile());
         created = true;
         flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
       }
@@ -114,8 +117,12 @@ export class UserFs {
     } catch (err) {
       if (created) this.usage.adjust(0, -1);
       if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
+      // Another session created the file since the lstat above: open what is there.
+      if (created && !req.exclusive && isErrno(err) && err.code === 'EEXIST')
+        return this.open(vpath, { ...req, create: false });
       throw err;
     }
+    let key: string | undefined;
     try {
       const st = await fsFstat(fd);
       if (!st.isFile()) {
@@ -123,15 +130,22 @@ export class UserFs {
           ? MiniftpError.invalid('is a directory')
           : MiniftpError.permission('not a regular file');
       }
-      let size = st.size;
-      if (req.truncate && writable && size > 0) {
-        await fsFtruncate(fd, 0);
-        this.usage.adjust(-size);
-        size = 0;
+      if (writable) {
+        key = fileKey(st);
+        // Registered before truncating, so handles of this file in other
+        // sessions see one charged size go to 0.
+        this.usage.openFile(key, st.size, st.nlink);
+        if (req.truncate) {
+          await fsFtruncate(fd, 0);
+          this.usage.setSize(key, 0);
+        }
       }
       if (writable && (created || req.truncate)) this.o.onPathGone?.(vpath);
       const observer = writable
-        ? this.o.observe?.(vpath, { truncated: created || req.truncate, size })
+        ? this.o.observe?.(vpath, {
+            truncated: created || req.truncate,
+            size: req.truncate ? 0 : st.size,
+          })
         : undefined;
       // Non-blocking mode was only for the open itself.
       return new VFile({
@@ -141,14 +155,40 @@ export class UserFs {
         writable,
         append: req.append,
         usage: this.usage,
-        key: fileKey(st),
-        size,
+        key: key ?? fileKey(st),
         observer,
+        onQuotaExceeded: (err, p) => this.logRefusal('write', p, err),
       });
     } catch (err) {
+      if (key !== undefined) {
+        const now = await fsFstat(fd).catch(() => undefined);
+        this.usage.closeFile(key, now);
+      }
       await fsClose(fd).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Runs a quota check; a refusal is logged with the path before it reaches the client. */
+  private checked<T>(op: string, vpath: string, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof QuotaExceeded) this.logRefusal(op, vpath, err);
+      throw err;
+    }
+  }
+
+  private logRefusal(op: string, vpath: string, err: QuotaExceeded): void {
+    this.o.logger?.warn('quota.exceeded', {
+      user: this.usage.user,
+      op,
+      path: vpath,
+      attempted: err.attempted,
+      used: err.used,
+      quota: err.limit,
+      unit: err.unit,
+    });
   }
 
   async stat(virtual: string): Promise<fs.Stats> {
@@ -165,22 +205,7 @@ export class UserFs {
     const st = await fsp.lstat(real);
     if (attrs.size !== undefined) {
       if (!st.isFile()) throw MiniftpError.invalid('only a regular file has a size to set');
-      const delta = attrs.size - st.size;
-      const key = fileKey(st);
-      if (this.usage.chargedSize(key) !== undefined) {
-        if (attrs.size > (this.usage.chargedSize(key) ?? 0)) this.usage.growTo(key, attrs.size);
-        await fsp.truncate(real, attrs.size);
-        this.usage.setSize(key, attrs.size);
-      } else {
-        this.usage.reserve(delta);
-        try {
-          await fsp.truncate(real, attrs.size);
-        } catch (err) {
-          this.usage.adjust(-Math.max(delta, 0));
-          throw err;
-        }
-        if (delta < 0) this.usage.adjust(delta);
-      }
+      await this.resize(normalizeVirtual(virtual), real, st, attrs.size);
     }
     if (st.isSymbolicLink()) {
       // Linux cannot chmod a symlink itself; only times apply to it.
@@ -191,6 +216,23 @@ export class UserFs {
     if (attrs.permissions !== undefined) await fsp.chmod(real, attrs.permissions & MODE_MASK);
     if (attrs.atime !== undefined && attrs.mtime !== undefined)
       await fsp.utimes(real, attrs.atime, attrs.mtime);
+  }
+
+  /**
+   * SETSTAT size on a path. The file is held open in the ledger meanwhile, so
+   * the new size and the writes of any handle open on it share one charge.
+   */
+  private async resize(vpath: string, real: string, st: fs.Stats, size: number): Promise<void> {
+    const key = fileKey(st);
+    this.usage.openFile(key, st.size, st.nlink);
+    try {
+      this.checked('setstat', vpath, () => this.usage.growTo(key, size));
+      await fsp.truncate(real, size);
+      this.usage.setSize(key, size);
+    } finally {
+      const now = await fsp.lstat(real).catch(() => undefined);
+      this.usage.closeFile(key, now && fileKey(now) === key ? now : undefined);
+    }
   }
 
   async readdir(virtual: string): Promise<{ real: string; entries: string[] }> {
@@ -205,7 +247,10 @@ export class UserFs {
   async statEntries(dirReal: string, names: string[]): Promise<DirEntry[]> {
     const out = await Promise.all(
       names.map(async (name) => {
-        const stats = await fsp.lstat(path.join(dirReal, name)).catch(() => undefined);
+        // The home's ".." is the home itself: the directory above it is not the user's to see.
+        const real =
+          name === '..' && dirReal === this.jail.root ? dirReal : path.join(dirReal, name);
+        const stats = await fsp.lstat(real).catch(() => undefined);
         return stats ? { name, stats } : undefined;
       }),
     );
@@ -219,7 +264,8 @@ export class UserFs {
     const st = await fsp.lstat(real);
     if (st.isDirectory()) throw MiniftpError.invalid('is a directory (use rmdir)');
     await fsp.unlink(real);
-    if (st.isFile()) this.usage.adjust(-st.size, -1);
+    if (st.isFile()) this.usage.removeName(fileKey(st), st.size);
+    else this.usage.touched();
     this.o.onPathGone?.(vpath);
   }
 
@@ -267,8 +313,10 @@ export class UserFs {
     }
     await fsp.rename(realFrom, realTo);
     // The same inode under two names (hard links): rename does nothing, nothing to give back.
-    if (dst?.isFile() && !(dst.ino === src.ino && dst.dev === src.dev))
-      this.usage.adjust(-dst.size, -1);
+    if (dst?.isFile() && fileKey(dst) !== fileKey(src))
+      this.usage.removeName(fileKey(dst), dst.size);
+    // Even a plain move changes what a running rescan finds where.
+    else this.usage.touched();
     if (dst) this.o.onPathGone?.(to);
     this.o.onPathMoved?.(from, to);
   }
@@ -276,33 +324,28 @@ export class UserFs {
   async readlink(virtual: string): Promise<string> {
     const real = await this.jail.resolve(virtual, { followLast: false });
     const target = await fsp.readlink(real);
-    return this.jail.readlinkTarget(real, target);
+    return await this.jail.readlinkTarget(real, target);
   }
 
   async symlink(linkVirtual: string, target: string): Promise<void> {
     const link = normalizeVirtual(linkVirtual);
     const real = await this.jail.resolve(link, { followLast: false });
-    await fsp.symlink(this.jail.symlinkTarget(link, target), real);
+    await fsp.symlink(await this.jail.symlinkTarget(real, target), real);
   }
 
   async hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
+    const to = normalizeVirtual(toVirtual);
     const realFrom = await this.jail.resolve(fromVirtual, { followLast: false });
-    const realTo = await this.jail.resolve(toVirtual, { followLast: false });
+    const realTo = await this.jail.resolve(to, { followLast: false });
     const st = await fsp.lstat(realFrom);
     if (st.isDirectory()) throw MiniftpError.permission('cannot hard-link a directory');
-    if (st.isFile()) {
-      this.usage.reserveFile();
-      try {
-        this.usage.reserve(st.size);
-      } catch (err) {
-        this.usage.adjust(0, -1);
-        throw err;
-      }
-    }
+    // A new name of a regular file counts as a file of its size (as a rescan would find).
+    const key = fileKey(st);
+    if (st.isFile()) this.checked('hardlink', to, () => this.usage.addName(key, st.size));
     try {
       await fsp.link(realFrom, realTo);
     } catch (err) {
-      if (st.isFile()) this.usage.adjust(-st.size, -1);
+      if (st.isFile()) this.usage.removeName(key, st.size);
       throw err;
     }
   }

@@ -1,12 +1,13 @@
 /**
  * An open file of a user's jailed filesystem. Reads and writes are positional,
  * so many may be in flight at once; quota is reserved before a write that grows
- * the file starts, and close() waits for every write still running.
+ * the file starts, and close() waits for every write still running, then lets
+ * the ledger reconcile its charge with the size on disk.
  */
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
-import type { UserUsage } from '../quota/user-usage';
+import { QuotaExceeded, type UserUsage } from '../quota/user-usage';
 import type { Attrs } from '../sftp/codec';
 
 const fsRead = promisify(fs.read);
@@ -36,12 +37,16 @@ export interface VFileOptions {
   readable: boolean;
   writable: boolean;
   append: boolean;
+  /**
+   * The user's ledger. A writable file must already be registered there with
+   * `usage.openFile(key, …)`; close() releases that registration.
+   */
   usage: UserUsage;
   /** device:inode, the key the quota ledger shares between handles of one file. */
   key: string;
-  /** The file's size once opened (after any truncation). */
-  size: number;
   observer?: WriteObserver;
+  /** Called on the first quota refusal of this handle (one log line per upload, not per WRITE). */
+  onQuotaExceeded?: (err: QuotaExceeded, virtualPath: string) => void;
 }
 
 export class VFile {
@@ -53,7 +58,11 @@ export class VFile {
   private readonly usage: UserUsage;
   private readonly key: string;
   private readonly observer: WriteObserver | undefined;
+  private readonly onQuotaExceeded: VFileOptions['onQuotaExceeded'];
+  private quotaRefused = false;
   private inflight = new Set<Promise<unknown>>();
+  /** The last append-mode write: the next one starts after it. */
+  private appendTail: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
   bytesRead = 0;
   bytesWritten = 0;
@@ -68,7 +77,7 @@ export class VFile {
     this.usage = o.usage;
     this.key = o.key;
     this.observer = o.observer;
-    if (this.writable) this.usage.openFile(this.key, o.size);
+    this.onQuotaExceeded = o.onQuotaExceeded;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -78,6 +87,30 @@ export class VFile {
     };
     p.then(done, done);
     return p;
+  }
+
+  /**
+   * Reserves quota for writing `length` bytes at `offset` before anything is
+   * written (copy-data reserves its whole range up front this way); returns
+   * the offset the bytes will land at.
+   */
+  reserveWrite(offset: number, length: number): number {
+    // With O_APPEND the kernel ignores the offset: the file grows by the length whatever it is.
+    const at = this.append ? (this.usage.chargedSize(this.key) ?? 0) : offset;
+    this.reserveTo(at + length);
+    return at;
+  }
+
+  private reserveTo(end: number): void {
+    try {
+      this.usage.growTo(this.key, end);
+    } catch (err) {
+      if (err instanceof QuotaExceeded && !this.quotaRefused) {
+        this.quotaRefused = true;
+        this.onQuotaExceeded?.(err, this.virtualPath);
+      }
+      throw err;
+    }
   }
 
   private checkOpen(): void {
@@ -96,29 +129,47 @@ export class VFile {
   async write(offset: number, data: Buffer): Promise<void> {
     this.checkOpen();
     if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');
-    // With O_APPEND the kernel ignores the offset: the file grows by the length whatever it is.
-    const charged = this.usage.chargedSize(this.key) ?? 0;
-    const end = this.append ? charged + data.length : offset + data.length;
-    this.usage.growTo(this.key, end);
-    this.observer?.beforeWrite(this.append ? charged : offset, data);
+    const at = this.reserveWrite(offset, data.length);
+    this.observer?.beforeWrite(at, data);
     try {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.track(
-          fsWrite(this.fd, data, done, data.length - done, this.append ? null : offset + done),
-        );
-        if (bytesWritten === 0) throw MiniftpError.noSpace();
-        done += bytesWritten;
+      if (this.append) {
+        // The kernel appends in whatever order the thread pool runs the writes,
+        // so appends are chained in arrival order, as OpenSSH's sftp-server
+        // (one request at a time) applies them. OpenSSH's `reput` opens with
+        // APPEND and pipelines its writes.
+        const mine = this.appendTail.then(() => this.writeAll(data, undefined));
+        this.appendTail = mine.catch(() => undefined);
+        await this.track(mine);
+      } else {
+        await this.writeAll(data, offset);
       }
       this.bytesWritten += data.length;
     } catch (err) {
       this.observer?.writeFailed(offset);
-      // The disk may hold less than was charged: reconcile with what it says.
-      const st = await fsFstat(this.fd).catch(() => undefined);
-      if (st) this.usage.setSize(this.key, st.size);
+      // The disk may now hold less than was charged. The charge stays until
+      // close() reconciles it: lowering it here would free bytes that other
+      // writes still in flight on this file have reserved.
       if (isErrno(err) && (err.code === 'ENOSPC' || err.code === 'EDQUOT'))
         throw MiniftpError.noSpace();
       throw err;
+    }
+  }
+
+  /** Writes all of `data` at `offset` (undefined: at the end, O_APPEND). */
+  private async writeAll(data: Buffer, offset: number | undefined): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.track(
+        fsWrite(
+          this.fd,
+          data,
+          done,
+          data.length - done,
+          offset === undefined ? null : offset + done,
+        ),
+      );
+      if (bytesWritten === 0) throw MiniftpError.noSpace();
+      done += bytesWritten;
     }
   }
 
@@ -141,10 +192,11 @@ export class VFile {
     }
   }
 
+  /** Sets the size; growth is reserved first, a failed truncate is reconciled at close. */
   async truncate(size: number): Promise<void> {
-    const current = (await this.track(fsFstat(this.fd))).size;
-    const charged = this.usage.chargedSize(this.key) ?? current;
-    if (size > charged) this.usage.growTo(this.key, size);
+    this.checkOpen();
+    if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');
+    this.reserveTo(size);
     await this.track(fsFtruncate(this.fd, size));
     this.usage.setSize(this.key, size);
     this.observer?.resized(size);
@@ -167,7 +219,7 @@ export class VFile {
     if (this.writable) st = await fsFstat(this.fd).catch(() => undefined);
     await fsClose(this.fd);
     if (this.writable) {
-      this.usage.closeFile(this.key, st?.size);
+      this.usage.closeFile(this.key, st);
       if (st) this.observer?.closed(st.size, st.mtimeMs);
     }
   }

@@ -1,0 +1,71 @@
+/** Live connection commands: sessions, kick. */
+import { MiniftpError } from '../errors';
+import { formatTable } from './table';
+import type { AdminServices, CommandSpec } from './types';
+import { when } from './views';
+
+export function sessionCommands(s: AdminServices): CommandSpec[] {
+  return [
+    {
+      name: 'sessions',
+      usage: 'sessions [--json]',
+      summary: 'live connections: id, user, address, since when, client software',
+      maxArgs: 0,
+      async run({ actor }) {
+        const live = s.connections.list();
+        const rows = live.map((c) => ({
+          id: c.id,
+          user: c.user ?? null,
+          ip: c.ip,
+          port: c.port,
+          since: c.since.toISOString(),
+          method: c.method ?? null,
+          client: c.clientIdent ?? null,
+          current: c.id === actor.session,
+        }));
+        const text = formatTable(
+          [
+            { header: 'ID' },
+            { header: 'USER' },
+            { header: 'FROM' },
+            { header: 'SINCE' },
+            { header: 'AUTH' },
+            { header: 'CLIENT' },
+          ],
+          rows.map((r) => [
+            r.id,
+            r.user === null ? '(logging in)' : r.current ? `${r.user} (you)` : r.user,
+            `${r.ip}:${r.port}`,
+            when(r.since),
+            r.method ?? '-',
+            r.client?.replace(/^SSH-2\.0-/, '') ?? '',
+          ]),
+        );
+        return { text, json: rows };
+      },
+    },
+    {
+      name: 'kick',
+      usage: 'kick SESSION-ID',
+      summary: 'end a live connection (ids as `sessions` shows them)',
+      minArgs: 1,
+      maxArgs: 1,
+      target: () => undefined,
+      async run({ args, actor }) {
+        const id = args.positionals[0] ?? '';
+        const conn = s.connections.get(id);
+        if (!conn) throw MiniftpError.notFound(`no session '${id}' (see: sessions)`);
+        if (conn.id === actor.session) {
+          throw MiniftpError.invalid('that is this console: type exit to leave');
+        }
+        conn.kill(`kicked by ${actor.user}`);
+        const who = conn.user ?? 'a connection still logging in';
+        return {
+          text: `session ${conn.id} (${who} from ${conn.ip}) ended`,
+          json: { id: conn.id, user: conn.user ?? null, ended: true },
+          log: { kicked: conn.id, ...(conn.user ? { kicked_user: conn.user } : {}) },
+        };
+      },
+    },
+  ];
+}
