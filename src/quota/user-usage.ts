@@ -67,6 +67,7 @@ function weight(f: OpenFile): number {
 
 export class UserUsage {
   private readonly openFiles = new Map<string, OpenFile>();
+  private readonly closeWaiters = new Map<string, Array<() => void>>();
   /**
    * Bumped by every change a scan of the disk could see differently: path
    * operations and files opening or closing. Growth of open files does not
@@ -164,6 +165,16 @@ export class UserUsage {
     return this.openFiles.has(key);
   }
 
+  /** Resolves once no session holds `key` open for writing any more. */
+  whenClosed(key: string): Promise<void> {
+    if (!this.openFiles.has(key)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.closeWaiters.get(key) ?? [];
+      list.push(resolve);
+      this.closeWaiters.set(key, list);
+    });
+  }
+
   /** The size the ledger has charged for an open file. */
   chargedSize(key: string): number | undefined {
     return this.openFiles.get(key)?.size;
@@ -253,5 +264,8 @@ export class UserUsage {
     else real = charged;
     this.bytes = Math.max(0, this.bytes + real - charged);
     this.touched();
+    const waiters = this.closeWaiters.get(key);
+    this.closeWaiters.delete(key);
+    for (const resolve of waiters ?? []) resolve();
   }
 }

@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
 import type { VFile } from '../vfs/vfile';
+import { fileKey, type UserFs } from '../vfs/user-fs';
+import type { Logger } from '../log/types';
 import type { UploadLedger } from '../vfs/upload-ledger';
 import { digestRange } from '../vfs/hashing';
 import { normalizeVirtual } from '../vfs/jail';
@@ -27,12 +29,41 @@ async function prefixMd5(file: VFile, bytes: number): Promise<string> {
   return (digest as Buffer).toString('hex');
 }
 
+/** How long a resume waits for a dropped session to finish its last writes. */
+const WRITER_WAIT_MS = 15_000;
+
+/**
+ * A client that reconnects right after a drop can be faster than the server
+ * noticing the drop: the old session may still be finishing writes to this
+ * file. Cutting the file under them would mix old and new bytes, so wait.
+ */
+async function waitForOtherWriters(fs: UserFs, path: string, logger: Logger): Promise<void> {
+  const st = await fs.stat(path).catch(() => undefined);
+  if (!st) return;
+  const key = fileKey(st);
+  if (!fs.usage.isOpen(key)) return;
+  logger.info('resume.waiting', { path, reason: 'another session is writing the file' });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), WRITER_WAIT_MS);
+  });
+  const busy = await Promise.race([fs.usage.whenClosed(key).then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (busy) {
+    throw new MiniftpError(
+      'resume-mismatch',
+      'resume refused: another session is still writing this file; try again in a moment',
+    );
+  }
+}
+
 export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): ExtensionRegistry {
   reg.register(Ext.RESUME_UPLOAD, '1', async ({ id, reader, session }) => {
     const path = normalizeVirtual(reader.path());
     const offset = reader.u64();
     const clientMd5 = reader.bytes();
     if (clientMd5.length !== 16) throw MiniftpError.badMessage('the MD5 must be 16 raw bytes');
+    await waitForOtherWriters(session.fs, path, session.logger);
     const file = await session.fs.open(path, {
       read: true,
       write: true,

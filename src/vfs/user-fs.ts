@@ -67,7 +67,7 @@ export interface UserFsOptions {
 /** Permission bits a client may set: no setuid, setgid or sticky. */
 const MODE_MASK = 0o777;
 
-function fileKey(st: fs.Stats): string {
+export function fileKey(st: fs.Stats): string {
   return `${st.dev}:${st.ino}`;
 }
 

@@ -306,6 +306,43 @@ describe('client transfer engine', function () {
       expect(md5(await fsp.readFile(remoteFile('restarted.bin')))).to.equal(md5(sourceData));
     });
 
+    const serverLog = async (): Promise<string> => {
+      const dir = path.join(server.dataDir, 'log');
+      const files = (await fsp.readdir(dir)).filter((f) => f.endsWith('.log'));
+      return (await Promise.all(files.map((f) => fsp.readFile(path.join(dir, f), 'utf8')))).join(
+        '',
+      );
+    };
+
+    it('waits for another session still writing the file before it cuts it', async () => {
+      const part = sourceData.subarray(0, 3 * MiB);
+      const writer = await login();
+      const handle = await writer.sftp.open(
+        '/busy.bin',
+        OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC,
+      );
+      for (let at = 0; at < part.length; at += 128 * 1024) {
+        await writer.sftp.write(handle, at, part.subarray(at, at + 128 * 1024));
+      }
+      const resumer = await login();
+      let settled = false;
+      const resumed = resumer.sftp
+        .resumeUpload('/busy.bin', part.length, digest('md5', part))
+        .finally(() => {
+          settled = true;
+        });
+      // The resume is parked until the writer lets go.
+      await waitFor('the resume to wait', async () =>
+        (await serverLog()).includes('"resume.waiting"'),
+      );
+      await writer.sftp.write(handle, part.length, Buffer.alloc(10));
+      expect(settled).to.equal(false);
+      await writer.sftp.close(handle);
+      const h = await resumed;
+      await resumer.sftp.close(h);
+      expect((await fsp.stat(remoteFile('busy.bin'))).size).to.equal(part.length);
+    });
+
     it('is refused when the local file changed, and the server file is left alone', async () => {
       await uploadAndDrop('changed.bin');
       const before = await fsp.readFile(remoteFile('changed.bin'));
