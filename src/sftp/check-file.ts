@@ -85,14 +85,7 @@ export function registerCheckFile(reg: ExtensionRegistry, ledger: UploadLedger):
     return answer(req, file, req.reader, 'proftpd', ledger);
   });
   reg.register(Ext.CHECK_FILE_NAME, undefined, async (req) => {
-    const file = await req.session.fs.open(req.reader.path(), {
-      read: true,
-      write: false,
-      append: false,
-      create: false,
-      truncate: false,
-      exclusive: false,
-    });
+    const file = await req.session.fs.openForReading(req.reader.path());
     try {
       return await answer(req, file, req.reader, 'proftpd', ledger);
     } finally {

@@ -60,14 +60,7 @@ export class HashExec implements UserExecHandler {
     let status = 0;
     for (const p of paths) {
       try {
-        const file = await fs.open(p.startsWith('/') ? p : `/${p}`, {
-          read: true,
-          write: false,
-          append: false,
-          create: false,
-          truncate: false,
-          exclusive: false,
-        });
+        const file = await fs.openForReading(p.startsWith('/') ? p : `/${p}`);
         try {
           const [digest] = await digestRange(file, {
             algorithm,

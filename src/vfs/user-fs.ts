@@ -80,6 +80,18 @@ export class UserFs {
     this.usage = o.usage;
   }
 
+  /** Opens an existing file read-only (check-file, the hash commands). */
+  openForReading(virtual: string): Promise<VFile> {
+    return this.open(virtual, {
+      read: true,
+      write: false,
+      append: false,
+      create: false,
+      truncate: false,
+      exclusive: false,
+    });
+  }
+
   async open(virtual: string, req: OpenRequest): Promise<VFile> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.invalid('cannot open the home directory as a file');
