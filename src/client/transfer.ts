@@ -48,6 +48,11 @@ export interface TransferOptions {
   /** Upper bound for one request's data; the server's limits bound it too. */
   blockSize?: number;
   signal?: AbortSignal;
+  /**
+   * Awaited before each request moves `bytes` of data: a bandwidth limit
+   * (the terminal client's `-l`) delays the transfer here.
+   */
+  throttle?: (bytes: number) => Promise<void>;
 }
 
 export interface TransferResult {
@@ -284,6 +289,7 @@ export async function upload(
         const n = Math.min(block, size - offset);
         let chunk: Buffer;
         try {
+          if (options.throttle) await options.throttle(n);
           const { bytesRead } = await fh.read(buf, 0, n, offset);
           if (bytesRead !== n) throw new ClientError('the local file shrank during the upload');
           chunk = buf.subarray(0, n);
@@ -455,6 +461,7 @@ export async function download(
       while (offset < size && (await window.acquire())) {
         const at = offset;
         const n = Math.min(block, size - at);
+        if (options.throttle) await options.throttle(n);
         fetch(at, n).then(
           (data) => {
             done.set(at, data);
