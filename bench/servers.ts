@@ -1,0 +1,310 @@
+/**
+ * The two servers under test, each a child process on a loopback port with
+ * everything it writes in the bench's temp directory: MiniFTP from
+ * bin/miniftp-server.js, and OpenSSH's sshd with its own config, host key and
+ * authorized keys (never the system's sshd or its port).
+ */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
+import { descendants, type ChildRegistry } from './proc';
+
+export interface BenchServer {
+  readonly name: 'MiniFTP' | 'OpenSSH';
+  readonly port: number;
+  /** Credentials for the transfer workloads. */
+  transferCreds: Credentials;
+  /** Credentials for the logins workload. */
+  readonly loginCreds: Credentials;
+  /** The SSH identification line the server sends. */
+  banner: string;
+  /** Path the sftp client uses for `name` in the server's bench directory. */
+  remote(name: string): string;
+  /** Where that file is on this machine's disk. */
+  disk(name: string): string;
+  /** Processes whose memory is the server's while it serves sessions. */
+  servingPids(): number[];
+  /** The process started (MiniFTP itself, or the listening sshd). */
+  readonly mainPid: number;
+  /** The one process whose VmHWM can be reset and read, when there is one. */
+  readonly hwmPid: number | undefined;
+  /** How servingPids is measured, for the report. */
+  readonly rssMethod: string;
+  stop(): Promise<void>;
+}
+
+/** Waits for a line matching `pattern` on a child's stdout or stderr. */
+function waitForLine(
+  child: ChildProcess,
+  stream: 'stdout' | 'stderr',
+  pattern: RegExp,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const source = child[stream];
+    if (!source) {
+      reject(new Error(`${what}: no ${stream}`));
+      return;
+    }
+    const other = stream === 'stdout' ? child.stderr : child.stdout;
+    let otherText = '';
+    other?.on('data', (d: Buffer) => (otherText = (otherText + d.toString()).slice(-4000)));
+    const timer = setTimeout(() => finish(new Error(`${what} did not start in time`)), timeoutMs);
+    const onData = (d: Buffer): void => {
+      seen += d.toString();
+      const m = pattern.exec(seen);
+      if (m) finish(undefined, m);
+      else seen = seen.slice(-4000);
+    };
+    const onExit = (code: number | null): void =>
+      finish(
+        new Error(`${what} exited (${code}) before it listened: ${lastLines(seen + otherText)}`),
+      );
+    function finish(err: Error | undefined, m?: RegExpExecArray): void {
+      clearTimeout(timer);
+      source?.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m as RegExpExecArray);
+    }
+    source.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** The identification line a server sends first ("SSH-2.0-…"). */
+export function readBanner(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (value: string): void => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(5000, () => done('unknown'));
+    socket.on('error', () => done('unknown'));
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const line = /^(SSH-[^\r\n]*)\r?\n/m.exec(text);
+      if (line?.[1]) done(line[1]);
+    });
+  });
+}
+
+export interface MiniftpPaths {
+  /** The repository root (where bin/ is). */
+  repo: string;
+  /** The data directory given to --data-dir. */
+  dataDir: string;
+}
+
+export async function startMiniftp(
+  children: ChildRegistry,
+  paths: MiniftpPaths,
+): Promise<BenchServer> {
+  const child = children.spawn(
+    process.execPath,
+    [
+      path.join(paths.repo, 'bin', 'miniftp-server.js'),
+      '--port',
+      '0',
+      '--data-dir',
+      paths.dataDir,
+      '--keys-dir',
+      path.join(paths.dataDir, 'keys'),
+      '--log-stdout',
+      'false',
+      '--default-quota',
+      '0',
+    ],
+    { cwd: paths.repo, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'MiniFTP');
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const port = Number(m[2]);
+  const home = path.join(paths.dataDir, 'docs', 'zhangsan');
+  const pid = child.pid as number;
+  const password: Credentials = { user: 'zhangsan', password: '123' };
+  return {
+    name: 'MiniFTP',
+    port,
+    transferCreds: password,
+    loginCreds: password,
+    banner: await readBanner(port),
+    remote: (name) => `/${name}`,
+    disk: (name) => path.join(home, name),
+    servingPids: () => [pid],
+    mainPid: pid,
+    hwmPid: pid,
+    rssMethod:
+      'the one server process: VmRSS sampled every 50 ms, and VmHWM after resetting it (clear_refs) at the start; the larger',
+    stop: () => stopChild(child),
+  };
+}
+
+/** A port that was free a moment ago (sshd cannot be told to pick one and report it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SshdSetup {
+  /** Absolute path of the sshd binary. */
+  sshd: string;
+  /** Directory for the config, host key, authorized_keys and pid file. */
+  dir: string;
+  /** Directory the sftp sessions read and write. */
+  filesDir: string;
+  /** Client key pair made with ssh-keygen. */
+  identity: string;
+  publicKey: string;
+}
+
+/**
+ * Running as root, sshd insists on its privilege separation directory
+ * /run/sshd, which only the system service creates. Creates it (empty) when
+ * missing; true when it did, so the caller removes it again.
+ */
+export function ensurePrivsepDir(): boolean {
+  if (process.getuid?.() !== 0 || fs.existsSync('/run/sshd')) return false;
+  fs.mkdirSync('/run/sshd', { mode: 0o755 });
+  return true;
+}
+
+/** Starts `sshd -D -e -f CONFIG` (see ensurePrivsepDir for running as root). */
+export async function startSshd(children: ChildRegistry, setup: SshdSetup): Promise<BenchServer> {
+  fs.mkdirSync(setup.dir, { recursive: true });
+  fs.mkdirSync(setup.filesDir, { recursive: true });
+  const hostKey = path.join(setup.dir, 'host_ed25519');
+  const keygen = await children.run('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'miniftp-bench-host',
+    '-f',
+    hostKey,
+  ]);
+  if (keygen.code !== 0) throw new Error(`ssh-keygen failed: ${lastLines(keygen.stderr)}`);
+  const authorized = path.join(setup.dir, 'authorized_keys');
+  fs.writeFileSync(authorized, `${setup.publicKey.trim()}\n`, { mode: 0o600 });
+  const user = os.userInfo().username;
+  const config = path.join(setup.dir, 'sshd_config');
+  let lastError: Error | undefined;
+  // The port is picked before sshd binds it: if another process takes it meanwhile, try again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    fs.writeFileSync(
+      config,
+      [
+        `ListenAddress 127.0.0.1:${port}`,
+        `HostKey ${hostKey}`,
+        `PidFile ${path.join(setup.dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${authorized}`,
+        'UsePAM no',
+        'StrictModes no',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        // 8 clients connect at once; never let MaxStartups' random early drop hit them.
+        'MaxStartups 100',
+        'PrintMotd no',
+        'X11Forwarding no',
+        'Subsystem sftp internal-sftp',
+        '',
+      ].join('\n'),
+    );
+    const child = children.spawn(setup.sshd, ['-D', '-e', '-f', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await waitForLine(child, 'stderr', /Server listening on 127\.0\.0\.1 port (\d+)/, 'sshd');
+    } catch (err) {
+      lastError = err as Error;
+      await stopChild(child);
+      continue;
+    }
+    child.stdout?.resume();
+    child.stderr?.resume();
+    const listener = child.pid as number;
+    const creds: Credentials = { user, identity: setup.identity };
+    return {
+      name: 'OpenSSH',
+      port,
+      transferCreds: creds,
+      loginCreds: creds,
+      banner: await readBanner(port),
+      remote: (name) => path.join(setup.filesDir, name),
+      disk: (name) => path.join(setup.filesDir, name),
+      servingPids: () => descendants(listener),
+      mainPid: listener,
+      hwmPid: undefined,
+      rssMethod:
+        'every process below the listening sshd (per connection: the privileged monitor and the session child running internal-sftp), VmRSS summed and sampled every 50 ms; shared pages count once per process, so this overstates a little',
+      stop: async () => {
+        await stopChild(child);
+        // Session processes outlive the listener until their client goes; ours are gone by now.
+        for (const pid of descendants(listener)) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // Already gone.
+          }
+        }
+      },
+    };
+  }
+  throw lastError ?? new Error('sshd did not start');
+}
+
+/**
+ * Registers `publicKey` for zhangsan through MiniFTP's admin console
+ * (`ssh admin@host key add zhangsan '<key>'`) and checks that the key logs in.
+ * Returns the error text when the console cannot do it.
+ */
+export async function addMiniftpKey(
+  client: OpenSshClient,
+  server: BenchServer,
+  identity: string,
+  publicKey: string,
+): Promise<string | undefined> {
+  const quoted = `'${publicKey.trim().replace(/'/g, `'\\''`)}'`;
+  const add = await client.ssh(
+    server.port,
+    { user: 'admin', password: 'password' },
+    `key add zhangsan ${quoted}`,
+  );
+  if (add.code !== 0) return lastLines(add.stderr || add.stdout) || `exit ${add.code}`;
+  const creds: Credentials = { user: 'zhangsan', identity };
+  const check = await client.sftp(server.port, creds, ['ls']);
+  if (check.code !== 0) return `the key was added but does not log in: ${lastLines(check.stderr)}`;
+  server.transferCreds = creds;
+  return undefined;
+}

@@ -1,0 +1,219 @@
+/**
+ * The workloads, each run against one server at a time with the stock
+ * OpenSSH sftp client. Transfer times are taken inside the sftp batch (a
+ * `!date` line before and after the transfer, written to a stamp file), so the
+ * login and the client's start are not part of them; the logins workload is
+ * the opposite and times whole client runs.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Metrics } from './metrics';
+import { lastLines, type OpenSshClient } from './openssh-client';
+import type { BenchOptions, WorkloadId } from './options';
+import { hwmBytes, resetHwm, RssSampler, type ChildRegistry, type CommandResult } from './proc';
+import type { BenchServer } from './servers';
+
+export interface BenchContext {
+  options: BenchOptions;
+  client: OpenSshClient;
+  children: ChildRegistry;
+  /** Local source files. */
+  files: { big: string; concurrent: string; smallDir: string };
+  /** Local scratch directory for downloads and stamp files. */
+  scratch: string;
+  /** Lines for the report's notes. */
+  notes: string[];
+}
+
+export interface Workload {
+  id: WorkloadId;
+  /** Runs against MiniFTP only. */
+  miniftpOnly?: boolean;
+  prepare?(ctx: BenchContext, server: BenchServer): Promise<void>;
+  run(ctx: BenchContext, server: BenchServer, run: number): Promise<Metrics>;
+  finish?(ctx: BenchContext, server: BenchServer): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+
+function ensureOk(r: CommandResult, what: string): void {
+  if (r.code !== 0) {
+    throw new Error(`${what} failed (exit ${r.code ?? r.signal}): ${lastLines(r.stderr)}`);
+  }
+}
+
+/** sftp quotes names like a shell: double quotes keep spaces. */
+function q(p: string): string {
+  return `"${p.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** A stamp file, and the sftp batch line that appends the time (ns) to it. */
+function stampFile(ctx: BenchContext): { file: string; line: string } {
+  const file = path.join(ctx.scratch, `stamps-${randomUUID()}`);
+  return { file, line: `!date +%s%N >> ${file}` };
+}
+
+/** Stamps in milliseconds, in the order they were written. */
+function readStamps(file: string, expected: number): number[] {
+  const stamps = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l.trim()))
+    .map((l) => Number(BigInt(l.trim()) / 1000n) / 1000);
+  fs.rmSync(file, { force: true });
+  if (stamps.length !== expected) {
+    throw new Error(`expected ${expected} time stamps from the sftp batch, got ${stamps.length}`);
+  }
+  return stamps;
+}
+
+/** Runs `fn` while tracking the server's peak memory; returns it in MiB. */
+async function withPeakRss<T>(
+  server: BenchServer,
+  fn: () => Promise<T>,
+): Promise<{ result: T; peakMiB: number }> {
+  const hwmReset = server.hwmPid !== undefined && resetHwm(server.hwmPid);
+  const sampler = new RssSampler(() => server.servingPids(), 50);
+  sampler.start();
+  let peak = 0;
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    peak = sampler.stop().peakBytes;
+  }
+  if (hwmReset && server.hwmPid !== undefined) peak = Math.max(peak, hwmBytes(server.hwmPid));
+  return { result, peakMiB: peak / MiB };
+}
+
+const mbPerSecond = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e6;
+
+async function transferOne(
+  ctx: BenchContext,
+  server: BenchServer,
+  command: string,
+  what: string,
+): Promise<number> {
+  const stamp = stampFile(ctx);
+  const r = await ctx.client.sftp(server.port, server.transferCreds, [
+    stamp.line,
+    command,
+    stamp.line,
+  ]);
+  ensureOk(r, what);
+  const [start, end] = readStamps(stamp.file, 2) as [number, number];
+  return end - start;
+}
+
+const upload: Workload = {
+  id: 'upload',
+  async run(ctx, server, run) {
+    const name = `up-${run}.bin`;
+    const { result: ms, peakMiB } = await withPeakRss(server, () =>
+      transferOne(ctx, server, `put ${q(ctx.files.big)} ${q(server.remote(name))}`, 'upload'),
+    );
+    const size = fs.statSync(server.disk(name)).size;
+    fs.rmSync(server.disk(name), { force: true });
+    if (size !== ctx.options.bigBytes) throw new Error(`upload left ${size} bytes on the server`);
+    return { upload: mbPerSecond(ctx.options.bigBytes, ms), 'upload-rss': peakMiB };
+  },
+};
+
+const DOWNLOAD_SOURCE = 'dl-src.bin';
+
+const download: Workload = {
+  id: 'download',
+  // A hard link of the local source: the same bytes, already in the page cache, no copy.
+  async prepare(ctx, server) {
+    fs.rmSync(server.disk(DOWNLOAD_SOURCE), { force: true });
+    fs.linkSync(ctx.files.big, server.disk(DOWNLOAD_SOURCE));
+  },
+  async run(ctx, server, run) {
+    const local = path.join(ctx.scratch, `dl-${server.name}-${run}.bin`);
+    const { result: ms, peakMiB } = await withPeakRss(server, () =>
+      transferOne(ctx, server, `get ${q(server.remote(DOWNLOAD_SOURCE))} ${q(local)}`, 'download'),
+    );
+    const size = fs.statSync(local).size;
+    fs.rmSync(local, { force: true });
+    if (size !== ctx.options.bigBytes) throw new Error(`download gave ${size} bytes`);
+    return { download: mbPerSecond(ctx.options.bigBytes, ms), 'download-rss': peakMiB };
+  },
+  async finish(_ctx, server) {
+    fs.rmSync(server.disk(DOWNLOAD_SOURCE), { force: true });
+  },
+};
+
+const smallFiles: Workload = {
+  id: 'small-files',
+  async run(ctx, server, run) {
+    const name = `small-${run}`;
+    const local = path.join(ctx.scratch, `small-${server.name}-${run}`);
+    const stamp = stampFile(ctx);
+    // OpenSSH's put -r creates the missing target directory and uploads into it; get -r likewise.
+    const r = await ctx.client.sftp(server.port, server.transferCreds, [
+      stamp.line,
+      `put -r ${q(ctx.files.smallDir)} ${q(server.remote(name))}`,
+      stamp.line,
+      `get -r ${q(server.remote(name))} ${q(local)}`,
+      stamp.line,
+    ]);
+    ensureOk(r, 'put -r / get -r');
+    const [a, b, c] = readStamps(stamp.file, 3) as [number, number, number];
+    const got = fs.readdirSync(local).length;
+    const put = fs.readdirSync(server.disk(name)).length;
+    fs.rmSync(local, { recursive: true, force: true });
+    fs.rmSync(server.disk(name), { recursive: true, force: true });
+    if (got !== ctx.options.smallFiles || put !== ctx.options.smallFiles) {
+      throw new Error(`put -r left ${put} files on the server, get -r fetched ${got}`);
+    }
+    return { 'put-r': (b - a) / 1000, 'get-r': (c - b) / 1000 };
+  },
+};
+
+const logins: Workload = {
+  id: 'logins',
+  async run(ctx, server) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < ctx.options.logins; i++) {
+      ensureOk(await ctx.client.sftp(server.port, server.loginCreds, ['ls']), 'login');
+    }
+    return { logins: Number(process.hrtime.bigint() - started) / 1e9 };
+  },
+};
+
+const concurrent: Workload = {
+  id: 'concurrent',
+  async run(ctx, server, run) {
+    const n = ctx.options.concurrentClients;
+    const names = Array.from({ length: n }, (_, i) => `conc-${run}-${i}.bin`);
+    const { result: stamps, peakMiB } = await withPeakRss(server, () =>
+      Promise.all(
+        names.map(async (name) => {
+          const stamp = stampFile(ctx);
+          const r = await ctx.client.sftp(server.port, server.transferCreds, [
+            stamp.line,
+            `put ${q(ctx.files.concurrent)} ${q(server.remote(name))}`,
+            stamp.line,
+          ]);
+          ensureOk(r, 'concurrent upload');
+          return readStamps(stamp.file, 2) as [number, number];
+        }),
+      ),
+    );
+    for (const name of names) {
+      const size = fs.statSync(server.disk(name)).size;
+      fs.rmSync(server.disk(name), { force: true });
+      if (size !== ctx.options.concurrentBytes)
+        throw new Error(`a concurrent upload left ${size} bytes`);
+    }
+    // From the first transfer's start to the last one's end: logins at the edges are left out.
+    const span = Math.max(...stamps.map((s) => s[1])) - Math.min(...stamps.map((s) => s[0]));
+    return {
+      concurrent: mbPerSecond(n * ctx.options.concurrentBytes, span),
+      'concurrent-rss': peakMiB,
+    };
+  },
+};
+
+export const WORKLOADS: Workload[] = [upload, download, smallFiles, logins, concurrent];
