@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+'use strict';
+// The compiled client (npm install builds it into dist/).
+require('../dist/src/client/cli.js')
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -1,0 +1,297 @@
+/**
+ * `miniftp [user@]host[:port]`: parses the command line, asks for what it
+ * needs (password, trust in a new host key), connects, then runs the full
+ * screen or, for scripts, batch mode.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ReadStream } from 'node:tty';
+import { utils as sshUtils } from 'ssh2';
+import { runBatch } from './batch';
+import { connect, type Connection, type HostKeyInfo } from './connect';
+import { ClientError } from './errors';
+import { KnownHosts, hostEntryName } from './known-hosts';
+import { askLine, askYesNo, type PromptIo } from './prompt';
+import { RateLimiter } from './rate-limit';
+import { ClientSession } from './session';
+import { TransferQueue } from './transfer-queue';
+import { runScreen } from './ui/app';
+
+export const DEFAULT_PORT = 8808;
+export const DEFAULT_HOST = '127.0.0.1';
+
+export const USAGE = `usage: miniftp [options] [user@]host[:port]
+
+  -p PORT                 server port (default ${DEFAULT_PORT})
+  -i KEYFILE              log in with this private key instead of a password
+  -b FILE                 batch mode: run the commands in FILE ("-" = stdin) and exit
+  -l KBIT                 limit the bandwidth, in Kbit/s
+  --known-hosts FILE      host keys file (default ~/.miniftp/known_hosts)
+  --accept-new-host-key   trust a server seen for the first time without asking
+  -h, --help              this help
+
+Defaults: host ${DEFAULT_HOST}, user $USER. The password is asked for without
+echo, or read from MINIFTP_PASSWORD. Without a terminal on stdin, the commands
+are read from stdin (batch mode).`;
+
+export class UsageError extends Error {}
+
+export interface CliArgs {
+  user: string;
+  host: string;
+  port: number;
+  identity: string | undefined;
+  batch: string | undefined;
+  limitKbit: number | undefined;
+  knownHosts: string;
+  acceptNewHostKey: boolean;
+  help: boolean;
+}
+
+function parsePort(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw new UsageError(`bad port: ${s}`);
+  return n;
+}
+
+/** Splits "[user@]host[:port]"; an IPv6 address takes brackets when a port follows. */
+export function parseDestination(dest: string): { user?: string; host?: string; port?: number } {
+  const at = dest.lastIndexOf('@');
+  const user = at >= 0 ? dest.slice(0, at) : undefined;
+  let rest = at >= 0 ? dest.slice(at + 1) : dest;
+  let port: number | undefined;
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+  if (bracket) {
+    rest = bracket[1] as string;
+    if (bracket[2] !== undefined) port = parsePort(bracket[2]);
+  } else if (rest.split(':').length === 2) {
+    const [h, p] = rest.split(':') as [string, string];
+    rest = h;
+    port = parsePort(p);
+  }
+  if (user === '') throw new UsageError('empty user name');
+  return { user, host: rest === '' ? undefined : rest, port };
+}
+
+export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
+  let dest: string | undefined;
+  let portFlag: number | undefined;
+  const out: Omit<CliArgs, 'user' | 'host' | 'port'> = {
+    identity: undefined,
+    batch: undefined,
+    limitKbit: undefined,
+    knownHosts: path.join(os.homedir(), '.miniftp', 'known_hosts'),
+    acceptNewHostKey: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case '-p':
+        portFlag = parsePort(value());
+        break;
+      case '-i':
+        out.identity = value();
+        break;
+      case '-b':
+        out.batch = value();
+        break;
+      case '-l': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1) throw new UsageError(`bad bandwidth limit: ${v}`);
+        out.limitKbit = n;
+        break;
+      }
+      case '--known-hosts':
+        out.knownHosts = path.resolve(value());
+        break;
+      case '--accept-new-host-key':
+        out.acceptNewHostKey = true;
+        break;
+      case '-h':
+      case '--help':
+        out.help = true;
+        break;
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+        if (dest !== undefined) throw new UsageError(`unexpected argument ${a}`);
+        dest = a;
+    }
+  }
+  const d = dest === undefined ? {} : parseDestination(dest);
+  if (d.port !== undefined && portFlag !== undefined && d.port !== portFlag) {
+    throw new UsageError(`two different ports: ${d.port} and -p ${portFlag}`);
+  }
+  return {
+    ...out,
+    user: d.user ?? env.USER ?? os.userInfo().username,
+    host: d.host ?? DEFAULT_HOST,
+    port: d.port ?? portFlag ?? DEFAULT_PORT,
+  };
+}
+
+interface Terminal {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+function promptIo(t: Terminal): PromptIo | undefined {
+  return t.stdin.isTTY ? { input: t.stdin as ReadStream, output: t.stderr } : undefined;
+}
+
+/** The known-hosts decision, with OpenSSH's wording where it has one. */
+function hostKeyChecker(args: CliArgs, t: Terminal): (info: HostKeyInfo) => Promise<boolean> {
+  const known = new KnownHosts(args.knownHosts);
+  const name = hostEntryName(args.host, args.port);
+  return async (info) => {
+    const status = await known.check(name, info);
+    if (status.kind === 'known') return true;
+    if (status.kind === 'changed') {
+      t.stderr.write(
+        `WARNING: THE HOST KEY OF ${name} HAS CHANGED!\n` +
+          `Someone could be impersonating the server, or its key was replaced.\n` +
+          `The ${info.type} key it sent has fingerprint ${info.fingerprint}.\n` +
+          `If you know the change is legitimate, delete line ${status.line} of ${known.file} ` +
+          `and connect again.\n`,
+      );
+      return false;
+    }
+    const io = promptIo(t);
+    if (!args.acceptNewHostKey) {
+      if (!io) {
+        t.stderr.write(
+          `The host key of ${name} is not known (${info.type} ${info.fingerprint}).\n` +
+            `Connect once interactively, or pass --accept-new-host-key.\n`,
+        );
+        return false;
+      }
+      const ok = await askYesNo(
+        io,
+        `The authenticity of host ${name} can't be established.\n` +
+          `${info.type} key fingerprint is ${info.fingerprint}.\n` +
+          `Are you sure you want to trust it and continue connecting (yes/no)? `,
+      );
+      if (!ok) return false;
+    }
+    await known.add(name, info);
+    t.stderr.write(`Added ${name} (${info.type}) to ${known.file}.\n`);
+    return true;
+  };
+}
+
+/** Reads the -i key, asking for its passphrase when it is encrypted. */
+async function loadKey(
+  file: string,
+  t: Terminal,
+): Promise<{ privateKey: Buffer; passphrase?: string }> {
+  const privateKey = await fsp.readFile(file);
+  const parsed = sshUtils.parseKey(privateKey);
+  if (!(parsed instanceof Error)) return { privateKey };
+  if (!/passphrase|encrypted/i.test(parsed.message)) {
+    throw new ClientError(`cannot read the key ${file}: ${parsed.message}`);
+  }
+  const io = promptIo(t);
+  if (!io) throw new ClientError(`the key ${file} is encrypted and there is no terminal to ask`);
+  const passphrase = await askLine(io, `Passphrase for ${file}: `, true);
+  return { privateKey, passphrase };
+}
+
+async function credentials(
+  args: CliArgs,
+  env: NodeJS.ProcessEnv,
+  t: Terminal,
+): Promise<{ password?: string; privateKey?: Buffer; passphrase?: string }> {
+  if (args.identity) return loadKey(args.identity, t);
+  if (env.MINIFTP_PASSWORD !== undefined) return { password: env.MINIFTP_PASSWORD };
+  const io = promptIo(t);
+  if (!io) {
+    throw new ClientError('no password: set MINIFTP_PASSWORD or log in with -i KEYFILE');
+  }
+  return { password: await askLine(io, `${args.user}@${args.host}'s password: `, true) };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  t: Terminal = process,
+): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseCliArgs(argv, env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    t.stderr.write(`miniftp: ${err.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    t.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const batchMode = args.batch !== undefined || !t.stdin.isTTY;
+  if (!batchMode && !t.stdout.isTTY) {
+    t.stderr.write('miniftp: the full screen needs a terminal; use -b FILE for scripts\n');
+    return 2;
+  }
+
+  let connection: Connection;
+  try {
+    const creds = await credentials(args, env, t);
+    connection = await connect({
+      host: args.host,
+      port: args.port,
+      username: args.user,
+      ...creds,
+      hostKeyCheck: hostKeyChecker(args, t),
+    });
+  } catch (err) {
+    t.stderr.write(`miniftp: ${describe(err)}\n`);
+    return 1;
+  }
+
+  try {
+    const remoteHome = await connection.sftp.realpath('.');
+    const queue = new TransferQueue({
+      sftp: connection.sftp,
+      limiter: args.limitKbit ? new RateLimiter((args.limitKbit * 1000) / 8) : undefined,
+    });
+    const session = new ClientSession({
+      sftp: connection.sftp,
+      queue,
+      localCwd: process.cwd(),
+      remoteHome,
+    });
+    if (batchMode) {
+      const input: Readable =
+        args.batch === undefined || args.batch === '-' ? t.stdin : createReadStream(args.batch);
+      const code = await runBatch({ session, input, out: t.stdout, err: t.stderr });
+      if (input !== t.stdin) input.destroy();
+      else t.stdin.pause();
+      return code;
+    }
+    return await runScreen({
+      session,
+      title: `${args.user}@${hostEntryName(args.host, args.port)}`,
+      env,
+      input: t.stdin,
+      output: t.stdout,
+    });
+  } catch (err) {
+    t.stderr.write(`miniftp: ${describe(err)}\n`);
+    return 1;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * The client's commands, shared by the full screen and batch mode: a line is
+ * split into words (shell quoting), looked up in the table, checked, and run
+ * against a ClientSession. Results come back as text; failures as CommandError
+ * or the engine's own errors, which `describeFailure` turns into one line.
+ */
+import { ShellWordsError, shellWords } from '../util/shell-words';
+import { ClientError, NotFoundError, PermissionError, ResumeMismatchError } from './errors';
+import { formatDate, formatSizeShort } from './format';
+import type { FileEntry } from './listing';
+import type { ClientSession } from './session';
+import { describeOutcome, type TransferJob } from './transfer-queue';
+
+/** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
+export class CommandError extends Error {}
+
+export interface CommandIo {
+  /** Asks a yes/no question (the screen shows a dialog; batch mode answers yes). */
+  confirm(question: string): Promise<boolean>;
+  /**
+   * Batch mode: put/get return once their transfers have ended. The screen:
+   * they return once queued and the queue reports the outcome.
+   */
+  readonly waitForTransfers: boolean;
+}
+
+export interface CommandResult {
+  text?: string;
+  /** `bye`: the session should end. */
+  quit?: boolean;
+  /** The command may have changed a listing or a working folder. */
+  changed?: boolean;
+}
+
+interface Parsed {
+  args: string[];
+  flags: Set<string>;
+}
+
+export interface CommandSpec {
+  name: string;
+  aliases?: string[];
+  usage: string;
+  summary: string;
+  minArgs: number;
+  maxArgs: number;
+  flags?: string[];
+  run(s: ClientSession, io: CommandIo, p: Parsed): Promise<CommandResult>;
+}
+
+function listingLines(entries: FileEntry[]): string {
+  if (entries.length === 0) return '(empty folder)';
+  return entries
+    .map((e) => {
+      const size = e.isDir ? '<dir>' : formatSizeShort(e.size);
+      return `${size.padStart(7)}  ${formatDate(e.mtime)}  ${e.name}${e.isDir ? '/' : ''}`;
+    })
+    .join('\n');
+}
+
+async function transfer(io: CommandIo, jobs: TransferJob[]): Promise<CommandResult> {
+  if (jobs.length === 0) return { text: 'nothing to transfer (empty folder)', changed: true };
+  if (!io.waitForTransfers) {
+    const first = jobs[0] as TransferJob;
+    const what = jobs.length === 1 ? first.label : `${jobs.length} files`;
+    return { text: `queued: ${first.direction} ${what}` };
+  }
+  const lines: string[] = [];
+  for (const job of jobs) {
+    try {
+      await job.done;
+    } catch (err) {
+      if (err instanceof ResumeMismatchError) {
+        throw new ClientError(
+          `${job.direction} ${job.label}: ${err.message}; ` +
+            `use '${job.direction} -f' to start over and replace it`,
+        );
+      }
+      throw new ClientError(describeOutcome(job));
+    }
+    lines.push(describeOutcome(job));
+  }
+  return { text: lines.join('\n'), changed: true };
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'put',
+    usage: 'put [-f] FILE [TARGET]',
+    summary: 'upload a file or folder (resumes; see -f)',
+    minArgs: 1,
+    maxArgs: 2,
+    flags: ['-f', '-r'],
+    run: async (s, io, { args, flags }) =>
+      transfer(io, await s.put(args[0] as string, args[1], flags.has('-f'))),
+  },
+  {
+    name: 'get',
+    usage: 'get [-f] FILE [TARGET]',
+    summary: 'download, to TARGET folder or file name',
+    minArgs: 1,
+    maxArgs: 2,
+    flags: ['-f', '-r'],
+    run: async (s, io, { args, flags }) =>
+      transfer(io, await s.get(args[0] as string, args[1], flags.has('-f'))),
+  },
+  {
+    name: 'ls',
+    aliases: ['dir'],
+    usage: 'ls [DIR]',
+    summary: 'list a remote folder',
+    minArgs: 0,
+    maxArgs: 1,
+    flags: ['-l'],
+    run: async (s, _io, { args }) => ({
+      text: listingLines(await s.listRemote(s.resolveRemote(args[0] ?? '.'))),
+    }),
+  },
+  {
+    name: 'cd',
+    usage: 'cd [DIR]',
+    summary: 'change the remote folder (cd .. goes up)',
+    minArgs: 0,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      await s.cdRemote(args[0] ?? '~');
+      return { text: `remote folder: ${s.remoteCwd}`, changed: true };
+    },
+  },
+  {
+    name: 'pwd',
+    usage: 'pwd',
+    summary: 'show the remote folder',
+    minArgs: 0,
+    maxArgs: 0,
+    run: async (s) => ({ text: `remote folder: ${s.remoteCwd}` }),
+  },
+  {
+    name: 'mkdir',
+    usage: 'mkdir DIR',
+    summary: 'make a remote folder',
+    minArgs: 1,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      await s.mkdirRemote(args[0] as string);
+      return { text: `made remote folder ${args[0] as string}`, changed: true };
+    },
+  },
+  {
+    name: 'rm',
+    aliases: ['del', 'delete', 'rmdir'],
+    usage: 'rm PATH',
+    summary: 'delete a remote file or folder (asks first)',
+    minArgs: 1,
+    maxArgs: 1,
+    flags: ['-r', '-f'],
+    run: async (s, io, { args }) => {
+      const p = args[0] as string;
+      const done = await s.removeRemote(p, (q) => io.confirm(q));
+      return { text: done ? `deleted ${p}` : `kept ${p}`, changed: done };
+    },
+  },
+  {
+    name: 'rename',
+    aliases: ['mv'],
+    usage: 'rename OLD NEW',
+    summary: 'rename or move a remote file or folder',
+    minArgs: 2,
+    maxArgs: 2,
+    run: async (s, _io, { args }) => {
+      const dest = await s.renameRemote(args[0] as string, args[1] as string);
+      return { text: `renamed ${args[0] as string} to ${dest}`, changed: true };
+    },
+  },
+  {
+    name: 'lcd',
+    usage: 'lcd [DIR]',
+    summary: 'change the local folder',
+    minArgs: 0,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      await s.cdLocal(args[0] ?? '~');
+      return { text: `local folder: ${s.localCwd}`, changed: true };
+    },
+  },
+  {
+    name: 'lls',
+    usage: 'lls [DIR]',
+    summary: 'list a local folder',
+    minArgs: 0,
+    maxArgs: 1,
+    flags: ['-l'],
+    run: async (s, _io, { args }) => ({
+      text: listingLines(await s.listLocal(s.resolveLocal(args[0] ?? '.'))),
+    }),
+  },
+  {
+    name: 'lpwd',
+    usage: 'lpwd',
+    summary: 'show the local folder',
+    minArgs: 0,
+    maxArgs: 0,
+    run: async (s) => ({ text: `local folder: ${s.localCwd}` }),
+  },
+  {
+    name: 'lmkdir',
+    usage: 'lmkdir DIR',
+    summary: 'make a local folder',
+    minArgs: 1,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      await s.mkdirLocal(args[0] as string);
+      return { text: `made local folder ${args[0] as string}`, changed: true };
+    },
+  },
+  {
+    name: 'help',
+    aliases: ['?'],
+    usage: 'help [COMMAND]',
+    summary: 'list the commands, or show one',
+    minArgs: 0,
+    maxArgs: 1,
+    run: async (_s, _io, { args }) => {
+      const name = args[0];
+      if (name === undefined) return { text: commandList() };
+      const spec = findCommand(name);
+      if (!spec) throw unknownCommand(name);
+      return { text: `${spec.usage}\n    ${spec.summary}` };
+    },
+  },
+  {
+    name: 'bye',
+    aliases: ['quit', 'exit'],
+    usage: 'bye',
+    summary: 'end the session',
+    minArgs: 0,
+    maxArgs: 0,
+    run: async () => ({ quit: true }),
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+/** One line a command: its syntax, then what it does. */
+export function commandList(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.usage.length)) + 2;
+  return COMMANDS.map((c) => `${c.usage.padEnd(width)}${c.summary}`).join('\n');
+}
+
+/** Edit distance with transpositions, so "pur" → "put" and "mkdri" → "mkdir" are near. */
+function distance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) (d[0] as number[])[j] = j;
+  const at = (i: number, j: number): number => (d[i] as number[])[j] as number;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, at(i - 2, j - 2) + 1);
+      }
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** The command a mistyped name most likely meant, if any is close. */
+export function suggest(name: string): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const c of COMMANDS) {
+    for (const n of [c.name, ...(c.aliases ?? [])]) {
+      if (n === '?') continue;
+      const d = n.startsWith(name) && name.length >= 2 ? 0.5 : distance(name, n);
+      if (!best || d < best.d) best = { name: c.name, d };
+    }
+  }
+  const limit = name.length <= 3 ? 1 : 2;
+  return best && best.d <= limit ? best.name : undefined;
+}
+
+/** The first line of an unknown command's error. */
+export function unknownHint(name: string): string {
+  const guess = suggest(name);
+  return guess
+    ? `unknown command '${name}' — did you mean '${guess}'?`
+    : `unknown command '${name}'`;
+}
+
+function unknownCommand(name: string): CommandError {
+  return new CommandError(`${unknownHint(name)}\nCommands:\n${commandList()}`);
+}
+
+/** Splits a line into the command and its words; null for a blank line or a comment. */
+export function parseLine(line: string): { spec: CommandSpec; parsed: Parsed } | null {
+  let words: string[];
+  try {
+    words = shellWords(line);
+  } catch (err) {
+    if (err instanceof ShellWordsError) throw new CommandError(err.message);
+    throw err;
+  }
+  const name = words[0];
+  if (name === undefined || name.startsWith('#')) return null;
+  const spec = findCommand(name);
+  if (!spec) throw unknownCommand(name);
+  const args: string[] = [];
+  const flags = new Set<string>();
+  let options = true;
+  for (const w of words.slice(1)) {
+    if (options && w === '--') options = false;
+    else if (options && /^-[a-zA-Z]+$/.test(w)) {
+      for (const ch of w.slice(1)) {
+        const flag = `-${ch}`;
+        if (!spec.flags?.includes(flag)) {
+          throw new CommandError(`${spec.name}: unknown option ${flag}\nusage: ${spec.usage}`);
+        }
+        flags.add(flag);
+      }
+    } else args.push(w);
+  }
+  if (args.length < spec.minArgs || args.length > spec.maxArgs) {
+    throw new CommandError(`usage: ${spec.usage}`);
+  }
+  return { spec, parsed: { args, flags } };
+}
+
+/** Parses and runs one line. Throws CommandError or the operation's error. */
+export async function executeLine(
+  session: ClientSession,
+  io: CommandIo,
+  line: string,
+): Promise<CommandResult> {
+  const found = parseLine(line);
+  if (!found) return {};
+  return found.spec.run(session, io, found.parsed);
+}
+
+const FS_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such local file or folder',
+  EACCES: 'permission denied (local)',
+  EPERM: 'permission denied (local)',
+  EEXIST: 'already exists (local)',
+  ENOTDIR: 'not a folder (local)',
+  EISDIR: 'is a folder (local)',
+  ENOTEMPTY: 'folder not empty (local)',
+  ENOSPC: 'no space left on the local disk',
+};
+
+/**
+ * One line for a failed command: the server's own message for quota and
+ * permission errors, the local error code's meaning for local ones.
+ */
+export function describeFailure(line: string, err: unknown): string {
+  if (err instanceof CommandError) return err.message;
+  const words = (() => {
+    try {
+      return shellWords(line);
+    } catch {
+      return [line];
+    }
+  })();
+  const what = words.filter((w) => !w.startsWith('-')).join(' ');
+  if (err instanceof NotFoundError) return `${what}: no such file or folder on the server`;
+  if (err instanceof PermissionError) return `${what}: ${err.message || 'permission denied'}`;
+  if (err instanceof ClientError) {
+    // Transfer outcomes already name the command and the file.
+    return /^(put|get) /.test(err.message) ? err.message : `${what}: ${err.message}`;
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && FS_ERRORS[code]) return `${what}: ${FS_ERRORS[code] as string}`;
+  return `${what}: ${err instanceof Error ? err.message : String(err)}`;
+}

@@ -1,0 +1,70 @@
+/** Directory listings of both sides in one shape, sorted as the panes and `ls` show them. */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Attrs } from '../sftp/codec';
+import type { SftpChannel } from './sftp-channel';
+
+export interface FileEntry {
+  name: string;
+  isDir: boolean;
+  size: number;
+  mtime: Date | undefined;
+  /** A symbolic link; isDir/size describe its target when that could be read. */
+  isLink: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+export function isDirAttrs(a: Attrs): boolean {
+  return a.permissions !== undefined && (a.permissions & S_IFMT) === S_IFDIR;
+}
+
+/** Folders first, then by name (natural order: file2 before file10). */
+export function sortEntries(entries: FileEntry[]): FileEntry[] {
+  return entries.sort((a, b) => {
+    if (a.isDir !== b.isDir) return a.isDir ? -1 : 1;
+    return a.name.localeCompare(b.name, undefined, { numeric: true });
+  });
+}
+
+export async function listLocal(dir: string): Promise<FileEntry[]> {
+  const dirents = await fsp.readdir(dir, { withFileTypes: true });
+  const entries = await Promise.all(
+    dirents.map(async (d): Promise<FileEntry> => {
+      const full = path.join(dir, d.name);
+      const isLink = d.isSymbolicLink();
+      try {
+        const st = await fsp.stat(full);
+        return { name: d.name, isDir: st.isDirectory(), size: st.size, mtime: st.mtime, isLink };
+      } catch {
+        // A dangling link or a file that vanished meanwhile: still list the name.
+        return { name: d.name, isDir: d.isDirectory(), size: 0, mtime: undefined, isLink };
+      }
+    }),
+  );
+  return sortEntries(entries);
+}
+
+export async function listRemote(sftp: SftpChannel, dir: string): Promise<FileEntry[]> {
+  const raw = await sftp.list(dir);
+  const entries = await Promise.all(
+    raw.map(async (e): Promise<FileEntry> => {
+      let attrs = e.attrs;
+      const isLink = attrs.permissions !== undefined && (attrs.permissions & S_IFMT) === S_IFLNK;
+      if (isLink) {
+        // READDIR describes the link itself; the pane shows what it points at.
+        attrs = await sftp.stat(path.posix.join(dir, e.filename)).catch(() => attrs);
+      }
+      return {
+        name: e.filename,
+        isDir: isDirAttrs(attrs),
+        size: attrs.size ?? 0,
+        mtime: attrs.mtime !== undefined ? new Date(attrs.mtime * 1000) : undefined,
+        isLink,
+      };
+    }),
+  );
+  return sortEntries(entries);
+}

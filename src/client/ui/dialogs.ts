@@ -1,0 +1,116 @@
+/** Modal boxes over the panes: a yes/no question and a scrollable text (help, hints). */
+import * as blessed from 'blessed';
+import type { KeyLike } from './line-editor';
+import type { Theme } from './theme';
+
+function centred(screen: blessed.Widgets.Screen, lines: number): { width: number; height: number } {
+  const width = Math.max(20, Math.min(76, (screen.width as number) - 4));
+  const height = Math.max(5, Math.min(lines + 2, (screen.height as number) - 2));
+  return { width, height };
+}
+
+/** A yes/no question: y answers yes; n, Esc and Enter answer no (the safe default). */
+export class ConfirmDialog {
+  private readonly box: blessed.Widgets.BoxElement;
+
+  constructor(
+    screen: blessed.Widgets.Screen,
+    theme: Theme,
+    question: string,
+    private readonly answer: (yes: boolean) => void,
+  ) {
+    const text = `${question}\n\n[y] yes   [n] no`;
+    const inner = Math.max(20, Math.min(72, (screen.width as number) - 8));
+    const wrapped = text
+      .split('\n')
+      .reduce((n, l) => n + Math.max(1, Math.ceil(l.length / inner)), 0);
+    const { width, height } = centred(screen, wrapped + 1);
+    this.box = blessed.box({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width,
+      height,
+      border: { type: 'line' },
+      label: ' Confirm ',
+      tags: false,
+      padding: { left: 1, right: 1 },
+      content: text,
+      style: theme.dialog,
+    });
+    this.box.setFront();
+  }
+
+  /** Handles a key; true when the dialog is finished. */
+  key(ch: string | undefined, key: KeyLike): boolean {
+    const c = (ch ?? '').toLowerCase();
+    if (c === 'y') return this.close(true);
+    if (c === 'n' || key.name === 'escape' || key.name === 'enter') return this.close(false);
+    return false;
+  }
+
+  close(yes: boolean): boolean {
+    this.box.destroy();
+    this.answer(yes);
+    return true;
+  }
+}
+
+/** Text in a box (help, a wrong command's hint); arrows scroll, Esc/Enter/q close. */
+export class TextPopup {
+  private readonly box: blessed.Widgets.BoxElement;
+
+  constructor(screen: blessed.Widgets.Screen, theme: Theme, label: string, text: string) {
+    const lines = text.split('\n').length + 1;
+    const { width, height } = centred(screen, lines);
+    this.box = blessed.box({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width,
+      height,
+      border: { type: 'line' },
+      label: ` ${label} `,
+      tags: false,
+      scrollable: true,
+      alwaysScroll: true,
+      mouse: true,
+      padding: { left: 1, right: 1 },
+      content: `${text}\n(Esc closes, arrows scroll)`,
+      style: theme.dialog,
+    });
+    this.box.setFront();
+  }
+
+  key(ch: string | undefined, key: KeyLike): boolean {
+    const page = Math.max(1, (this.box.height as number) - 2);
+    switch (key.name) {
+      case 'up':
+        this.box.scroll(-1);
+        return false;
+      case 'down':
+        this.box.scroll(1);
+        return false;
+      case 'pageup':
+        this.box.scroll(-page);
+        return false;
+      case 'pagedown':
+      case 'space':
+        this.box.scroll(page);
+        return false;
+      case 'escape':
+      case 'enter':
+      case 'f1':
+      case 'f10':
+        return this.close();
+      default:
+        if (ch === 'q' || ch === '?') return this.close();
+        return false;
+    }
+  }
+
+  close(): boolean {
+    this.box.destroy();
+    return true;
+  }
+}
