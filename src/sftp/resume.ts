@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
 import type { VFile } from '../vfs/vfile';
-import { fileKey, type UserFs } from '../vfs/user-fs';
+import { fileKey } from '../vfs/user-fs';
+import type { SftpSession } from './session';
 import type { Logger } from '../log/types';
 import type { UploadLedger } from '../vfs/upload-ledger';
 import { digestRange } from '../vfs/hashing';
@@ -37,11 +38,23 @@ const WRITER_WAIT_MS = 15_000;
  * noticing the drop: the old session may still be finishing writes to this
  * file. Cutting the file under them would mix old and new bytes, so wait.
  */
-async function waitForOtherWriters(fs: UserFs, path: string, logger: Logger): Promise<void> {
+async function waitForOtherWriters(
+  session: SftpSession,
+  path: string,
+  logger: Logger,
+): Promise<void> {
+  const fs = session.fs;
   const st = await fs.stat(path).catch(() => undefined);
   if (!st) return;
   const key = fileKey(st);
   if (!fs.usage.isOpen(key)) return;
+  // Waiting on a handle of our own would only time out: the client must close it first.
+  if (session.writesTo(key)) {
+    throw new MiniftpError(
+      'resume-mismatch',
+      'resume refused: this session still has the file open for writing; close that handle first',
+    );
+  }
   logger.info('resume.waiting', { path, reason: 'another session is writing the file' });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
@@ -63,7 +76,7 @@ export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): Ex
     const offset = reader.u64();
     const clientMd5 = reader.bytes();
     if (clientMd5.length !== 16) throw MiniftpError.badMessage('the MD5 must be 16 raw bytes');
-    await waitForOtherWriters(session.fs, path, session.logger);
+    await waitForOtherWriters(session, path, session.logger);
     const file = await session.fs.open(path, {
       read: true,
       write: true,

@@ -48,6 +48,12 @@ interface FileHandle {
 
 type Handle = DirHandle | FileHandle;
 
+/** A request's place in the reply order; `sent` runs once its reply has left. */
+interface ReplySlot {
+  packet: Buffer | undefined;
+  sent: () => void;
+}
+
 /** Bytes of WRITE payload held in memory at once before the channel is paused. */
 const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
 /** Names per READDIR reply (OpenSSH's sftp-server sends up to 100). */
@@ -80,8 +86,19 @@ export class SftpSession {
   private pendingWriteBytes = 0;
   private outputBlocked = false;
   private paused = false;
+  /** The client sent EOF: once the packets before it are handled, the session ends. */
+  private inputEnded = false;
+  private processing = false;
   private closed = false;
   private idle: Array<() => void> = [];
+  /**
+   * Replies leave in the order the requests came, though the requests run at
+   * once. paramiko (SFTPFile with set_pipelined, which put() turns on) pairs
+   * the STATUS replies to its WRITEs in the order it sent them and waits
+   * forever for one that overtook another; OpenSSH's sftp-server, one request
+   * at a time, and Go's pkg/sftp server answer in order too.
+   */
+  private readonly replyOrder: ReplySlot[] = [];
 
   constructor(o: SftpSessionOptions) {
     this.channel = o.channel;
@@ -97,7 +114,10 @@ export class SftpSession {
   start(): void {
     this.channel.on('data', (chunk: Buffer) => this.onData(chunk));
     // The client sends EOF when it is done (OpenSSH's sftp on "bye"): finish and close.
-    this.channel.on('end', () => void this.shutdown('client closed the session'));
+    this.channel.on('end', () => {
+      this.inputEnded = true;
+      this.processPackets();
+    });
     this.channel.on('close', () => void this.shutdown('channel closed'));
     this.channel.on('error', (err: Error) => {
       this.logger.warn('sftp.channel_error', { error: err.message });
@@ -112,14 +132,31 @@ export class SftpSession {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.framer.push(chunk);
+    this.processPackets();
+  }
+
+  /**
+   * Handles the whole packets buffered so far, but none while the session is
+   * paused: one chunk of channel data can hold a thousand small requests (a
+   * READ is 30 bytes and allocates its reply up front), and the pending limit
+   * must hold for those too, not only for the chunks after it.
+   */
+  private processPackets(): void {
+    if (this.processing) return;
+    this.processing = true;
     try {
-      while (!this.closed) {
+      while (!this.closed && !this.paused) {
         const body = this.framer.next();
         if (!body) break;
         this.onPacket(body);
       }
     } catch (err) {
       this.protocolError(err);
+    } finally {
+      this.processing = false;
+    }
+    if (this.inputEnded && !this.closed && !this.paused) {
+      void this.shutdown('client closed the session');
     }
   }
 
@@ -150,23 +187,41 @@ export class SftpSession {
       reply = Promise.reject(err);
     }
     let malformed: MalformedPacket | undefined;
+    const slot: ReplySlot = {
+      packet: undefined,
+      sent: () => {
+        this.pending--;
+        this.pendingWriteBytes -= writeBytes;
+        this.updateFlow();
+        if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
+        // Answered with BAD_MESSAGE; nothing after it in the stream can be trusted.
+        if (malformed) this.protocolError(malformed);
+      },
+    };
+    this.replyOrder.push(slot);
     reply
       .catch((err: unknown) => {
         if (err instanceof MalformedPacket) malformed = err;
         return this.errorReply(type, id, err);
       })
+      .catch(() => statusPacket(id, Status.FAILURE, 'internal error'))
       .then((packet) => {
-        this.send(packet);
-        // Answered with BAD_MESSAGE; nothing after it in the stream can be trusted.
-        if (malformed) this.protocolError(malformed);
-      })
-      .finally(() => {
-        this.pending--;
-        this.pendingWriteBytes -= writeBytes;
-        this.updateFlow();
-        if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
+        slot.packet = packet;
+        this.sendReplies();
       })
       .catch(() => undefined);
+  }
+
+  /** Sends the replies at the head of the order that are ready. */
+  private sendReplies(): void {
+    for (let head = this.replyOrder[0]; head?.packet; head = this.replyOrder[0]) {
+      this.replyOrder.shift();
+      try {
+        this.send(head.packet);
+      } finally {
+        head.sent();
+      }
+    }
   }
 
   private errorReply(type: number, id: number, err: unknown): Buffer {
@@ -188,11 +243,13 @@ export class SftpSession {
     } else if (!shouldPause && this.paused && !this.closed) {
       this.paused = false;
       this.channel.resume();
+      this.processPackets();
     }
   }
 
   private send(packet: Buffer): void {
-    if (this.closed || this.channel.destroyed || this.channel.writableEnded) return;
+    // Not `closed`: shutdown() waits for the requests still running, and their answers are sent.
+    if (this.channel.destroyed || this.channel.writableEnded) return;
     if (!this.channel.write(packet)) {
       this.outputBlocked = true;
       this.updateFlow();
@@ -219,6 +276,14 @@ export class SftpSession {
   /** Gives an open file a handle in this session (the resume extension opens its own). */
   adoptFile(file: VFile): string {
     return this.addHandle({ kind: 'file', file });
+  }
+
+  /** True when this session has the file `key` (device:inode) open for writing. */
+  writesTo(key: string): boolean {
+    for (const h of this.handles.values()) {
+      if (h.kind === 'file' && h.file.writable && h.file.key === key) return true;
+    }
+    return false;
   }
 
   /** The open file behind a handle string (extensions use this too). */

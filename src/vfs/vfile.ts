@@ -56,7 +56,8 @@ export class VFile {
   private readonly fd: number;
   private readonly append: boolean;
   private readonly usage: UserUsage;
-  private readonly key: string;
+  /** device:inode of the file. */
+  readonly key: string;
   private readonly observer: WriteObserver | undefined;
   private readonly onQuotaExceeded: VFileOptions['onQuotaExceeded'];
   private quotaRefused = false;

@@ -343,6 +343,23 @@ describe('client transfer engine', function () {
       expect((await fsp.stat(remoteFile('busy.bin'))).size).to.equal(part.length);
     });
 
+    it('is refused at once when the same session still has the file open for writing', async () => {
+      const c = await login();
+      const handle = await c.sftp.open(
+        '/own.bin',
+        OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC,
+      );
+      await c.sftp.write(handle, 0, Buffer.from('abc'));
+      const err = await caught(
+        c.sftp.resumeUpload('/own.bin', 3, digest('md5', Buffer.from('abc'))),
+      );
+      expect(err).to.be.instanceOf(ResumeMismatchError);
+      expect((err as Error).message).to.match(/close that handle first/);
+      await c.sftp.close(handle);
+      const h = await c.sftp.resumeUpload('/own.bin', 3, digest('md5', Buffer.from('abc')));
+      await c.sftp.close(h);
+    });
+
     it('is refused when the local file changed, and the server file is left alone', async () => {
       await uploadAndDrop('changed.bin');
       const before = await fsp.readFile(remoteFile('changed.bin'));
