@@ -369,6 +369,7 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       idleTimeout: num('limits.idleTimeout'),
       maxAuthTries: num('limits.maxAuthTries'),
       maxSessionsPerUser: num('limits.maxSessionsPerUser'),
+      maxChannelsPerConnection: num('limits.maxChannelsPerConnection'),
       maxHandlesPerSession: num('limits.maxHandlesPerSession'),
       maxPacket: num('limits.maxPacket'),
       maxPendingRequests: num('limits.maxPendingRequests'),

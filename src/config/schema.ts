@@ -217,7 +217,7 @@ export function configSchema(): ConfigSchema {
         arg: 'login-grace-time',
       },
       idleTimeout: {
-        doc: 'Seconds without traffic before a connection is closed; 0 for never.',
+        doc: 'Seconds a logged-in connection may go unused (no SFTP request, no console input; keepalives do not count) before it is closed; 0 for never.',
         format: 'count',
         default: 900,
         max: MAX_TIMER_SECONDS,
@@ -239,6 +239,14 @@ export function configSchema(): ConfigSchema {
         min: 1,
         env: 'MINIFTP_LIMITS_MAX_SESSIONS_PER_USER',
         arg: 'max-sessions-per-user',
+      },
+      maxChannelsPerConnection: {
+        doc: "Session channels (SFTP, exec, shell) open at once on one connection, as OpenSSH's MaxSessions; each SFTP channel has its own handle limit.",
+        format: 'count',
+        default: 10,
+        min: 1,
+        env: 'MINIFTP_LIMITS_MAX_CHANNELS_PER_CONNECTION',
+        arg: 'max-channels-per-connection',
       },
       maxHandlesPerSession: {
         doc: 'Open file and directory handles in one SFTP session.',

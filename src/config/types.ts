@@ -40,10 +40,12 @@ export interface Config {
     readonly maxUnauthenticated: number;
     /** Seconds from TCP accept to a successful login. */
     readonly loginGraceTime: number;
-    /** Seconds without traffic before a connection is closed; 0 = never. */
+    /** Seconds a logged-in connection may go unused (keepalives do not count); 0 = never. */
     readonly idleTimeout: number;
     readonly maxAuthTries: number;
     readonly maxSessionsPerUser: number;
+    /** Session channels (SFTP, exec, shell) open at once on one connection. */
+    readonly maxChannelsPerConnection: number;
     readonly maxHandlesPerSession: number;
     /** Bytes of one SFTP packet body (length field excluded). */
     readonly maxPacket: number;

@@ -151,8 +151,14 @@ export class QuotaManager {
     for (const u of this.usages.values()) {
       if (!u.isDirty) continue;
       if (!this.options.store.users.get(u.user)) continue;
-      this.options.store.usage.set(u.user, u.bytes, u.files);
-      u.markClean();
+      try {
+        this.options.store.usage.set(u.user, u.bytes, u.files);
+        u.markClean();
+      } catch (err) {
+        // A full disk (SQLITE_FULL) must not take the server down from a timer:
+        // the usage stays dirty and the next flush tries again.
+        this.options.logger.warn('quota.flush_failed', { user: u.user, error: describeError(err) });
+      }
     }
   }
 

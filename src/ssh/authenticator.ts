@@ -10,6 +10,7 @@ import { keyMatches } from '../auth/public-keys';
 import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
+import { describeError } from '../errors';
 
 const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -29,6 +30,8 @@ export interface AuthenticatorOptions {
 /** One per connection: counts its failed attempts. */
 export class ConnectionAuth {
   private failures = 0;
+  /** The connection is being ended: attempts already queued behind the last one are refused. */
+  private over = false;
 
   constructor(
     private readonly o: AuthenticatorOptions,
@@ -39,8 +42,22 @@ export class ConnectionAuth {
     private readonly accepted: (outcome: AuthOutcome) => void,
   ) {}
 
+  /**
+   * The connection is gone: an attempt still being verified must not be
+   * accepted (ssh2 would emit 'ready' on a closed connection and start
+   * keepalive pings that nothing ever stops).
+   */
+  close(): void {
+    this.over = true;
+  }
+
   /** Handles one ssh2 'authentication' event; resolves with the outcome when it accepted. */
   async handle(ctx: AuthContext): Promise<AuthOutcome | undefined> {
+    // A client may pipeline attempts; ssh2 hands over the next one even after we disconnected.
+    if (this.over) {
+      ctx.reject([]);
+      return undefined;
+    }
     const user = ctx.username;
     switch (ctx.method) {
       case 'password':
@@ -106,9 +123,18 @@ export class ConnectionAuth {
     return undefined;
   }
 
-  private succeed(ctx: AuthContext, user: string, method: string): AuthOutcome {
+  private succeed(ctx: AuthContext, user: string, method: string): AuthOutcome | undefined {
+    if (this.over) {
+      ctx.reject([]);
+      return undefined;
+    }
     this.o.throttle.recordSuccess(this.ip);
-    this.o.store.users.touchLogin(user, new Date());
+    try {
+      this.o.store.users.touchLogin(user, new Date());
+    } catch (err) {
+      // A full disk must not lock users out: they may be logging in to delete files.
+      this.o.logger.warn('login.touch_failed', { user, error: describeError(err) });
+    }
     const outcome = { user, method };
     this.accepted(outcome);
     ctx.accept();
@@ -122,6 +148,7 @@ export class ConnectionAuth {
     if (banned) this.o.logger.warn('ip.banned', { ip: this.ip });
     ctx.reject(METHODS);
     if (banned || this.failures >= this.o.maxAuthTries) {
+      this.over = true;
       this.disconnect(
         banned ? 'too many failed logins from this address' : 'too many authentication failures',
       );

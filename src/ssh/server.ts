@@ -77,10 +77,39 @@ const KEX = [
 
 export const FILE_TRANSFER_ONLY = 'this account is for file transfer only';
 
+interface IdleWatch {
+  /** The client did something: the idle timeout starts over. */
+  touch(): void;
+  stop(): void;
+}
+
+/** One accepted socket and what the limits need to know about it. */
+interface Peer {
+  readonly socket: net.Socket;
+  readonly ip: string;
+  /** Logged in and within the user's session limit: no longer counts as unauthenticated. */
+  authenticated: boolean;
+  /** Login grace time, from the TCP accept to a successful login. */
+  readonly grace: NodeJS.Timeout;
+}
+
+function peerKey(ip: string, port: number | undefined): string {
+  return `${ip}|${port ?? 0}`;
+}
+
 export class MiniftpSshServer {
   private readonly ssh: SshServer;
   private readonly tcp: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  /**
+   * Every accepted socket, from the TCP accept on. ssh2 reports a connection
+   * only once the client has sent its identification line, so limits counted
+   * on ssh2's connections would not see clients that connect and stay silent.
+   */
+  private readonly peers = new Map<net.Socket, Peer>();
+  /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
+  private readonly byAddress = new Map<string, Peer>();
+  private readonly perIp = new Map<string, number>();
+  private unauthenticated = 0;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
     this.ssh = new SshServer({
@@ -91,6 +120,9 @@ export class MiniftpSshServer {
         hmac: [...MACS],
         kex: [...KEX],
         serverHostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256'],
+        // Compression only after login, as OpenSSH's server: plain "zlib" would
+        // have unauthenticated clients feed the decompressor.
+        compress: ['none', 'zlib@openssh.com'],
       },
     });
     this.ssh.on('connection', (client: Connection, info) =>
@@ -115,7 +147,7 @@ export class MiniftpSshServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const c of this.o.connections.list()) c.kill('server shutting down');
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.peers.keys()) s.destroy();
     await closed;
   }
 
@@ -124,12 +156,13 @@ export class MiniftpSshServer {
     const { limits } = this.o.config;
     let refusal: string | undefined;
     if (this.o.throttle.isBanned(ip)) refusal = 'address is banned after failed logins';
-    else if (this.sockets.size >= limits.maxConnections) refusal = 'too many connections';
-    else if (this.o.connections.countFromIp(ip) >= limits.maxConnectionsPerIp)
+    else if (this.peers.size >= limits.maxConnections) refusal = 'too many connections';
+    else if ((this.perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp)
       refusal = 'too many connections from this address';
-    else if (this.o.connections.countUnauthenticated() >= limits.maxUnauthenticated)
+    else if (this.unauthenticated >= limits.maxUnauthenticated)
       refusal = 'too many unauthenticated connections';
     if (refusal) {
+      // Dropped before any key exchange, so a flood costs no crypto (OpenSSH's MaxStartups).
       this.o.logger.warn('connection.refused', { ip, reason: refusal });
       socket.destroy();
       return;
@@ -137,16 +170,36 @@ export class MiniftpSshServer {
     // Nagle's algorithm holds back the small packets of the SSH handshake and
     // of SFTP replies: with it, uploads and logins are several times slower.
     socket.setNoDelay(true);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    const grace = setTimeout(() => {
+      this.o.logger.info('login.timeout', { ip });
+      socket.destroy();
+    }, limits.loginGraceTime * 1000);
+    grace.unref();
+    const peer: Peer = { socket, ip, authenticated: false, grace };
+    const key = peerKey(ip, socket.remotePort);
+    this.peers.set(socket, peer);
+    this.byAddress.set(key, peer);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.unauthenticated++;
+    socket.once('close', () => {
+      clearTimeout(grace);
+      this.peers.delete(socket);
+      if (this.byAddress.get(key) === peer) this.byAddress.delete(key);
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.perIp.set(ip, left);
+      else this.perIp.delete(ip);
+      if (!peer.authenticated) this.unauthenticated--;
+    });
     socket.on('error', () => undefined);
-    if (limits.idleTimeout > 0) {
-      socket.setTimeout(limits.idleTimeout * 1000, () => {
-        this.o.logger.info('connection.idle_timeout', { ip });
-        socket.destroy();
-      });
-    }
     this.ssh.injectSocket(socket);
+  }
+
+  /** The login is complete and allowed: the peer stops counting as unauthenticated. */
+  private markAuthenticated(peer: Peer | undefined): void {
+    if (!peer || peer.authenticated) return;
+    peer.authenticated = true;
+    this.unauthenticated--;
+    clearTimeout(peer.grace);
   }
 
   private onConnection(client: Connection, ip: string, port: number, clientIdent: string): void {
@@ -166,11 +219,27 @@ export class MiniftpSshServer {
       },
     };
     this.o.connections.add(conn);
-    const grace = setTimeout(() => {
-      logger.info('login.timeout', { ip });
+    const peer = this.byAddress.get(peerKey(ip, port));
+
+    client.on('handshake', (negotiated) => {
+      // What a client settled for explains most interop trouble (libssh2 1.10
+      // and paramiko 2.x know neither AES-GCM nor chacha20: they get aes*-ctr).
+      logger.debug('connection.negotiated', {
+        ip,
+        client: clientIdent,
+        kex: negotiated.kex,
+        hostKey: negotiated.serverHostKey,
+        cipher: negotiated.cs.cipher,
+        mac: negotiated.cs.mac,
+      });
+      // ssh2 always appends "ssh-rsa" (SHA-1 signatures) to the host key
+      // algorithms it offers for an RSA key, whatever the configured list says;
+      // a client that settled for it is turned away here, before it can log in.
+      if (negotiated.serverHostKey !== 'ssh-rsa') return;
+      logger.warn('connection.refused', { ip, reason: 'client accepts only ssh-rsa host keys' });
       client.end();
-    }, limits.loginGraceTime * 1000);
-    grace.unref();
+      peer?.socket.destroy();
+    });
 
     const auth = new ConnectionAuth(
       {
@@ -196,34 +265,102 @@ export class MiniftpSshServer {
     });
 
     client.on('ready', () => {
-      clearTimeout(grace);
       if (!pendingUser) {
         client.end();
         return;
       }
       const { user, method } = pendingUser;
       if (this.o.connections.countForUser(user) >= limits.maxSessionsPerUser) {
+        this.refuseSessions(
+          client,
+          `too many sessions for this user (limit ${limits.maxSessionsPerUser})`,
+        );
         logger.warn('login.refused', { user, ip, reason: 'too many sessions for this user' });
-        client.end();
         return;
       }
+      this.markAuthenticated(peer);
       conn.user = user;
       conn.method = method;
       logger.info('login.ok', { user, ip, method, session: conn.id });
-      client.on('session', (accept) => this.onSession(accept(), conn));
+      const idle = this.idleWatch(client, conn, peer);
+      let channels = 0;
+      client.on('session', (accept, reject) => {
+        // Each SFTP channel has its own handle and pending limits: bound how many there are.
+        if (channels >= limits.maxChannelsPerConnection) {
+          logger.warn('channel.refused', { user, ip, reason: 'too many channels' });
+          reject();
+          return;
+        }
+        channels++;
+        idle.touch();
+        const session = accept();
+        session.once('close', () => channels--);
+        this.onSession(session, conn, idle);
+      });
+      client.on('close', () => idle.stop());
     });
 
     client.on('error', (err: Error) => {
       logger.debug('connection.error', { ip, error: err.message });
     });
     client.on('close', () => {
-      clearTimeout(grace);
+      auth.close();
       this.o.connections.remove(conn.id);
       if (conn.user) logger.info('session.closed', { user: conn.user, ip, session: conn.id });
     });
   }
 
-  private onSession(session: Session, conn: ConnectionInfo): void {
+  /**
+   * Turns away a connection that logged in but may not stay. ssh2 cannot give
+   * a reason when it disconnects, so the client's first channel carries it
+   * (OpenSSH's sftp and ssh print it). The connection still counts as
+   * unauthenticated, so the grace timer ends it if no channel comes.
+   */
+  private refuseSessions(client: Connection, reason: string): void {
+    client.on('session', (accept) => {
+      const refuse = (open: () => ServerChannel): void => {
+        const channel = open();
+        // Disconnecting at once could beat the message: OpenSSH exits on the
+        // disconnect without printing stderr it has buffered.
+        channel.once('close', () => client.end());
+        refuseChannel(channel, reason);
+      };
+      accept()
+        .on('subsystem', (open) => refuse(open))
+        .on('exec', (open) => refuse(open))
+        .on('shell', (open) => refuse(open));
+    });
+  }
+
+  /**
+   * The idle timeout counts what the client sends on its channels (SFTP
+   * requests, console input), not the socket's traffic: ssh2 pings every
+   * client after 15 s of silence and clients send keepalives of their own
+   * (OpenSSH's ServerAliveInterval, MiniFTP's client), and either would keep
+   * an unused connection open forever.
+   */
+  private idleWatch(client: Connection, conn: ConnectionInfo, peer: Peer | undefined): IdleWatch {
+    const seconds = this.o.config.limits.idleTimeout;
+    if (seconds === 0) return { touch: () => undefined, stop: () => undefined };
+    let over = false;
+    const timer = setTimeout(() => {
+      over = true;
+      this.o.logger.info('connection.idle_timeout', { user: conn.user, ip: conn.ip });
+      client.end();
+      peer?.socket.destroy();
+    }, seconds * 1000);
+    timer.unref();
+    return {
+      // refresh() would re-arm a timer that has already fired.
+      touch: () => void (over || timer.refresh()),
+      stop: () => {
+        over = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  private onSession(session: Session, conn: ConnectionInfo, idle: IdleWatch): void {
     const user = conn.user as string;
     const isAdmin = this.o.store.users.get(user)?.isAdmin === true;
     let pty: PseudoTtyInfo | undefined;
@@ -253,19 +390,24 @@ export class MiniftpSshServer {
         return;
       }
       const channel = accept();
-      void this.startSftp(channel, user, conn);
+      void this.startSftp(channel, user, conn, idle);
     });
 
+    // The handlers below attach their own readers synchronously: only after
+    // that may the idle watch listen too (a 'data' listener starts the flow).
     session.on('shell', (accept) => {
       const channel = accept();
-      if (isAdmin && this.o.console) this.o.console.shell(context(channel));
-      else refuseChannel(channel, isAdmin ? 'the console is not available' : FILE_TRANSFER_ONLY);
+      if (isAdmin && this.o.console) {
+        this.o.console.shell(context(channel));
+        channel.on('data', idle.touch);
+      } else refuseChannel(channel, isAdmin ? 'the console is not available' : FILE_TRANSFER_ONLY);
     });
 
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
       if (isAdmin && this.o.console) {
         this.o.console.exec(context(channel), info.command);
+        channel.on('data', idle.touch);
         return;
       }
       if (!isAdmin && this.o.userExec?.exec(context(channel), info.command)) return;
@@ -278,6 +420,7 @@ export class MiniftpSshServer {
     channel: ServerChannel,
     user: string,
     conn: ConnectionInfo,
+    idle: IdleWatch,
   ): Promise<void> {
     const logger = this.o.logger.child({ user, session: conn.id });
     try {
@@ -297,6 +440,7 @@ export class MiniftpSshServer {
         clientIdent: conn.clientIdent,
       });
       sftp.start();
+      channel.on('data', idle.touch);
       logger.debug('sftp.start');
     } catch (err) {
       logger.error('sftp.start_failed', { error: describeError(err) });

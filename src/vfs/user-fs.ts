@@ -108,20 +108,22 @@ export class UserFs {
     if (req.append) flags |= fs.constants.O_APPEND;
     const writable = req.write || req.append;
     let created = false;
-    if (req.create && writable) {
-      const exists = await fsp.lstat(real).then(
-        () => true,
-        (err: unknown) => {
-          if (isErrno(err) && err.code === 'ENOENT') return false;
-          throw err;
-        },
-      );
-      if (exists && req.exclusive) throw MiniftpError.exists();
-      if (!exists) {
-        this.checked('create', vpath, () => this.usage.reserveFile());
-        created = true;
-        flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
-      }
+    const existing = await fsp.lstat(real).catch((err: unknown) => {
+      if (isErrno(err) && err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (existing && req.create && writable && req.exclusive) throw MiniftpError.exists();
+    // FIFOs, sockets and device nodes are never opened: an open can block (a
+    // FIFO) or act on a device. The fstat below catches a swap in between.
+    if (existing && !existing.isFile()) {
+      throw existing.isDirectory()
+        ? MiniftpError.invalid('is a directory')
+        : MiniftpError.permission('not a regular file');
+    }
+    if (!existing && req.create && writable) {
+      this.checked('create', vpath, () => this.usage.reserveFile());
+      created = true;
+      flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
     }
     let fd: number;
     try {
@@ -129,6 +131,8 @@ export class UserFs {
     } catch (err) {
       if (created) this.usage.adjust(0, -1);
       if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
+      // A FIFO with no reader (write-only, non-blocking) or a socket that appeared since the lstat.
+      if (isErrno(err) && err.code === 'ENXIO') throw MiniftpError.permission('not a regular file');
       // Another session created the file since the lstat above: open what is there.
       if (created && !req.exclusive && isErrno(err) && err.code === 'EEXIST')
         return this.open(vpath, { ...req, create: false });

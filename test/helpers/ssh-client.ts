@@ -7,6 +7,8 @@ export interface Login {
   privateKey?: string | Buffer;
   /** Software name sent after "SSH-2.0-" (ssh2's own "ssh2js…" by default). */
   ident?: string;
+  /** Source address, e.g. "127.0.0.2" (all of 127.0.0.0/8 is loopback on Linux). */
+  localAddress?: string;
 }
 
 /** An authenticated ssh2 client; end it with `endClient`. */
@@ -23,6 +25,7 @@ export function connectClient(port: number, login: Login): Promise<Client> {
     };
     if (login.password !== undefined) config.password = login.password;
     if (login.privateKey !== undefined) config.privateKey = login.privateKey;
+    if (login.localAddress !== undefined) config.localAddress = login.localAddress;
     client.once('ready', () => resolve(client));
     client.once('error', reject);
     // ssh2's client takes `ident` although @types/ssh2 lists it for the server only.

@@ -61,6 +61,7 @@ describe('config', () => {
         idleTimeout: 900,
         maxAuthTries: 6,
         maxSessionsPerUser: 10,
+        maxChannelsPerConnection: 10,
         maxHandlesPerSession: 256,
         maxPacket: 263168,
         maxPendingRequests: 128,
