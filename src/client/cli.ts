@@ -10,8 +10,8 @@ import type { Readable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
 import { utils as sshUtils } from 'ssh2';
 import { runBatch } from './batch';
-import { connect, type Connection, type HostKeyInfo } from './connect';
-import { ClientError } from './errors';
+import { connect, type ConnectOptions, type Connection, type HostKeyInfo } from './connect';
+import { AuthenticationError, ClientError } from './errors';
 import { KnownHosts, hostEntryName } from './known-hosts';
 import { askLine, askYesNo, type PromptIo } from './prompt';
 import { RateLimiter } from './rate-limit';
@@ -33,8 +33,9 @@ export const USAGE = `usage: miniftp [options] [user@]host[:port]
   -h, --help              this help
 
 Defaults: host ${DEFAULT_HOST}, user $USER. The password is asked for without
-echo, or read from MINIFTP_PASSWORD. Without a terminal on stdin, the commands
-are read from stdin (batch mode).`;
+echo once the server's host key is trusted (3 tries), or read from
+MINIFTP_PASSWORD. Without a terminal on stdin, the commands are read from
+stdin (batch mode).`;
 
 export class UsageError extends Error {}
 
@@ -148,18 +149,33 @@ function promptIo(t: Terminal): PromptIo | undefined {
   return t.stdin.isTTY ? { input: t.stdin as ReadStream, output: t.stderr } : undefined;
 }
 
+/**
+ * OpenSSH's short key names ("ED25519", "RSA", "ECDSA"): with the type as sent
+ * ("ssh-ed25519") the fingerprint line is 82 columns and wraps on an 80-column
+ * terminal.
+ */
+export function keyLabel(type: string): string {
+  if (type === 'ssh-ed25519') return 'ED25519';
+  if (type === 'ssh-rsa' || type.startsWith('rsa-sha2-')) return 'RSA';
+  if (type.startsWith('ecdsa-')) return 'ECDSA';
+  return type;
+}
+
 /** The known-hosts decision, with OpenSSH's wording where it has one. */
-function hostKeyChecker(args: CliArgs, t: Terminal): (info: HostKeyInfo) => Promise<boolean> {
+function hostKeyChecker(
+  args: CliArgs,
+  t: Terminal,
+): (info: HostKeyInfo, signal: AbortSignal) => Promise<boolean> {
   const known = new KnownHosts(args.knownHosts);
   const name = hostEntryName(args.host, args.port);
-  return async (info) => {
+  return async (info, signal) => {
     const status = await known.check(name, info);
     if (status.kind === 'known') return true;
     if (status.kind === 'changed') {
       t.stderr.write(
         `WARNING: THE HOST KEY OF ${name} HAS CHANGED!\n` +
           `Someone could be impersonating the server, or its key was replaced.\n` +
-          `The ${info.type} key it sent has fingerprint ${info.fingerprint}.\n` +
+          `The ${keyLabel(info.type)} key it sent has fingerprint ${info.fingerprint}.\n` +
           `If you know the change is legitimate, delete line ${status.line} of ${known.file} ` +
           `and connect again.\n`,
       );
@@ -169,7 +185,7 @@ function hostKeyChecker(args: CliArgs, t: Terminal): (info: HostKeyInfo) => Prom
     if (!args.acceptNewHostKey) {
       if (!io) {
         t.stderr.write(
-          `The host key of ${name} is not known (${info.type} ${info.fingerprint}).\n` +
+          `The host key of ${name} is not known (${keyLabel(info.type)} ${info.fingerprint}).\n` +
             `Connect once interactively, or pass --accept-new-host-key.\n`,
         );
         return false;
@@ -177,13 +193,14 @@ function hostKeyChecker(args: CliArgs, t: Terminal): (info: HostKeyInfo) => Prom
       const ok = await askYesNo(
         io,
         `The authenticity of host ${name} can't be established.\n` +
-          `${info.type} key fingerprint is ${info.fingerprint}.\n` +
+          `${keyLabel(info.type)} key fingerprint is ${info.fingerprint}.\n` +
           `Are you sure you want to trust it and continue connecting (yes/no)? `,
+        signal,
       );
       if (!ok) return false;
     }
     await known.add(name, info);
-    t.stderr.write(`Added ${name} (${info.type}) to ${known.file}.\n`);
+    t.stderr.write(`Added ${name} (${keyLabel(info.type)}) to ${known.file}.\n`);
     return true;
   };
 }
@@ -205,18 +222,31 @@ async function loadKey(
   return { privateKey, passphrase };
 }
 
+/**
+ * What to log in with: the -i key, then a password from MINIFTP_PASSWORD or
+ * asked for on the terminal. The question itself is put by connect() once the
+ * host key has been accepted, and again after a wrong password (OpenSSH's
+ * wording).
+ */
 async function credentials(
   args: CliArgs,
   env: NodeJS.ProcessEnv,
   t: Terminal,
-): Promise<{ password?: string; privateKey?: Buffer; passphrase?: string }> {
-  if (args.identity) return loadKey(args.identity, t);
-  if (env.MINIFTP_PASSWORD !== undefined) return { password: env.MINIFTP_PASSWORD };
+): Promise<Pick<ConnectOptions, 'password' | 'askPassword' | 'privateKey' | 'passphrase'>> {
+  const key = args.identity ? await loadKey(args.identity, t) : {};
+  if (env.MINIFTP_PASSWORD !== undefined) return { ...key, password: env.MINIFTP_PASSWORD };
   const io = promptIo(t);
   if (!io) {
+    if (args.identity) return key;
     throw new ClientError('no password: set MINIFTP_PASSWORD or log in with -i KEYFILE');
   }
-  return { password: await askLine(io, `${args.user}@${args.host}'s password: `, true) };
+  return {
+    ...key,
+    askPassword: (attempt, signal) => {
+      if (attempt > 1) t.stderr.write('Permission denied, please try again.\n');
+      return askLine(io, `${args.user}@${args.host}'s password: `, true, signal);
+    },
+  };
 }
 
 function describe(err: unknown): string {
@@ -257,7 +287,11 @@ export async function main(
       hostKeyCheck: hostKeyChecker(args, t),
     });
   } catch (err) {
-    t.stderr.write(`miniftp: ${describe(err)}\n`);
+    const fromEnv =
+      err instanceof AuthenticationError && env.MINIFTP_PASSWORD !== undefined
+        ? ' (the password came from MINIFTP_PASSWORD)'
+        : '';
+    t.stderr.write(`miniftp: ${describe(err)}${fromEnv}\n`);
     return 1;
   }
 

@@ -14,6 +14,17 @@ import { describeOutcome, type TransferJob } from './transfer-queue';
 /** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
 export class CommandError extends Error {}
 
+/**
+ * A command name that does not exist. The message carries the hint and the
+ * full list (batch mode prints it); the screen shows `hint` and the one-line
+ * `commandNames()` instead, so nothing covers the command line.
+ */
+export class UnknownCommandError extends CommandError {
+  constructor(readonly hint: string) {
+    super(`${hint}\nCommands:\n${commandList()}`);
+  }
+}
+
 export interface CommandIo {
   /** Asks a yes/no question (the screen shows a dialog; batch mode answers yes). */
   confirm(question: string): Promise<boolean>;
@@ -249,6 +260,11 @@ export function commandList(): string {
   return COMMANDS.map((c) => `${c.usage.padEnd(width)}${c.summary}`).join('\n');
 }
 
+/** Every command's name on one line (under 80 columns), for a short hint. */
+export function commandNames(): string {
+  return `commands: ${COMMANDS.map((c) => c.name).join(' ')}`;
+}
+
 /** Edit distance with transpositions, so "pur" → "put" and "mkdri" → "mkdir" are near. */
 function distance(a: string, b: string): number {
   const d: number[][] = [];
@@ -290,8 +306,8 @@ export function unknownHint(name: string): string {
     : `unknown command '${name}'`;
 }
 
-function unknownCommand(name: string): CommandError {
-  return new CommandError(`${unknownHint(name)}\nCommands:\n${commandList()}`);
+function unknownCommand(name: string): UnknownCommandError {
+  return new UnknownCommandError(unknownHint(name));
 }
 
 /** Splits a line into the command and its words; null for a blank line or a comment. */

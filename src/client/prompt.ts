@@ -9,17 +9,26 @@ export interface PromptIo {
 
 /**
  * Reads one line from a terminal in raw mode, echoing it unless `secret`.
- * Ctrl-C and Ctrl-D on an empty line reject, so the caller can exit cleanly.
+ * Ctrl-C and Ctrl-D on an empty line reject, so the caller can exit cleanly;
+ * so does `signal` (the connection the question was for has ended).
  */
-export function askLine(io: PromptIo, question: string, secret = false): Promise<string> {
+export function askLine(
+  io: PromptIo,
+  question: string,
+  secret = false,
+  signal?: AbortSignal,
+): Promise<string> {
   const { input, output } = io;
+  if (signal?.aborted) return Promise.reject(new Error('cancelled'));
   output.write(question);
   return new Promise((resolve, reject) => {
     let text = '';
     const wasRaw = input.isRaw;
     input.setRawMode(true);
     input.resume();
+    const onAbort = (): void => done(new Error('cancelled'));
     const done = (err?: Error): void => {
+      signal?.removeEventListener('abort', onAbort);
       input.off('data', onData);
       input.setRawMode(wasRaw);
       input.pause();
@@ -48,13 +57,18 @@ export function askLine(io: PromptIo, question: string, secret = false): Promise
       }
     };
     input.on('data', onData);
+    signal?.addEventListener('abort', onAbort);
   });
 }
 
 /** Asks until the answer is yes or no (as OpenSSH's host key question). */
-export async function askYesNo(io: PromptIo, question: string): Promise<boolean> {
+export async function askYesNo(
+  io: PromptIo,
+  question: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   for (;;) {
-    const answer = (await askLine(io, question)).trim().toLowerCase();
+    const answer = (await askLine(io, question, false, signal)).trim().toLowerCase();
     if (answer === 'yes' || answer === 'y') return true;
     if (answer === 'no' || answer === 'n') return false;
     question = 'Please type yes or no: ';

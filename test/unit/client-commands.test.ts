@@ -1,7 +1,15 @@
 /** The client's pure parts: command parsing and hints, arguments, the line editor, formats, theme. */
 import { expect } from 'chai';
-import { parseCliArgs, parseDestination, UsageError } from '../../src/client/cli';
-import { CommandError, commandList, parseLine, suggest } from '../../src/client/commands';
+import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/cli';
+import {
+  COMMANDS,
+  CommandError,
+  UnknownCommandError,
+  commandList,
+  commandNames,
+  parseLine,
+  suggest,
+} from '../../src/client/commands';
 import { formatBytes, formatEta, formatRate, formatSizeShort } from '../../src/client/format';
 import { LineEditor } from '../../src/client/ui/line-editor';
 import { makeTheme } from '../../src/client/ui/theme';
@@ -40,10 +48,17 @@ describe('client commands', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(CommandError);
+    expect(err).to.be.instanceOf(UnknownCommandError);
     const lines = (err as Error).message.split('\n');
     expect(lines[0]).to.equal("unknown command 'pur' — did you mean 'put'?");
+    expect((err as UnknownCommandError).hint).to.equal(lines[0]);
     expect((err as Error).message).to.include(commandList());
+  });
+
+  it("names every command on one short line, for the screen's hint", () => {
+    const line = commandNames();
+    expect(line.length).to.be.at.most(78);
+    expect(line.split(' ').slice(1)).to.deep.equal(COMMANDS.map((c) => c.name));
   });
 
   it('lists every command on one line of at most 80 columns', () => {
@@ -81,6 +96,13 @@ describe('client arguments', () => {
       'key',
       '-',
     ]);
+  });
+
+  it('names host key types as OpenSSH does', () => {
+    expect(keyLabel('ssh-ed25519')).to.equal('ED25519');
+    expect(keyLabel('rsa-sha2-512')).to.equal('RSA');
+    expect(keyLabel('ecdsa-sha2-nistp256')).to.equal('ECDSA');
+    expect(keyLabel('something-new')).to.equal('something-new');
   });
 
   it('refuses bad ports, unknown options and two ports that differ', () => {

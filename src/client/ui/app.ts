@@ -3,16 +3,20 @@
  * area, a log, the command line and a line of key hints. Every key arrives
  * here first and goes to whatever has the focus: a dialog, the command line,
  * or the panes. In the panes a printable key (other than q, ? and /) starts
- * a command, so typing "put x" just works; Esc returns to the panes.
+ * a command, so typing "put x" just works; Esc returns to the panes. Only a
+ * yes/no question holds the keyboard; the help closes at the first letter
+ * typed, and that letter starts the command line.
  */
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as blessed from 'blessed';
 import {
-  CommandError,
+  UnknownCommandError,
   commandList,
+  commandNames,
   describeFailure,
   executeLine,
+  parseLine,
   type CommandIo,
 } from '../commands';
 import type { ClientSession } from '../session';
@@ -76,7 +80,10 @@ class App {
   private active: Side = 'remote';
   private line: LineMode | undefined;
   private modal: ConfirmDialog | TextPopup | undefined;
+  /** Questions waiting for the open dialog to close, or for the command line being typed. */
   private readonly waitingConfirms: Array<() => void> = [];
+  /** Without a UTF-8 locale blessed prints "?" for any other character. */
+  private readonly unicode: boolean;
   private renderQueued = false;
   /** Quitting has begun: questions are answered no. */
   private closing = false;
@@ -108,6 +115,7 @@ class App {
     ).tput;
     // The same test blessed uses before it replaces non-ASCII characters with "?".
     const unicode = tput?.unicode === true || tput?.numbers?.U8 === 1;
+    this.unicode = unicode;
     this.theme = makeTheme(tput?.colors ?? 2, o.env, unicode);
     this.titleBox = blessed.box({ parent: this.screen, tags: true, style: this.theme.title });
     this.panes = {
@@ -162,6 +170,9 @@ class App {
       this.error('the connection to the server was lost; quit with F10 and connect again');
       this.render();
     });
+    // The folders show in the pane titles before their first listing arrives.
+    this.panes.local.where = this.session.localCwd;
+    this.panes.remote.where = this.session.remoteCwd;
     this.activate('remote');
     this.info(`connected to ${this.o.title}; F1 or ? for help`);
     void this.refresh();
@@ -254,22 +265,26 @@ class App {
     const w = this.screen.width as number;
     let text: string;
     if (this.modal instanceof ConfirmDialog) text = ' y yes   n no';
-    else if (this.modal) text = ' Esc close   arrows scroll';
-    else if (this.line) text = ' Enter run   Esc back to the panes   Up/Down history';
+    else if (this.modal) text = ' Esc close   arrows scroll   or type a command';
+    else if (this.line) text = ' Enter run   Esc back to the panes   Up/Down history   F1 help';
     else if (w >= 80) {
       text = ' Tab pane Enter open BS up F5 copy F7 mkdir F8 del / filter F1 help F10 quit';
     } else text = ' Tab F5 copy F7 mkdir F8 del / F1 help F10 quit';
     this.hintBox.setContent(blessed.escape(fit(text, w)));
   }
 
-  private info(text: string): void {
-    for (const l of text.split('\n')) this.log.log(blessed.escape(l));
+  /** Log text, escaped for blessed and readable without a UTF-8 locale. */
+  private logText(text: string): string {
+    return blessed.escape(this.unicode ? text : text.replace(/\u2014/g, '-'));
+  }
+
+  private info(text: string, tagName = ''): void {
+    for (const l of text.split('\n')) this.log.log(tag(tagName, this.logText(l)));
     this.render();
   }
 
   private error(text: string): void {
-    for (const l of text.split('\n')) this.log.log(tag(this.theme.errorTag, blessed.escape(l)));
-    this.render();
+    this.info(text, this.theme.errorTag);
   }
 
   // ---- panes --------------------------------------------------------------------
@@ -467,6 +482,12 @@ class App {
     if (line.trim() === '') return;
     this.log.log(tag(this.theme.dimTag, blessed.escape(`> ${line}`)));
     try {
+      // The log shows a few rows only: the bare list goes in the scrollable help.
+      const found = parseLine(line);
+      if (found?.spec.name === 'help' && found.parsed.args.length === 0) {
+        this.help(true);
+        return;
+      }
       const result = await executeLine(this.session, this.io, line);
       if (result.text) this.info(result.text);
       if (result.quit) {
@@ -475,9 +496,11 @@ class App {
       }
       if (result.changed) await this.refresh();
     } catch (err) {
-      if (err instanceof CommandError && err.message.startsWith('unknown command')) {
-        this.error(err.message.split('\n')[0] ?? err.message);
-        this.showPopup('Unknown command', err.message);
+      if (err instanceof UnknownCommandError) {
+        // Two lines in the log, not a dialog: the next thing the user types
+        // (the right command, or bye) must reach the command line.
+        this.error(err.hint);
+        this.info(commandNames(), this.theme.dimTag);
       } else this.error(describeFailure(line, err));
     }
     this.render();
@@ -485,7 +508,11 @@ class App {
 
   // ---- dialogs ----------------------------------------------------------------------
 
-  /** A yes/no dialog; questions asked while one is open wait their turn. */
+  /**
+   * A yes/no dialog. Questions asked while one is open wait their turn, and
+   * so do questions that come while a command is being typed (a transfer's
+   * refused resume): otherwise the y or n of a word typed would answer them.
+   */
   private confirm(question: string): Promise<boolean> {
     if (this.closing) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -493,14 +520,20 @@ class App {
         this.modal = new ConfirmDialog(this.screen, this.theme, question, (yes) => {
           this.modal = undefined;
           resolve(yes);
-          this.waitingConfirms.shift()?.();
+          this.nextDialog();
           this.render();
         });
         this.render();
       };
-      if (this.modal) this.waitingConfirms.push(show);
-      else show();
+      this.waitingConfirms.push(show);
+      if (this.line && !this.modal) this.info('a question waits: it opens after Enter or Esc');
+      this.nextDialog();
     });
+  }
+
+  /** Shows the next waiting question once nothing else has the keyboard. */
+  private nextDialog(): void {
+    if (!this.modal && !this.line) this.waitingConfirms.shift()?.();
   }
 
   private showPopup(label: string, text: string): void {
@@ -509,8 +542,11 @@ class App {
     this.render();
   }
 
-  private help(): void {
-    this.showPopup('Help', `Keys\n${KEY_HELP}\n\nCommands\n${commandList()}`);
+  /** The keys and the commands; `commandsFirst` when the user typed `help`. */
+  private help(commandsFirst = false): void {
+    const keys = `Keys\n${KEY_HELP}`;
+    const commands = `Commands\n${commandList()}`;
+    this.showPopup('Help', commandsFirst ? `${commands}\n\n${keys}` : `${keys}\n\n${commands}`);
   }
 
   // ---- transfers and quitting -------------------------------------------------------
@@ -544,12 +580,14 @@ class App {
     if (this.closing) return;
     this.closing = true;
     // A transfer may be waiting on a question (a refused resume): answer no.
-    while (this.modal) {
+    this.line = undefined;
+    for (;;) {
       if (this.modal instanceof ConfirmDialog) this.modal.close(false);
-      else {
+      else if (this.modal) {
         this.modal.close();
         this.modal = undefined;
-      }
+      } else if (this.waitingConfirms.length > 0) this.nextDialog();
+      else break;
     }
     this.session.queue.cancelAll();
     await this.session.queue.idle();
@@ -566,9 +604,19 @@ class App {
       void this.quit();
       return;
     }
+    if (this.modal instanceof ConfirmDialog) {
+      this.modal.key(ch, key);
+      this.render();
+      return;
+    }
     if (this.modal) {
-      if (this.modal.key(ch, key)) {
-        if (this.modal instanceof TextPopup) this.modal = undefined;
+      const r = this.modal.key(ch, key);
+      if (r !== 'keep') {
+        this.modal = undefined;
+        // The help may have opened over a half-typed command: add to it.
+        if (r === 'typed' && this.line) this.lineKey(ch, key);
+        else if (r === 'typed') this.startCommand(ch ?? '');
+        this.nextDialog();
       }
       this.render();
       return;
@@ -588,7 +636,15 @@ class App {
       this.line = undefined;
       if (r === 'submit') mode.submit(text);
       else mode.cancel?.();
+      this.nextDialog();
     } else if (r === 'edited') mode.live?.(this.editor.text);
+    else if (key.name === 'f1') this.help();
+    else if (key.name === 'f10') {
+      // Leave the line first: the question about running transfers waits while one is typed.
+      this.line = undefined;
+      mode.cancel?.();
+      void this.requestQuit();
+    }
     this.render();
   }
 

@@ -1,6 +1,6 @@
-/** Modal boxes over the panes: a yes/no question and a scrollable text (help, hints). */
+/** Modal boxes over the panes: a yes/no question and a scrollable text (the help). */
 import * as blessed from 'blessed';
-import type { KeyLike } from './line-editor';
+import { isPrintable, type KeyLike } from './line-editor';
 import type { Theme } from './theme';
 
 function centred(screen: blessed.Widgets.Screen, lines: number): { width: number; height: number } {
@@ -56,7 +56,17 @@ export class ConfirmDialog {
   }
 }
 
-/** Text in a box (help, a wrong command's hint); arrows scroll, Esc/Enter/q close. */
+/**
+ * What a key did to a TextPopup: nothing that closes it ('keep'), closed it,
+ * or closed it and should be typed on the command line ('typed').
+ */
+export type PopupKeyResult = 'keep' | 'closed' | 'typed';
+
+/**
+ * Text in a box (the help); arrows scroll, Esc/Enter/F1/F10 close. Any
+ * printable key closes it too and is handed back to be typed: a user who
+ * starts typing the next command expects it on the command line, not lost.
+ */
 export class TextPopup {
   private readonly box: blessed.Widgets.BoxElement;
 
@@ -76,41 +86,44 @@ export class TextPopup {
       alwaysScroll: true,
       mouse: true,
       padding: { left: 1, right: 1 },
-      content: `${text}\n(Esc closes, arrows scroll)`,
+      content: `${text}\n(Esc closes, arrows scroll; typing starts a command)`,
       style: theme.dialog,
     });
     this.box.setFront();
   }
 
-  key(ch: string | undefined, key: KeyLike): boolean {
+  key(ch: string | undefined, key: KeyLike): PopupKeyResult {
     const page = Math.max(1, (this.box.height as number) - 2);
     switch (key.name) {
       case 'up':
         this.box.scroll(-1);
-        return false;
+        return 'keep';
       case 'down':
         this.box.scroll(1);
-        return false;
+        return 'keep';
       case 'pageup':
         this.box.scroll(-page);
-        return false;
+        return 'keep';
       case 'pagedown':
       case 'space':
         this.box.scroll(page);
-        return false;
+        return 'keep';
       case 'escape':
       case 'enter':
       case 'f1':
       case 'f10':
-        return this.close();
+        this.close();
+        return 'closed';
       default:
-        if (ch === 'q' || ch === '?') return this.close();
-        return false;
+        if (isPrintable(ch) && !key.ctrl && !key.meta) {
+          this.close();
+          return 'typed';
+        }
+        return 'keep';
     }
   }
 
-  close(): boolean {
+  close(): void {
     this.box.destroy();
-    return true;
   }
 }
