@@ -1,8 +1,10 @@
 /**
  * `md5sum`, `sha1sum`, `sha256sum`, `sha512sum` over exec for ordinary users,
- * with one jailed path, printing exactly what GNU coreutils prints. rclone's
- * sftp backend runs these to verify transfers. Nothing runs through a shell.
+ * with jailed paths (or standard input), printing exactly what GNU coreutils
+ * prints. rclone's sftp backend runs these to verify transfers. Nothing runs
+ * through a shell.
  */
+import { createHash } from 'node:crypto';
 import type { ServerChannel } from 'ssh2';
 import { describeError } from '../errors';
 import type { Logger } from '../log/types';
@@ -18,6 +20,16 @@ const COMMANDS: Record<string, HashAlgorithm> = {
   sha256sum: 'sha256',
   sha512sum: 'sha512',
 };
+
+/** Digest of what the client sends on the channel until it sends EOF. */
+function digestInput(channel: ServerChannel, algorithm: HashAlgorithm): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash(algorithm);
+    channel.on('data', (d: Buffer) => hash.update(d));
+    channel.once('end', () => resolve(hash.digest()));
+    channel.once('close', () => reject(new Error('the channel closed before end of input')));
+  });
+}
 
 function finish(channel: ServerChannel, status: number): void {
   channel.exit(status);
@@ -49,16 +61,25 @@ export class HashExec implements UserExecHandler {
   ): Promise<void> {
     const { channel } = ctx;
     const paths = args.filter((a) => a !== '--');
-    if (paths.length === 0) {
-      channel.stderr.write(
-        `${name}: give one file path (reading standard input is not supported)\n`,
-      );
-      finish(channel, 1);
-      return;
-    }
+    // rclone's sftp backend probes for a hash command by running plain
+    // `md5sum` / `sha1sum` with empty input and expecting the digest of
+    // nothing, "<hex>  -"; only then does it hash files with `md5sum /path`.
+    if (paths.length === 0) paths.push('-');
     const fs = await this.o.homes.fsFor(ctx.user);
     let status = 0;
+    let stdinRead = false;
     for (const p of paths) {
+      if (p === '-') {
+        // As coreutils: the first "-" reads standard input to its end, later ones find it empty.
+        const digest = stdinRead
+          ? createHash(algorithm).digest()
+          : await digestInput(channel, algorithm).catch(() => undefined);
+        // The client went away before its input ended: nobody is left to answer.
+        if (!digest) return;
+        stdinRead = true;
+        channel.write(`${digest.toString('hex')}  -\n`);
+        continue;
+      }
       try {
         const file = await fs.openForReading(p.startsWith('/') ? p : `/${p}`);
         try {

@@ -222,12 +222,18 @@ describe('checksums', function () {
       expect(r.stderr).not.to.include(server.dataDir);
     });
 
-    it('exits 1 with a message for a missing file and for no argument', async () => {
+    it('exits 1 with a message for a missing file', async () => {
       const missing = await sshExec(server.port, ZS, ['sha512sum', 'nope.bin']);
       expect(missing.code).to.equal(1);
       expect(missing.stderr).to.include('nope.bin');
-      const none = await sshExec(server.port, ZS, ['md5sum']);
-      expect(none.code).to.equal(1);
+    });
+
+    it('hashes standard input with no argument, as rclone probes for it', async () => {
+      const none = await sshExec(server.port, ZS, ['md5sum'], 'abc');
+      expect(none.code, none.stderr).to.equal(0);
+      expect(none.stdout).to.equal(`${digest('md5', Buffer.from('abc')).toString('hex')}  -\n`);
+      const empty = await sshExec(server.port, ZS, ['sha1sum']);
+      expect(empty.stdout).to.equal('da39a3ee5e6b4b0d3255bfef95601890afd80709  -\n');
     });
   });
 
