@@ -18,6 +18,8 @@ export interface Attrs {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Joined bodies up to this size are left to Node's allocator (they are not transfer data). */
+const POOLED_MIN = 64 * 1024;
 
 /**
  * A packet that cannot be parsed (truncated, impossible lengths). Nothing
@@ -212,14 +214,63 @@ export class PacketWriter {
 }
 
 /**
+ * Reusable buffers of one size for the big packets of a transfer (READ replies,
+ * joined WRITE bodies). Allocating a fresh 256 KiB Buffer per packet leaves
+ * tens of MiB of dead backing stores until the next GC, and glibc keeps the
+ * freed pages, so the server's RSS grew with every transfer.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+  /** The backing stores this pool handed out: only those are taken back. */
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    readonly size: number,
+    /** Free buffers kept for reuse; any beyond are left to the GC. */
+    private readonly keep: number,
+  ) {}
+
+  /** A buffer of `size` bytes; its contents are whatever it held before. */
+  get(): Buffer {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    // Not allocUnsafe's shared slab: the buffer must own its backing store.
+    const buf = Buffer.allocUnsafeSlow(this.size);
+    this.mine.add(buf.buffer);
+    return buf;
+  }
+
+  /** True when `view` lies in a buffer from get(). */
+  owns(view: Buffer): boolean {
+    return this.mine.has(view.buffer);
+  }
+
+  /** Takes back a buffer from get() (or any view of one); the caller must hold no view of it after. */
+  release(view: Buffer): void {
+    if (!this.owns(view) || this.free.length >= this.keep) return;
+    this.free.push(Buffer.from(view.buffer, 0, this.size));
+  }
+
+  /** Drops the free buffers (the session ended). */
+  clear(): void {
+    this.free.length = 0;
+  }
+}
+
+/**
  * Splits a byte stream into SFTP packets without quadratic copying: chunks are
- * kept as received and joined only once a whole packet is present.
+ * kept as received and joined only once a whole packet is present. With a
+ * pool, bodies that must be joined and fit its buffers are joined into one of
+ * them; the caller releases it when done with the body.
  */
 export class PacketFramer {
   private chunks: Buffer[] = [];
   private total = 0;
 
-  constructor(private readonly maxPacket: number) {}
+  constructor(
+    private readonly maxPacket: number,
+    private readonly pool?: BufferPool,
+  ) {}
 
   get buffered(): number {
     return this.total;
@@ -269,7 +320,8 @@ export class PacketFramer {
       this.chunks.shift();
       return first;
     }
-    const out = Buffer.allocUnsafe(n);
+    const pooled = this.pool && n > POOLED_MIN && n <= this.pool.size;
+    const out = pooled ? this.pool.get().subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
       const c = this.chunks[0] as Buffer;

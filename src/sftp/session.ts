@@ -8,7 +8,7 @@ import { MiniftpError, describeError } from '../errors';
 import type { Logger } from '../log/types';
 import type { UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
-import { MalformedPacket, PacketFramer, PacketReader, PacketWriter } from './codec';
+import { BufferPool, MalformedPacket, PacketFramer, PacketReader, PacketWriter } from './codec';
 import { OpenFlag, PacketType, SFTP_VERSION, Status } from './constants';
 import { attrsFromStats, longName } from './attrs';
 import {
@@ -54,8 +54,23 @@ interface ReplySlot {
   sent: () => void;
 }
 
-/** Bytes of WRITE payload held in memory at once before the channel is paused. */
-const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of WRITE payload and READ replies held in memory at once before the
+ * channel is paused. OpenSSH's sftp keeps 64 requests of 256 KiB in flight;
+ * 16 of them keep the disk (libuv's 4 threads) and a 2 MiB window busy, and
+ * the client's others wait, 30 bytes each, in the channel.
+ */
+const MAX_PENDING_DATA_BYTES = 4 * 1024 * 1024;
+/**
+ * Free transfer buffers a session keeps, freed when it ends. A READ reply's
+ * buffer stays in flight after its request is answered, until ssh2 has sent
+ * it: with 16 requests running and ssh2's 2 MiB channel buffer, a download
+ * cycles more than 16 of them. Keeping only 16 made the surplus garbage that
+ * lived long enough to reach V8's old space (download peak RSS +30 MiB).
+ */
+const POOL_KEEP = 64;
+/** READs up to this size get an exact buffer: a pooled one would waste the rest of its bytes. */
+const POOLED_READ_MIN = 64 * 1024;
 /** Names per READDIR reply (OpenSSH's sftp-server sends up to 100). */
 const READDIR_BATCH = 100;
 
@@ -78,12 +93,13 @@ export class SftpSession {
   readonly limits: SftpLimits;
   private readonly extensions: ExtensionRegistry;
   private readonly linkPathFirst: boolean;
+  private readonly pool: BufferPool;
   private readonly framer: PacketFramer;
   private readonly handles = new Map<string, Handle>();
   private nextHandle = 1;
   private initialized = false;
   private pending = 0;
-  private pendingWriteBytes = 0;
+  private pendingDataBytes = 0;
   private outputBlocked = false;
   private paused = false;
   /** The client sent EOF: once the packets before it are handled, the session ends. */
@@ -108,7 +124,9 @@ export class SftpSession {
     this.limits = o.limits;
     this.extensions = o.extensions;
     this.linkPathFirst = sendsLinkPathFirst(o.clientIdent);
-    this.framer = new PacketFramer(o.limits.maxPacket);
+    // One size for both: a READ reply is at most DATA_HEADER + maxPacket - 1024 bytes.
+    this.pool = new BufferPool(o.limits.maxPacket, POOL_KEEP);
+    this.framer = new PacketFramer(o.limits.maxPacket, this.pool);
   }
 
   start(): void {
@@ -176,9 +194,9 @@ export class SftpSession {
     if (type === PacketType.INIT) throw MiniftpError.badMessage('INIT sent twice');
     const r = new PacketReader(body, 1);
     const id = r.u32();
-    const writeBytes = type === PacketType.WRITE ? body.length : 0;
+    const dataBytes = this.dataBytes(type, body);
     this.pending++;
-    this.pendingWriteBytes += writeBytes;
+    this.pendingDataBytes += dataBytes;
     this.updateFlow();
     let reply: Promise<Buffer>;
     try {
@@ -191,7 +209,10 @@ export class SftpSession {
       packet: undefined,
       sent: () => {
         this.pending--;
-        this.pendingWriteBytes -= writeBytes;
+        this.pendingDataBytes -= dataBytes;
+        // The request is answered, so nothing reads its body any more (a WRITE's
+        // data went to disk before its STATUS): the buffer can serve another.
+        this.pool.release(body);
         this.updateFlow();
         if (this.pending === 0) for (const resolve of this.idle.splice(0)) resolve();
         // Answered with BAD_MESSAGE; nothing after it in the stream can be trusted.
@@ -210,6 +231,16 @@ export class SftpSession {
         this.sendReplies();
       })
       .catch(() => undefined);
+  }
+
+  /** The memory a request holds until it is answered: a WRITE's body, a READ's reply. */
+  private dataBytes(type: number, body: Buffer): number {
+    if (type === PacketType.WRITE) return body.length;
+    // A READ ends with its uint32 length (anything shorter is refused when parsed).
+    if (type === PacketType.READ && body.length >= 9) {
+      return Math.min(body.readUInt32BE(body.length - 4), this.limits.maxPacket);
+    }
+    return 0;
   }
 
   /** Sends the replies at the head of the order that are ready. */
@@ -235,7 +266,7 @@ export class SftpSession {
   private updateFlow(): void {
     const shouldPause =
       this.pending >= this.limits.maxPending ||
-      this.pendingWriteBytes >= MAX_PENDING_WRITE_BYTES ||
+      this.pendingDataBytes >= MAX_PENDING_DATA_BYTES ||
       this.outputBlocked;
     if (shouldPause && !this.paused) {
       this.paused = true;
@@ -249,8 +280,20 @@ export class SftpSession {
 
   private send(packet: Buffer): void {
     // Not `closed`: shutdown() waits for the requests still running, and their answers are sent.
-    if (this.channel.destroyed || this.channel.writableEnded) return;
-    if (!this.channel.write(packet)) {
+    if (this.channel.destroyed || this.channel.writableEnded) {
+      this.pool.release(packet);
+      return;
+    }
+    const pooled = this.pool.owns(packet);
+    // ssh2 calls back once it has copied the last byte into an SSH packet (it
+    // holds the rest while the client's window is full); on an error it may
+    // still hold it, so the buffer is left to the GC then.
+    const written = pooled
+      ? (err?: Error | null): void => {
+          if (!err) this.pool.release(packet);
+        }
+      : undefined;
+    if (!this.channel.write(packet, written)) {
       this.outputBlocked = true;
       this.updateFlow();
     }
@@ -420,9 +463,19 @@ export class SftpSession {
     const file = this.file(r.string());
     const offset = r.u64();
     const want = Math.min(r.u32(), this.limits.maxPacket - 1024);
-    const buf = Buffer.allocUnsafe(DATA_HEADER + want);
-    const n = await file.read(offset, want, buf, DATA_HEADER);
-    if (n === 0 && want > 0) return statusPacket(id, Status.EOF, 'end of file');
+    const pooled = want > POOLED_READ_MIN;
+    const buf = pooled ? this.pool.get() : Buffer.allocUnsafe(DATA_HEADER + want);
+    let n: number;
+    try {
+      n = await file.read(offset, want, buf, DATA_HEADER);
+    } catch (err) {
+      this.pool.release(buf);
+      throw err;
+    }
+    if (n === 0 && want > 0) {
+      this.pool.release(buf);
+      return statusPacket(id, Status.EOF, 'end of file');
+    }
     return fillDataHeader(buf, id, n);
   }
 
@@ -500,6 +553,7 @@ export class SftpSession {
     this.closed = true;
     this.channel.pause();
     if (this.pending > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    this.pool.clear();
     const open = [...this.handles.values()];
     this.handles.clear();
     for (const h of open) {

@@ -45,7 +45,8 @@ export class FakeChannel extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error) => void): void {
     try {
-      this.out.push(chunk);
+      // A copy: the session reuses a reply's buffer once the write has called back, as ssh2 copies it.
+      this.out.push(Buffer.from(chunk));
       for (let body = this.out.next(); body; body = this.out.next()) {
         this.replies.push(body);
         this.emit('reply', body);
