@@ -2,6 +2,7 @@
  * Maps virtual POSIX paths ("/" = the user's home) onto real paths and refuses
  * anything that would leave the home, through "..", absolute paths or symlinks.
  */
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MiniftpError, isErrno } from '../errors';
@@ -25,6 +26,21 @@ export function virtualDirname(v: string): string {
 
 export function virtualBasename(v: string): string {
   return path.posix.basename(v);
+}
+
+/*
+ * The lookups on the path of every request (realpath, lstat) are synchronous:
+ * on a local disk they take a microsecond or two, while a round trip through
+ * libuv's thread pool costs tens of microseconds, and OpenSSH's sftp waits for
+ * each OPEN and CLOSE of a `put -r`/`get -r` in turn, so that latency is paid
+ * once per file.
+ */
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 export class Jail {
@@ -61,14 +77,14 @@ export class Jail {
     const lexical = this.root + v;
     if (options.followLast) {
       try {
-        const real = await fsp.realpath(lexical);
+        const real = fs.realpathSync.native(lexical);
         if (!this.contains(real)) throw MiniftpError.permission();
         return real;
       } catch (err) {
         if (!isErrno(err) || err.code !== 'ENOENT') throw err;
         // Missing target: fall through and check the parent, so that a
         // dangling symlink pointing outside is still refused below.
-        const st = await fsp.lstat(lexical).catch(() => undefined);
+        const st = lstatOrUndefined(lexical);
         if (st?.isSymbolicLink()) {
           const dest = await this.follow(
             await this.realParent(lexical),
@@ -116,7 +132,7 @@ export class Jail {
   }
 
   private async realParent(real: string): Promise<string> {
-    const parent = await fsp.realpath(path.dirname(real));
+    const parent = fs.realpathSync.native(path.dirname(real));
     if (!this.contains(parent)) throw MiniftpError.permission();
     return parent;
   }
@@ -128,7 +144,7 @@ export class Jail {
   async realVirtual(virtual: string): Promise<string> {
     const v = normalizeVirtual(virtual);
     try {
-      const real = await fsp.realpath(this.root + (v === '/' ? '' : v));
+      const real = fs.realpathSync.native(this.root + (v === '/' ? '' : v));
       return this.contains(real) ? this.toVirtual(real) : v;
     } catch {
       return v;

@@ -14,7 +14,6 @@ import type { Attrs } from '../sftp/codec';
 import { Jail, normalizeVirtual } from './jail';
 import { VFile, type WriteObserver } from './vfile';
 
-const fsOpen = promisify(fs.open);
 const fsFstat = promisify(fs.fstat);
 const fsClose = promisify(fs.close);
 const fsFtruncate = promisify(fs.ftruncate);
@@ -108,10 +107,8 @@ export class UserFs {
     if (req.append) flags |= fs.constants.O_APPEND;
     const writable = req.write || req.append;
     let created = false;
-    const existing = await fsp.lstat(real).catch((err: unknown) => {
-      if (isErrno(err) && err.code === 'ENOENT') return undefined;
-      throw err;
-    });
+    // Synchronous, as in Jail.resolve: the lookup is cheaper than a thread-pool round trip.
+    const existing = fs.lstatSync(real, { throwIfNoEntry: false });
     if (existing && req.create && writable && req.exclusive) throw MiniftpError.exists();
     // FIFOs, sockets and device nodes are never opened: an open can block (a
     // FIFO) or act on a device. The fstat below catches a swap in between.
@@ -127,7 +124,8 @@ export class UserFs {
     }
     let fd: number;
     try {
-      fd = await fsOpen(real, flags, (req.mode ?? 0o666) & MODE_MASK);
+      // Synchronous like the lookups above (a FIFO cannot block it: O_NONBLOCK).
+      fd = fs.openSync(real, flags, (req.mode ?? 0o666) & MODE_MASK);
     } catch (err) {
       if (created) this.usage.adjust(0, -1);
       if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
@@ -140,7 +138,7 @@ export class UserFs {
     }
     let key: string | undefined;
     try {
-      const st = await fsFstat(fd);
+      const st = fs.fstatSync(fd);
       if (!st.isFile()) {
         throw st.isDirectory()
           ? MiniftpError.invalid('is a directory')
@@ -151,7 +149,8 @@ export class UserFs {
         // Registered before truncating, so handles of this file in other
         // sessions see one charged size go to 0.
         this.usage.openFile(key, st.size, st.nlink);
-        if (req.truncate) {
+        // A file this open created is normally still empty: no truncate to wait for.
+        if (req.truncate && !(created && st.size === 0)) {
           await fsFtruncate(fd, 0);
           this.usage.setSize(key, 0);
         }

@@ -19,6 +19,9 @@ const fsFsync = promisify(fs.fsync);
 const fsFchmod = promisify(fs.fchmod);
 const fsFutimes = promisify(fs.futimes);
 
+/** A handle that wrote fewer bytes than this is closed synchronously (see doClose). */
+const SYNC_CLOSE_MAX_WRITTEN = 1024 * 1024;
+
 /** Observes the bytes written to a file (the upload ledger plugs in here). */
 export interface WriteObserver {
   /** Called synchronously, in arrival order, before the bytes go to disk. */
@@ -217,8 +220,19 @@ export class VFile {
   private async doClose(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     let st: fs.Stats | undefined;
-    if (this.writable) st = await fsFstat(this.fd).catch(() => undefined);
-    await fsClose(this.fd);
+    // Synchronous: a local fstat is far cheaper than a thread-pool round trip,
+    // and OpenSSH's sftp waits for each CLOSE of a `put -r` before the next file.
+    if (this.writable) {
+      try {
+        st = fs.fstatSync(this.fd);
+      } catch {
+        st = undefined;
+      }
+    }
+    // Closing a file that took many bytes may start their writeback (ext4 does
+    // after a truncate), so only that close stays off the event loop.
+    if (this.bytesWritten >= SYNC_CLOSE_MAX_WRITTEN) await fsClose(this.fd);
+    else fs.closeSync(this.fd);
     if (this.writable) {
       this.usage.closeFile(this.key, st);
       if (st) this.observer?.closed(st.size, st.mtimeMs);

@@ -153,6 +153,16 @@ describe('checksums', function () {
       sftp.end();
     });
 
+    it('keeps no ledger record for an upload under 1 MiB, and still answers check-file for it', async () => {
+      const sftp = await openSftp(client);
+      const small = randomBytes(MiB - 1);
+      await call((cb) => sftp.writeFile('/small.bin', small, cb));
+      expect(server.store.uploads.get('zhangsan', '/small.bin')).to.equal(undefined);
+      const { rest } = await checkFile('check-file-name', '/small.bin', { algs: 'md5' });
+      expect(rest.equals(digest('md5', small))).to.equal(true);
+      sftp.end();
+    });
+
     it("matches paramiko's SFTPFile.check()", async function () {
       const probe = await runPython(['-c', 'import paramiko']);
       if (probe.code !== 0) {
