@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { utils } from 'ssh2';
+import { generateKeyPair, type KeyPairText } from '../auth/keygen';
 import { MiniftpError, isErrno } from '../errors';
 import type { Logger } from '../log/types';
 
@@ -33,10 +34,8 @@ async function readExisting(file: string): Promise<Buffer | undefined> {
   }
 }
 
-function generate(type: 'ed25519' | 'rsa'): { private: string; public: string } {
-  return type === 'rsa'
-    ? utils.generateKeyPairSync('rsa', { bits: 3072, comment: 'miniftp host key' })
-    : utils.generateKeyPairSync('ed25519', { comment: 'miniftp host key' });
+function generate(type: 'ed25519' | 'rsa'): KeyPairText {
+  return generateKeyPair(type, { bits: 3072, comment: 'miniftp host key' });
 }
 
 export async function loadHostKeys(options: { dir: string; logger: Logger }): Promise<HostKey[]> {

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { utils } from 'ssh2';
+import { generateKeyPair } from '../../src/auth/keygen';
 
 export interface ClientRun {
   code: number | null;
@@ -35,7 +35,7 @@ function askpass(password: string): string {
 
 /** An ed25519 key pair on disk: returns the private key path and the authorized_keys line. */
 export function makeClientKey(): { identity: string; publicLine: string } {
-  const pair = utils.generateKeyPairSync('ed25519');
+  const pair = generateKeyPair('ed25519');
   const identity = path.join(scratch, `id-${askpassCount++}`);
   writeFileSync(identity, pair.private);
   chmodSync(identity, 0o600);

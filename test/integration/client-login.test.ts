@@ -6,11 +6,11 @@
  */
 import * as net from 'node:net';
 import { expect } from 'chai';
-import { utils } from 'ssh2';
 import { parseAuthorizedKey } from '../../src/auth/public-keys';
 import { connect, type Connection, type ConnectOptions } from '../../src/client/connect';
 import { AuthenticationError, ClientError, HostKeyRejectedError } from '../../src/client/errors';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { generateKeyPair } from '../../src/auth/keygen';
 
 async function failure(p: Promise<Connection>): Promise<unknown> {
   return p.then(
@@ -100,8 +100,8 @@ describe('client login', function () {
   });
 
   it('tries the key first and asks for the password only when the key is refused', async () => {
-    const known = utils.generateKeyPairSync('ed25519');
-    const unknown = utils.generateKeyPairSync('ed25519');
+    const known = generateKeyPair('ed25519');
+    const unknown = generateKeyPair('ed25519');
     server.store.keys.add({ user: 'zhangsan', ...parseAuthorizedKey(known.public) });
     let asked = 0;
     const askPassword = async (): Promise<string> => {
