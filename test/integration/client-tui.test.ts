@@ -187,9 +187,11 @@ describe('client full screen', function () {
     expect(await exists(path.join(local, 'delete-me.txt'))).to.equal(false);
 
     t.resize(100, 30);
-    await t.waitFor('a wider screen', (s) => (s.split('\n')[1] ?? '').length === 100);
-    const screen = t.text();
-    expect(screen.split('\n')[29]).to.include('F10 quit');
+    // The redraw arrives in pieces: wait until the bottom row is drawn at the new size too.
+    await t.waitFor('a wider screen with its key bar on the last row', (s) => {
+      const rows = s.split('\n');
+      return (rows[1] ?? '').length === 100 && (rows[29] ?? '').includes('F10 quit');
+    });
 
     t.write(KEYS.f1);
     await t.waitForText('copy the selection to the other side');
