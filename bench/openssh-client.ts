@@ -7,13 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ChildRegistry, CommandResult } from './proc';
+import { commonOptions, type Credentials } from '../test/helpers/openssh-options';
 
-export interface Credentials {
-  user: string;
-  password?: string;
-  /** Path of a private key file. */
-  identity?: string;
-}
+export type { Credentials };
 
 export interface Negotiated {
   kex: string;
@@ -86,45 +82,7 @@ export class OpenSshClient {
   }
 
   private common(port: number, creds: Credentials, portFlag: '-p' | '-P'): string[] {
-    const opts = [
-      portFlag,
-      String(port),
-      '-F',
-      '/dev/null',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'LogLevel=ERROR',
-      '-o',
-      'ConnectTimeout=20',
-      ...(this.cipher ? ['-c', this.cipher] : []),
-    ];
-    if (creds.identity) {
-      opts.push(
-        '-i',
-        creds.identity,
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'PreferredAuthentications=publickey',
-      );
-    } else {
-      // `sftp -b` turns BatchMode on, which forbids password prompts; OpenSSH
-      // keeps the first value given for an option, so this must come before -b.
-      opts.push(
-        '-o',
-        'BatchMode=no',
-        '-o',
-        'PubkeyAuthentication=no',
-        '-o',
-        'PreferredAuthentications=password,keyboard-interactive',
-        '-o',
-        'NumberOfPasswordPrompts=1',
-      );
-    }
-    return opts;
+    return [...commonOptions(port, creds, portFlag), ...(this.cipher ? ['-c', this.cipher] : [])];
   }
 
   private env(creds: Credentials): NodeJS.ProcessEnv {

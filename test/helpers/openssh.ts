@@ -6,6 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { commonOptions, type Credentials } from './openssh-options';
 import { generateKeyPair } from '../../src/auth/keygen';
 
 export interface ClientRun {
@@ -14,12 +15,7 @@ export interface ClientRun {
   stderr: string;
 }
 
-export interface Credentials {
-  user: string;
-  password?: string;
-  /** Path of a private key file (see makeClientKey). */
-  identity?: string;
-}
+export type { Credentials } from './openssh-options';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'miniftp-test-ssh-'));
 let askpassCount = 0;
@@ -40,47 +36,6 @@ export function makeClientKey(): { identity: string; publicLine: string } {
   writeFileSync(identity, pair.private);
   chmodSync(identity, 0o600);
   return { identity, publicLine: pair.public };
-}
-
-function commonOptions(port: number, creds: Credentials, flag: '-p' | '-P'): string[] {
-  const opts = [
-    flag,
-    String(port),
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    'ConnectTimeout=20',
-    '-F',
-    '/dev/null',
-  ];
-  if (creds.identity) {
-    opts.push(
-      '-i',
-      creds.identity,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'PreferredAuthentications=publickey',
-    );
-  } else {
-    // BatchMode (which `sftp -b` turns on) forbids password prompts; the first
-    // value of an option wins in OpenSSH, so this must come before -b.
-    opts.push(
-      '-o',
-      'BatchMode=no',
-      '-o',
-      'PubkeyAuthentication=no',
-      '-o',
-      'PreferredAuthentications=password,keyboard-interactive',
-      '-o',
-      'NumberOfPasswordPrompts=1',
-    );
-  }
-  return opts;
 }
 
 function env(creds: Credentials): NodeJS.ProcessEnv {
