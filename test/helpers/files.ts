@@ -65,3 +65,8 @@ export async function makeTree(root: string, files: number): Promise<void> {
     await fsp.writeFile(path.join(root, dir, `file-${i}.dat`), randomBytes(100 + i * 97));
   }
 }
+
+/** A file under test/integration/fixtures/ in the source tree (tests run from dist/). */
+export function fixture(name: string): string {
+  return path.join(__dirname, '..', '..', '..', 'test', 'integration', 'fixtures', name);
+}

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
-import { keysDir } from './server';
+import { testServerArgs } from './server';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const SERVER_BIN = path.join(REPO, 'bin', 'miniftp-server.js');
@@ -24,24 +24,9 @@ export async function startServerProcess(
   dataDir: string,
   flags: string[] = [],
 ): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      SERVER_BIN,
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--keys-dir',
-      keysDir(),
-      '--log-stdout',
-      'false',
-      '--argon2-time-cost',
-      '1',
-      ...flags,
-    ],
-    { cwd: REPO },
-  );
+  const child = spawn(process.execPath, [SERVER_BIN, ...testServerArgs(dataDir, flags)], {
+    cwd: REPO,
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

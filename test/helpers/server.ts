@@ -28,6 +28,26 @@ export async function makeDataDir(): Promise<string> {
 }
 
 /**
+ * The command line every test server starts with: a free port on 127.0.0.1,
+ * `dataDir`, the shared host keys, no stdout logging, fast argon2; `flags` last.
+ */
+export function testServerArgs(dataDir: string, flags: string[] = []): string[] {
+  return [
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--keys-dir',
+    keysDir(),
+    '--log-stdout',
+    'false',
+    '--argon2-time-cost',
+    '1',
+    ...flags,
+  ];
+}
+
+/**
  * `flags` are server command-line flags (e.g. ['--default-quota', '10M']).
  * Pass `dataDir` to restart a server on an existing directory.
  */
@@ -36,19 +56,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await makeDataDir());
   const config = loadConfig({
-    argv: [
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--keys-dir',
-      keysDir(),
-      '--log-stdout',
-      'false',
-      '--argon2-time-cost',
-      '1',
-      ...(options.flags ?? []),
-    ],
+    argv: testServerArgs(dataDir, options.flags ?? []),
     env: {},
     cwd: dataDir,
     defaultsFile: null,

@@ -13,6 +13,7 @@ import { OpenFlag, Status } from '../../src/sftp/constants';
 import { RawSftp, extendedOf, statusOf } from '../helpers/raw-sftp';
 import { call, connectClient, endClient, openSftp } from '../helpers/ssh-client';
 import { sshExec } from '../helpers/openssh';
+import { fixture } from '../helpers/files';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -170,16 +171,7 @@ describe('checksums', function () {
         console.log('      (python3-paramiko is not installed: skipped)');
         this.skip();
       }
-      const script = path.join(
-        __dirname,
-        '..',
-        '..',
-        '..',
-        'test',
-        'integration',
-        'fixtures',
-        'paramiko-check.py',
-      );
+      const script = fixture('paramiko-check.py');
       const whole = await runPython([
         script,
         String(server.port),

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { keysDir, startTestServer, type TestServer } from '../helpers/server';
-import { makeTree, sha256File, snapshotTree, writeRandomFile } from '../helpers/files';
+import { makeTree, sha256File, snapshotTree, writeRandomFile, fixture } from '../helpers/files';
 
 const MiB = 1024 * 1024;
 const USER = 'zhangsan';
@@ -526,16 +526,7 @@ describe('interop: paramiko', function () {
   const ctx = useServer();
   let big: string;
   let small: string;
-  const script = path.join(
-    __dirname,
-    '..',
-    '..',
-    '..',
-    'test',
-    'integration',
-    'fixtures',
-    'paramiko-interop.py',
-  );
+  const script = fixture('paramiko-interop.py');
 
   before(async function () {
     await requireClient('/usr/bin/python3', ['-c', 'import paramiko'], 'python3-paramiko');
