@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeRandomFile, writeSmallFiles } from './data';
 import { metricDefs, type Metrics } from './metrics';
-import { lastLines, OpenSshClient, type Credentials, type Negotiated } from './openssh-client';
+import { OpenSshClient, type Credentials, type Negotiated } from './openssh-client';
 import { parseOptions, sizeLabel, USAGE, UsageError, type BenchOptions } from './options';
 import { ChildRegistry, rssBytes } from './proc';
 import { buildRows, formatReport, machineInfo, type BenchReport, type ServerInfo } from './report';
@@ -19,6 +19,7 @@ import {
   startMiniftp,
   startSshd,
   type BenchServer,
+  makeKey,
 } from './servers';
 import { WORKLOADS, type BenchContext, type Workload } from './workloads';
 
@@ -170,18 +171,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
   await prepareData(o, ctx);
 
   const identity = path.join(scratch, 'id_ed25519');
-  const keygen = await children.run('ssh-keygen', [
-    '-q',
-    '-t',
-    'ed25519',
-    '-N',
-    '',
-    '-C',
-    'miniftp-bench',
-    '-f',
-    identity,
-  ]);
-  if (keygen.code !== 0) throw new Error(`ssh-keygen failed: ${lastLines(keygen.stderr)}`);
+  await makeKey(children, identity, 'miniftp-bench');
   const publicKey = fs.readFileSync(`${identity}.pub`, 'utf8');
 
   const miniftp = await startMiniftp(children, {

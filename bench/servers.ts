@@ -195,23 +195,32 @@ export function ensurePrivsepDir(): boolean {
   return true;
 }
 
-/** Starts `sshd -D -e -f CONFIG` (see ensurePrivsepDir for running as root). */
-export async function startSshd(children: ChildRegistry, setup: SshdSetup): Promise<BenchServer> {
-  fs.mkdirSync(setup.dir, { recursive: true });
-  fs.mkdirSync(setup.filesDir, { recursive: true });
-  const hostKey = path.join(setup.dir, 'host_ed25519');
-  const keygen = await children.run('ssh-keygen', [
+/** An unencrypted ed25519 key pair at `file` and `file.pub`, made by OpenSSH's ssh-keygen. */
+export async function makeKey(
+  children: ChildRegistry,
+  file: string,
+  comment: string,
+): Promise<void> {
+  const r = await children.run('ssh-keygen', [
     '-q',
     '-t',
     'ed25519',
     '-N',
     '',
     '-C',
-    'miniftp-bench-host',
+    comment,
     '-f',
-    hostKey,
+    file,
   ]);
-  if (keygen.code !== 0) throw new Error(`ssh-keygen failed: ${lastLines(keygen.stderr)}`);
+  if (r.code !== 0) throw new Error(`ssh-keygen failed: ${lastLines(r.stderr)}`);
+}
+
+/** Starts `sshd -D -e -f CONFIG` (see ensurePrivsepDir for running as root). */
+export async function startSshd(children: ChildRegistry, setup: SshdSetup): Promise<BenchServer> {
+  fs.mkdirSync(setup.dir, { recursive: true });
+  fs.mkdirSync(setup.filesDir, { recursive: true });
+  const hostKey = path.join(setup.dir, 'host_ed25519');
+  await makeKey(children, hostKey, 'miniftp-bench-host');
   const authorized = path.join(setup.dir, 'authorized_keys');
   fs.writeFileSync(authorized, `${setup.publicKey.trim()}\n`, { mode: 0o600 });
   const user = os.userInfo().username;
