@@ -9,6 +9,31 @@ function centred(screen: blessed.Widgets.Screen, lines: number): { width: number
   return { width, height };
 }
 
+/** A bordered box centred over the screen and brought to the front: the frame of both dialogs. */
+function dialogBox(
+  screen: blessed.Widgets.Screen,
+  theme: Theme,
+  o: { label: string; lines: number; content: string; scrollable?: boolean },
+): blessed.Widgets.BoxElement {
+  const { width, height } = centred(screen, o.lines);
+  const box = blessed.box({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width,
+    height,
+    border: { type: 'line' },
+    label: ` ${o.label} `,
+    tags: false,
+    padding: { left: 1, right: 1 },
+    content: o.content,
+    style: theme.dialog,
+    ...(o.scrollable ? { scrollable: true, alwaysScroll: true, mouse: true } : {}),
+  });
+  box.setFront();
+  return box;
+}
+
 /** A yes/no question: y answers yes; n, Esc and Enter answer no (the safe default). */
 export class ConfirmDialog {
   private readonly box: blessed.Widgets.BoxElement;
@@ -24,21 +49,7 @@ export class ConfirmDialog {
     const wrapped = text
       .split('\n')
       .reduce((n, l) => n + Math.max(1, Math.ceil(l.length / inner)), 0);
-    const { width, height } = centred(screen, wrapped + 1);
-    this.box = blessed.box({
-      parent: screen,
-      top: 'center',
-      left: 'center',
-      width,
-      height,
-      border: { type: 'line' },
-      label: ' Confirm ',
-      tags: false,
-      padding: { left: 1, right: 1 },
-      content: text,
-      style: theme.dialog,
-    });
-    this.box.setFront();
+    this.box = dialogBox(screen, theme, { label: 'Confirm', lines: wrapped + 1, content: text });
   }
 
   /** Handles a key; true when the dialog is finished. */
@@ -71,25 +82,12 @@ export class TextPopup {
   private readonly box: blessed.Widgets.BoxElement;
 
   constructor(screen: blessed.Widgets.Screen, theme: Theme, label: string, text: string) {
-    const lines = text.split('\n').length + 1;
-    const { width, height } = centred(screen, lines);
-    this.box = blessed.box({
-      parent: screen,
-      top: 'center',
-      left: 'center',
-      width,
-      height,
-      border: { type: 'line' },
-      label: ` ${label} `,
-      tags: false,
-      scrollable: true,
-      alwaysScroll: true,
-      mouse: true,
-      padding: { left: 1, right: 1 },
+    this.box = dialogBox(screen, theme, {
+      label,
+      lines: text.split('\n').length + 1,
       content: `${text}\n(Esc closes, arrows scroll; typing starts a command)`,
-      style: theme.dialog,
+      scrollable: true,
     });
-    this.box.setFront();
   }
 
   key(ch: string | undefined, key: KeyLike): PopupKeyResult {
