@@ -361,6 +361,7 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       parallelism: num('argon2.parallelism'),
     },
     log: { level: read('log.level', isLogLevel), stdout: read('log.stdout', isBoolean) },
+    ssh: { gcmForOpenssh: read('ssh.gcmForOpenssh', isBoolean) },
     limits: {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),

@@ -182,6 +182,15 @@ export function configSchema(): ConfigSchema {
         arg: 'log-stdout',
       },
     },
+    ssh: {
+      gcmForOpenssh: {
+        doc: 'Offer OpenSSH clients (which put chacha20 and AES-CTR ahead of AES-GCM) only AES-GCM, the fastest cipher here. Turn off if your OpenSSH clients are restricted to other ciphers; they then get the full list.',
+        format: 'bool',
+        default: true,
+        env: 'MINIFTP_SSH_GCM_FOR_OPENSSH',
+        arg: 'gcm-for-openssh',
+      },
+    },
     limits: {
       maxConnections: {
         doc: 'Open connections at once, from all addresses.',

@@ -34,6 +34,10 @@ export interface Config {
     /** Human-readable lines on stdout as well as the JSON files. */
     readonly stdout: boolean;
   };
+  readonly ssh: {
+    /** Offer OpenSSH clients AES-GCM only, so they do not settle for a slower cipher. */
+    readonly gcmForOpenssh: boolean;
+  };
   readonly limits: {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;

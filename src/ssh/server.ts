@@ -29,6 +29,7 @@ import {
   type UserExecHandler,
 } from './channel-handlers';
 import type { HostKey } from './host-keys';
+import { CIPHERS, CipherOffers } from './cipher-offer';
 
 export interface MiniftpSshServerOptions {
   config: Config;
@@ -43,19 +44,6 @@ export interface MiniftpSshServerOptions {
   console?: ConsoleHandler;
   userExec?: UserExecHandler;
 }
-
-/**
- * Ciphers in the order offered. The client's order decides, so this mostly
- * chooses what is on offer: AES-GCM (fast with AES-NI) ahead of the rest.
- */
-const CIPHERS = [
-  'aes128-gcm@openssh.com',
-  'aes256-gcm@openssh.com',
-  'chacha20-poly1305@openssh.com',
-  'aes128-ctr',
-  'aes192-ctr',
-  'aes256-ctr',
-] as const;
 
 const MACS = [
   'hmac-sha2-256-etm@openssh.com',
@@ -110,8 +98,10 @@ export class MiniftpSshServer {
   private readonly byAddress = new Map<string, Peer>();
   private readonly perIp = new Map<string, number>();
   private unauthenticated = 0;
+  private readonly offers: CipherOffers;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
+    this.offers = new CipherOffers(o.config.ssh.gcmForOpenssh);
     this.ssh = new SshServer({
       hostKeys: o.hostKeys.map((k) => k.privateKey),
       ident: 'MiniFTP_0.1',
@@ -205,6 +195,12 @@ export class MiniftpSshServer {
   private onConnection(client: Connection, ip: string, port: number, clientIdent: string): void {
     const { limits } = this.o.config;
     const logger = this.o.logger;
+    const offer = this.offers.narrow(client, ip, clientIdent);
+    if (offer === 'unsupported')
+      logger.warn('connection.offer', {
+        ip,
+        reason: 'cannot narrow the cipher offer with this ssh2',
+      });
     const conn: ConnectionInfo = {
       id: this.o.connections.newId(),
       ip,
@@ -302,6 +298,14 @@ export class MiniftpSshServer {
 
     client.on('error', (err: Error) => {
       logger.debug('connection.error', { ip, error: err.message });
+      if (this.offers.failed(offer, ip, clientIdent, err.message)) {
+        logger.info('connection.offer', {
+          ip,
+          client: clientIdent,
+          reason:
+            'OpenSSH client without AES-GCM: offering it every cipher from its next connection',
+        });
+      }
     });
     client.on('close', () => {
       auth.close();

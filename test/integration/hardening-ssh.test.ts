@@ -38,7 +38,7 @@ interface SshRun {
 }
 
 /** `ssh -vvv` in batch mode (no password: the algorithms are settled before authentication). */
-function sshVerbose(port: number, options: string[]): Promise<SshRun> {
+function sshVerbose(port: number, options: string[], bindAddress?: string): Promise<SshRun> {
   return new Promise((resolve) => {
     const child = spawn(
       'ssh',
@@ -55,6 +55,7 @@ function sshVerbose(port: number, options: string[]): Promise<SshRun> {
         '-o',
         'ConnectTimeout=20',
         ...options.flatMap((o) => ['-o', o]),
+        ...(bindAddress ? ['-b', bindAddress] : []),
         '-p',
         String(port),
         'zhangsan@127.0.0.1',
@@ -222,6 +223,8 @@ describe('hardening: SSH', function () {
           /no matching key exchange method found/,
         ],
       ];
+      // The first case fails the AES-GCM-only offer OpenSSH gets, so from then
+      // on this client is offered every cipher, and the MAC case gets as far as MACs.
       for (const [options, expected] of cases) {
         const run = await sshVerbose(server.port, options);
         expect(run.code, options.join(' ')).to.equal(255);
@@ -239,6 +242,79 @@ describe('hardening: SSH', function () {
       const sha2 = await sshVerbose(server.port, ['HostKeyAlgorithms=rsa-sha2-512']);
       expect(sha2.stderr).to.include('kex: host key algorithm: rsa-sha2-512');
       expect(sha2.stderr).to.include('Authentications that can continue');
+    });
+  });
+
+  describe('cipher offer', function () {
+    let openssh = false;
+    let server: TestServer | undefined;
+    before(async function () {
+      openssh = await haveOpenSsh();
+    });
+    afterEach(async function () {
+      await server?.stop();
+      server = undefined;
+    });
+
+    const cipherOf = (run: SshRun): string | undefined =>
+      /kex: client->server cipher: (\S+)/.exec(run.stderr)?.[1];
+    const offeredCiphers = (run: SshRun): string[] | undefined =>
+      run.stderr
+        .split('peer server KEXINIT proposal')[1]
+        ?.match(/ciphers ctos: (.*)/)?.[1]
+        ?.split(',');
+
+    it('offers OpenSSH clients AES-GCM only, so their default order lands on it', async function () {
+      if (!openssh) this.skip();
+      server = await startTestServer();
+      const run = await sshVerbose(server.port, []);
+      expect(offeredCiphers(run)).to.deep.equal([
+        'aes128-gcm@openssh.com',
+        'aes256-gcm@openssh.com',
+      ]);
+      expect(cipherOf(run)).to.equal('aes128-gcm@openssh.com');
+    });
+
+    it('offers other clients every cipher (libssh2 and paramiko 2.x have no AES-GCM)', async function () {
+      server = await startTestServer();
+      for (const cipher of ['aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] as const) {
+        const client = new Client();
+        const negotiated = await new Promise<string>((resolve, reject) => {
+          client.once('handshake', (n) => resolve(n.cs.cipher)).once('error', reject);
+          client.connect({
+            host: '127.0.0.1',
+            port: server?.port,
+            username: 'zhangsan',
+            password: '123',
+            algorithms: { cipher: [cipher] },
+          });
+        });
+        client.end();
+        expect(negotiated).to.equal(cipher);
+      }
+    });
+
+    it('gives an OpenSSH client without AES-GCM every cipher from its second connection', async function () {
+      if (!openssh) this.skip();
+      server = await startTestServer();
+      const first = await sshVerbose(server.port, ['Ciphers=aes256-ctr']);
+      expect(first.code).to.equal(255);
+      expect(first.stderr).to.match(/no matching cipher found/);
+      await waitForLog(server.dataDir, 'connection.offer', { ip: '127.0.0.1' });
+      const second = await sshVerbose(server.port, ['Ciphers=aes256-ctr']);
+      expect(cipherOf(second)).to.equal('aes256-ctr');
+      expect(second.stderr).to.include('Authentications that can continue');
+      // Others keep the narrowed offer.
+      const other = await sshVerbose(server.port, ['Ciphers=aes256-ctr'], '127.0.0.2');
+      expect(other.stderr).to.match(/no matching cipher found/);
+    });
+
+    it('with --gcm-for-openssh false, OpenSSH gets the full list and picks by its own order', async function () {
+      if (!openssh) this.skip();
+      server = await startTestServer({ flags: ['--gcm-for-openssh', 'false'] });
+      const run = await sshVerbose(server.port, []);
+      expect(offeredCiphers(run)).to.include.members(['aes128-ctr', 'aes128-gcm@openssh.com']);
+      expect(cipherOf(run)).to.equal('chacha20-poly1305@openssh.com');
     });
   });
 
