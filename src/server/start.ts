@@ -115,6 +115,7 @@ export async function startServer(
           await ssh.close();
           await scanned.catch(() => undefined);
           quota.stop();
+          await ledger.close();
           store.close();
           logger.info('server.stopped');
           if (!options.logger) await logger.close();

@@ -1,13 +1,15 @@
 /**
  * The upload ledger: for each file a user uploads, how many bytes arrived
  * contiguously from offset 0 and the MD5 of those bytes. A writer that starts
- * at 0 and goes forward hashes the bytes as they arrive, so after a dropped
- * connection the prefix digest is known without reading the file again.
+ * at 0 and goes forward has its bytes hashed as they arrive (on a background
+ * thread), so after a dropped connection the prefix digest is known without
+ * reading the file again.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Store, UploadRecord } from '../store/types';
 import type { WriteObserver } from './vfile';
 import type { UserFsHooks } from './homes';
+import { BackgroundMd5 } from './background-md5';
 
 /**
  * Uploads smaller than this leave no record: resuming or checksumming them
@@ -17,51 +19,131 @@ import type { UserFsHooks } from './homes';
  */
 export const MIN_RECORDED_BYTES = 1024 * 1024;
 
+/** The file an observer watches, as UserFs opened it. */
+export interface ObservedFile {
+  /** Bytes in the file when it was opened (0 after a truncate). */
+  size: number;
+  fd: number;
+  /** Whether `fd` can be read (files are opened read-write for this when allowed). */
+  fdReadable: boolean;
+}
+
+/**
+ * Follows one writable handle and, for an upload that goes forward from
+ * offset 0, ends with the MD5 of the whole file. Nothing is hashed until the
+ * upload passes MIN_RECORDED_BYTES (smaller ones get no record); then the
+ * background thread hashes the file from 0, reading back what is already
+ * written, and keeps up as further writes finish. When the descriptor cannot
+ * be read (a write-only file the server may not read), the bytes are hashed
+ * on the event loop as they arrive instead.
+ */
 class PrefixHasher implements WriteObserver {
-  private hash: Hash | undefined;
-  private hashed = 0;
+  /** False once the writes stop being one forward sequence from 0. */
+  private valid: boolean;
+  /** End of the bytes that arrived, in arrival order, contiguously from 0. */
+  private arrived = 0;
+  /** End of the bytes written to disk contiguously from 0. */
+  private done = 0;
+  /** Writes that finished ahead of an earlier one still running: offset → end. */
+  private readonly ahead = new Map<number, number>();
+  private inline: Hash | undefined;
+  private stream: number | undefined;
+  /** Answers the thread still owes before the descriptor may be closed. */
+  private readonly owed: Array<Promise<unknown>> = [];
+  private md5: string | undefined;
 
   constructor(
+    private readonly file: ObservedFile,
+    private readonly background: BackgroundMd5,
     private readonly save: (bytes: number, md5: string, size: number, mtimeMs: number) => void,
     private readonly forget: () => void,
-    fresh: boolean,
   ) {
     // A file opened on existing bytes (OpenSSH reput, the resume extension)
     // cannot continue a digest: Node's hashes cannot be restored from one.
-    if (fresh) this.hash = createHash('md5');
+    this.valid = file.size === 0;
+    if (this.valid && !file.fdReadable) this.inline = createHash('md5');
   }
 
   beforeWrite(offset: number, data: Buffer): void {
-    if (!this.hash) return;
-    if (offset !== this.hashed) {
+    if (!this.valid) return;
+    if (offset !== this.arrived) {
       // Out of order or a rewrite: the digest would no longer describe the file.
-      this.hash = undefined;
+      this.invalidate();
       return;
     }
-    this.hash.update(data);
-    this.hashed += data.length;
+    this.inline?.update(data);
+    this.arrived += data.length;
+  }
+
+  written(offset: number, length: number): void {
+    if (!this.valid || this.inline) return;
+    if (offset !== this.done) {
+      this.ahead.set(offset, offset + length);
+      return;
+    }
+    this.done = offset + length;
+    for (let end = this.ahead.get(this.done); end !== undefined; end = this.ahead.get(this.done)) {
+      this.ahead.delete(this.done);
+      this.done = end;
+    }
+    if (this.stream !== undefined) this.background.extend(this.stream, this.done);
+    else if (this.done >= MIN_RECORDED_BYTES) {
+      this.stream = this.background.open(this.file.fd, this.done);
+      if (this.stream === undefined) this.invalidate();
+    }
   }
 
   writeFailed(): void {
-    this.hash = undefined;
+    this.invalidate();
   }
 
   resized(size: number): void {
     if (size === 0) {
-      this.hash = createHash('md5');
-      this.hashed = 0;
-    } else if (size !== this.hashed) this.hash = undefined;
+      this.invalidate();
+      this.valid = true;
+      if (!this.file.fdReadable) this.inline = createHash('md5');
+    } else if (size !== this.arrived) this.invalidate();
+  }
+
+  async settle(): Promise<void> {
+    if (this.valid && this.stream !== undefined) {
+      const reply = await this.background.finish(this.stream);
+      this.stream = undefined;
+      if (reply.md5 !== undefined && reply.bytes === this.arrived) this.md5 = reply.md5;
+      else this.valid = false;
+    } else if (this.valid && this.inline) {
+      this.md5 = this.inline.digest('hex');
+      this.inline = undefined;
+    }
+    await Promise.all(this.owed);
   }
 
   closed(size: number, mtimeMs: number): void {
-    if (this.hash && this.hashed === size && size >= MIN_RECORDED_BYTES)
-      this.save(size, this.hash.digest('hex'), size, mtimeMs);
+    if (this.valid && this.md5 !== undefined && this.arrived === size && size >= MIN_RECORDED_BYTES)
+      this.save(size, this.md5, size, mtimeMs);
     else this.forget();
+  }
+
+  private invalidate(): void {
+    this.valid = false;
+    this.inline = undefined;
+    this.arrived = 0;
+    this.done = 0;
+    this.ahead.clear();
+    if (this.stream !== undefined) this.owed.push(this.background.drop(this.stream));
+    this.stream = undefined;
   }
 }
 
 export class UploadLedger {
+  private readonly background = new BackgroundMd5();
+
   constructor(private readonly store: Store) {}
+
+  /** Stops the hashing thread (server shutdown). */
+  close(): Promise<void> {
+    return this.background.close();
+  }
 
   /** The UserFs hooks that keep the ledger up to date for `user`. */
   hooks(user: string): UserFsHooks {
@@ -69,10 +151,11 @@ export class UploadLedger {
     return {
       observe: (path, file) =>
         new PrefixHasher(
+          file,
+          this.background,
           (bytes, md5, fileSize, fileMtimeMs) =>
             uploads.put({ user, path, bytes, md5, fileSize, fileMtimeMs }),
           () => uploads.delete(user, path),
-          file.size === 0,
         ),
       onPathGone: (path) => uploads.delete(user, path),
       onPathMoved: (from, to) => uploads.rename(user, from, to),

@@ -54,7 +54,7 @@ export interface UserFsOptions {
   /** Creates a write observer for a file opened for writing (the upload ledger). */
   observe?: (
     virtualPath: string,
-    file: { truncated: boolean; size: number },
+    file: { truncated: boolean; size: number; fd: number; fdReadable: boolean },
   ) => WriteObserver | undefined;
   /** Called when a path's content is replaced or removed, so upload records can follow. */
   onPathGone?: (virtualPath: string) => void;
@@ -123,9 +123,25 @@ export class UserFs {
       flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
     }
     let fd: number;
+    // A write-only handle is opened read-write when the file allows it, so the
+    // upload ledger's thread can read the bytes back to hash them. The handle
+    // itself still refuses READ (VFile checks what the client asked for).
+    let fdReadable = !writable || req.read;
     try {
       // Synchronous like the lookups above (a FIFO cannot block it: O_NONBLOCK).
-      fd = fs.openSync(real, flags, (req.mode ?? 0o666) & MODE_MASK);
+      const mode = (req.mode ?? 0o666) & MODE_MASK;
+      if (fdReadable) fd = fs.openSync(real, flags, mode);
+      else {
+        const readWrite =
+          (flags & ~fs.constants.O_WRONLY) | fs.constants.O_RDWR | fs.constants.O_NOATIME;
+        try {
+          fd = fs.openSync(real, readWrite, mode);
+          fdReadable = true;
+        } catch (err) {
+          if (!isErrno(err) || err.code !== 'EACCES') throw err;
+          fd = fs.openSync(real, flags, mode);
+        }
+      }
     } catch (err) {
       if (created) this.usage.adjust(0, -1);
       if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
@@ -160,6 +176,8 @@ export class UserFs {
         ? this.o.observe?.(vpath, {
             truncated: created || req.truncate,
             size: req.truncate ? 0 : st.size,
+            fd,
+            fdReadable,
           })
         : undefined;
       // Non-blocking mode was only for the open itself.

@@ -26,11 +26,15 @@ const SYNC_CLOSE_MAX_WRITTEN = 1024 * 1024;
 export interface WriteObserver {
   /** Called synchronously, in arrival order, before the bytes go to disk. */
   beforeWrite(offset: number, data: Buffer): void;
+  /** The bytes of one write are on disk (writes may finish out of order). */
+  written(offset: number, length: number): void;
   /** A write failed: what the observer saw may not be on disk. */
   writeFailed(offset: number): void;
   /** The file was truncated or resized to `size`. */
   resized(size: number): void;
-  /** The last write finished and the handle is closing; `size`/`mtimeMs` are the file's now. */
+  /** Every write has finished; resolves when the observer no longer uses the descriptor. */
+  settle(): Promise<void>;
+  /** The handle is closed; `size`/`mtimeMs` are the file's as its last write left it. */
   closed(size: number, mtimeMs: number): void;
 }
 
@@ -148,6 +152,7 @@ export class VFile {
         await this.writeAll(data, offset);
       }
       this.bytesWritten += data.length;
+      this.observer?.written(at, data.length);
     } catch (err) {
       this.observer?.writeFailed(offset);
       // The disk may now hold less than was charged. The charge stays until
@@ -219,6 +224,7 @@ export class VFile {
 
   private async doClose(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    if (this.observer) await this.observer.settle();
     let st: fs.Stats | undefined;
     // Synchronous: a local fstat is far cheaper than a thread-pool round trip,
     // and OpenSSH's sftp waits for each CLOSE of a `put -r` before the next file.

@@ -42,6 +42,7 @@ interface Outcome {
 class Harness {
   readonly fs: UserFs;
   readonly extensions: ExtensionRegistry;
+  readonly ledger: UploadLedger;
 
   constructor(readonly root: string) {
     const store = createMemoryStore();
@@ -53,6 +54,7 @@ class Harness {
       isAdmin: false,
     });
     const ledger = new UploadLedger(store);
+    this.ledger = ledger;
     this.extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger),
       ledger,
@@ -184,6 +186,7 @@ describe('SFTP session fuzzing', function () {
   });
 
   after(async function () {
+    await harness?.ledger.close();
     process.off('unhandledRejection', onRejection);
     await fsp.rm(tmp, { recursive: true, force: true });
   });

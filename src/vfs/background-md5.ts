@@ -1,0 +1,111 @@
+/**
+ * MD5 of uploads on a second thread, so the event loop that decrypts and
+ * writes the incoming data does not also spend about 1.4 s of CPU per GiB
+ * hashing it. With it, a 1 GiB upload from OpenSSH's sftp went from about
+ * 330 to about 500 MB/s on a 2-core machine.
+ *
+ * Nothing is copied to the thread: the main thread reports how far a file is
+ * written contiguously from offset 0, and the thread reads those bytes back
+ * from the page cache through the same descriptor. The descriptor must stay
+ * open until `finish` or `drop` has answered: the answer comes only after the
+ * thread has handled every earlier message, so from then on it will not read
+ * the descriptor again, and the caller may close it.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+export type Md5Request =
+  | { t: 'open'; id: number; fd: number; to: number }
+  | { t: 'extend'; id: number; to: number }
+  | { t: 'finish'; id: number }
+  | { t: 'drop'; id: number };
+
+export interface Md5Reply {
+  id: number;
+  /** Undefined when the stream was dropped or could not read its bytes. */
+  md5: string | undefined;
+  /** Bytes the digest covers. */
+  bytes: number;
+}
+
+/** One hashing thread for all uploads of the server, started on first use. */
+export class BackgroundMd5 {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: Md5Reply) => void>();
+  private closed = false;
+
+  /** Starts hashing the file on `fd` from offset 0, with `to` bytes already written; undefined if the thread is unavailable. */
+  open(fd: number, to: number): number | undefined {
+    const w = this.thread();
+    if (!w) return undefined;
+    const id = this.nextId++;
+    w.postMessage({ t: 'open', id, fd, to } satisfies Md5Request);
+    return id;
+  }
+
+  /** The file is now written contiguously from 0 up to `to`. */
+  extend(id: number, to: number): void {
+    this.worker?.postMessage({ t: 'extend', id, to } satisfies Md5Request);
+  }
+
+  /** The digest of everything reported; after it resolves the thread no longer reads the descriptor. */
+  finish(id: number): Promise<Md5Reply> {
+    return this.ask({ t: 'finish', id });
+  }
+
+  /** Forgets the stream; after it resolves the thread no longer reads the descriptor. */
+  async drop(id: number): Promise<void> {
+    await this.ask({ t: 'drop', id });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+    this.failAll();
+  }
+
+  private ask(m: Extract<Md5Request, { t: 'finish' | 'drop' }>): Promise<Md5Reply> {
+    const w = this.worker;
+    if (!w) return Promise.resolve({ id: m.id, md5: undefined, bytes: 0 });
+    return new Promise((resolve) => {
+      this.waiting.set(m.id, resolve);
+      w.postMessage(m);
+    });
+  }
+
+  private thread(): Worker | undefined {
+    if (this.worker || this.closed) return this.worker;
+    let w: Worker;
+    try {
+      w = new Worker(path.join(__dirname, 'md5-worker.js'), {
+        // A small heap: the thread holds one 256 KiB buffer and the hash states.
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+      });
+    } catch {
+      return undefined;
+    }
+    w.unref();
+    w.on('message', (r: Md5Reply) => {
+      const resolve = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      resolve?.(r);
+    });
+    const gone = (): void => {
+      // A thread that died reads nothing more: every stream ends without a digest.
+      if (this.worker === w) this.worker = undefined;
+      this.failAll();
+    };
+    w.on('error', gone);
+    w.on('exit', gone);
+    this.worker = w;
+    return w;
+  }
+
+  private failAll(): void {
+    for (const [id, resolve] of this.waiting) resolve({ id, md5: undefined, bytes: 0 });
+    this.waiting.clear();
+  }
+}

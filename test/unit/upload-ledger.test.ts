@@ -1,0 +1,151 @@
+/**
+ * The upload ledger on real files: uploads of at least 1 MiB that go forward
+ * from offset 0 end with a record of their MD5, whether their writes finish in
+ * order or not and whether the bytes are hashed by the background thread or,
+ * for a descriptor it cannot read, on the event loop. Anything else (a rewrite,
+ * a gap, a file opened on existing bytes) leaves no record.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { UserUsage } from '../../src/quota/user-usage';
+import { createMemoryStore } from '../../src/store/memory-store';
+import type { Store } from '../../src/store/types';
+import { Jail } from '../../src/vfs/jail';
+import { UploadLedger } from '../../src/vfs/upload-ledger';
+import { UserFs, type OpenRequest } from '../../src/vfs/user-fs';
+
+const MiB = 1024 * 1024;
+const WRITE: OpenRequest = {
+  read: false,
+  write: true,
+  append: false,
+  create: true,
+  truncate: true,
+  exclusive: false,
+};
+
+const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+
+describe('upload ledger', function () {
+  let root: string;
+  let store: Store;
+  let ledger: UploadLedger;
+  let userFs: UserFs;
+
+  beforeEach(async function () {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-ledger-'));
+    store = createMemoryStore();
+    store.users.create({
+      name: 'u',
+      passwordHash: 'x',
+      quotaBytes: 0,
+      quotaFiles: 0,
+      isAdmin: false,
+    });
+    ledger = new UploadLedger(store);
+    userFs = new UserFs({
+      jail: new Jail(root),
+      usage: new UserUsage('u', 0, 0, { bytes: 0, files: 0 }),
+      ...ledger.hooks('u'),
+    });
+  });
+
+  afterEach(async function () {
+    await ledger.close();
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  /** Writes `data` in `chunk`-sized WRITEs, all in flight at once (they may finish in any order). */
+  async function upload(name: string, data: Buffer, chunk: number): Promise<void> {
+    const file = await userFs.open(name, WRITE);
+    const writes: Array<Promise<void>> = [];
+    for (let at = 0; at < data.length; at += chunk)
+      writes.push(file.write(at, data.subarray(at, Math.min(at + chunk, data.length))));
+    await Promise.all(writes);
+    await file.close();
+  }
+
+  it('records the MD5 of a 3 MiB upload whose writes run concurrently', async function () {
+    const data = randomBytes(3 * MiB + 123);
+    await upload('/a.bin', data, 32 * 1024);
+    const rec = store.uploads.get('u', '/a.bin');
+    expect(rec?.md5).to.equal(md5(data));
+    expect(rec?.bytes).to.equal(data.length);
+  });
+
+  it('records the prefix of an upload cut off mid-way, as a dropped connection leaves it', async function () {
+    const data = randomBytes(4 * MiB);
+    const file = await userFs.open('/cut.bin', WRITE);
+    for (let at = 0; at < 2 * MiB + 5000; at += 100_000)
+      await file.write(at, data.subarray(at, Math.min(at + 100_000, 2 * MiB + 5000)));
+    await file.close();
+    expect(store.uploads.get('u', '/cut.bin')?.md5).to.equal(md5(data.subarray(0, 2 * MiB + 5000)));
+  });
+
+  it('hashes on the event loop when the descriptor cannot be read', async function () {
+    const hooks = ledger.hooks('u');
+    const fd = fs.openSync(path.join(root, 'w.bin'), 'w');
+    const observer = hooks.observe?.('/w.bin', { truncated: true, size: 0, fd, fdReadable: false });
+    expect(observer).to.not.equal(undefined);
+    const data = randomBytes(2 * MiB);
+    for (let at = 0; at < data.length; at += MiB) {
+      const part = data.subarray(at, at + MiB);
+      observer?.beforeWrite(at, part);
+      fs.writeSync(fd, part, 0, part.length, at);
+      observer?.written(at, part.length);
+    }
+    await observer?.settle();
+    const st = fs.fstatSync(fd);
+    fs.closeSync(fd);
+    observer?.closed(st.size, st.mtimeMs);
+    expect(store.uploads.get('u', '/w.bin')?.md5).to.equal(md5(data));
+  });
+
+  it('starts over after a truncate to 0 and records only the new content', async function () {
+    const first = randomBytes(2 * MiB);
+    const second = randomBytes(MiB + 77);
+    const file = await userFs.open('/t.bin', WRITE);
+    await file.write(0, first);
+    await file.truncate(0);
+    await file.write(0, second);
+    await file.close();
+    expect(store.uploads.get('u', '/t.bin')?.md5).to.equal(md5(second));
+  });
+
+  it('keeps no record after a rewrite of bytes already written', async function () {
+    const data = randomBytes(2 * MiB);
+    const file = await userFs.open('/r.bin', WRITE);
+    await file.write(0, data);
+    await file.write(MiB, data.subarray(0, 1000));
+    await file.close();
+    expect(store.uploads.get('u', '/r.bin')).to.equal(undefined);
+  });
+
+  it('keeps no record for a file opened on existing bytes (append or resume)', async function () {
+    const data = randomBytes(2 * MiB);
+    await upload('/e.bin', data.subarray(0, MiB), 64 * 1024);
+    store.uploads.delete('u', '/e.bin');
+    const file = await userFs.open('/e.bin', { ...WRITE, truncate: false });
+    await file.write(MiB, data.subarray(MiB));
+    await file.close();
+    expect(store.uploads.get('u', '/e.bin')).to.equal(undefined);
+    expect(md5(await fsp.readFile(path.join(root, 'e.bin')))).to.equal(md5(data));
+  });
+
+  it('opens write-only uploads read-write for the hashing thread, yet refuses READ on them', async function () {
+    const file = await userFs.open('/wo.bin', WRITE);
+    await file.write(0, Buffer.from('secret'));
+    let refused: unknown;
+    try {
+      await file.read(0, 6, Buffer.alloc(6), 0);
+    } catch (err) {
+      refused = err;
+    }
+    await file.close();
+    expect(String(refused)).to.match(/not opened for reading/);
+  });
+});
