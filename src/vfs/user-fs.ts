@@ -123,14 +123,16 @@ export class UserFs {
       flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
     }
     let fd: number;
-    // A write-only handle is opened read-write when the file allows it, so the
-    // upload ledger's thread can read the bytes back to hash them. The handle
-    // itself still refuses READ (VFile checks what the client asked for).
+    // A writable handle is opened read-write when the file allows it, so the
+    // upload ledger's thread can read the bytes back to hash them (the handle
+    // itself still refuses READ unless asked for: VFile checks). O_NOATIME:
+    // otherwise every read-back after a write updates atime, and those inode
+    // updates contend with the writes in the filesystem's journal.
     let fdReadable = !writable || req.read;
     try {
       // Synchronous like the lookups above (a FIFO cannot block it: O_NONBLOCK).
       const mode = (req.mode ?? 0o666) & MODE_MASK;
-      if (fdReadable) fd = fs.openSync(real, flags, mode);
+      if (!writable) fd = fs.openSync(real, flags, mode);
       else {
         const readWrite =
           (flags & ~fs.constants.O_WRONLY) | fs.constants.O_RDWR | fs.constants.O_NOATIME;
@@ -138,7 +140,8 @@ export class UserFs {
           fd = fs.openSync(real, readWrite, mode);
           fdReadable = true;
         } catch (err) {
-          if (!isErrno(err) || err.code !== 'EACCES') throw err;
+          // EACCES: the file is write-only; EPERM: O_NOATIME on a file another user owns.
+          if (!isErrno(err) || (err.code !== 'EACCES' && err.code !== 'EPERM')) throw err;
           fd = fs.openSync(real, flags, mode);
         }
       }
