@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
 import { descendants, type ChildRegistry } from './proc';
+import { MALLOC_SETTING } from '../src/server/cli';
 
 export interface BenchServer {
   readonly name: 'MiniFTP' | 'OpenSSH';
@@ -134,7 +135,12 @@ export async function startMiniftp(
       '--default-quota',
       '0',
     ],
-    { cwd: paths.repo, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: paths.repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The environment `npm start` gives the server (package.json).
+      env: { ...process.env, [MALLOC_SETTING]: '131072' },
+    },
   );
   const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'MiniFTP');
   child.stdout?.resume();
