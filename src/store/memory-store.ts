@@ -199,6 +199,10 @@ class MemoryUploadStore implements UploadStore {
     this.tables.uploads.get(user)?.delete(filePath);
   }
 
+  paths(user: string): string[] {
+    return [...(this.tables.uploads.get(user)?.keys() ?? [])];
+  }
+
   rename(user: string, from: string, to: string): void {
     const byPath = this.tables.uploads.get(user);
     if (!byPath || from === to) return;

@@ -318,6 +318,7 @@ class SqliteUploadStore implements UploadStore {
   private readonly getStmt: Statement<[string, string], UploadRow>;
   private readonly putStmt: Statement<[UploadRow]>;
   private readonly deleteStmt: Statement<[string, string]>;
+  private readonly pathsStmt: Statement<[string], { path: string }>;
   private readonly deleteTreeStmt: Statement<[TreeParams]>;
   private readonly moveTreeStmt: Statement<[TreeParams & { to: string }]>;
   private readonly renameTx: (user: string, from: string, to: string) => void;
@@ -335,6 +336,7 @@ class SqliteUploadStore implements UploadStore {
          updated_at = excluded.updated_at`,
     );
     this.deleteStmt = db.prepare('DELETE FROM uploads WHERE user = ? AND path = ?');
+    this.pathsStmt = db.prepare('SELECT path FROM uploads WHERE user = ?');
     // A prefix test with substr rather than LIKE: '%' and '_' are ordinary file name characters.
     // length() and substr() both count characters, so no JS-side length (UTF-16 units) is mixed in.
     this.deleteTreeStmt = db.prepare(
@@ -375,6 +377,10 @@ class SqliteUploadStore implements UploadStore {
 
   delete(user: string, filePath: string): void {
     this.deleteStmt.run(user, filePath);
+  }
+
+  paths(user: string): string[] {
+    return this.pathsStmt.all(user).map((r) => r.path);
   }
 
   rename(user: string, from: string, to: string): void {

@@ -90,6 +90,8 @@ export interface UploadStore {
   get(user: string, path: string): UploadRecord | undefined;
   put(record: Omit<UploadRecord, 'updatedAt'>): void;
   delete(user: string, path: string): void;
+  /** The paths that have a record. */
+  paths(user: string): string[];
   /** Moves records at `from` (and below it, when it is a directory) to `to`. */
   rename(user: string, from: string, to: string): void;
 }

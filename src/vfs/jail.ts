@@ -74,6 +74,8 @@ export class Jail {
   async resolve(virtual: string, options: { followLast: boolean }): Promise<string> {
     const v = normalizeVirtual(virtual);
     if (v === '/') return this.root;
+    const plain = this.plainPath(v, options.followLast);
+    if (plain !== undefined) return plain;
     const lexical = this.root + v;
     if (options.followLast) {
       try {
@@ -97,6 +99,33 @@ export class Jail {
     }
     const parent = await this.realParent(lexical);
     return path.join(parent, path.basename(lexical));
+  }
+
+  /**
+   * The usual case, cheaply: when no component below the root is a symlink,
+   * the real path is the lexical one. One lstat per component below the root,
+   * where realpath() reads every component from "/" (twice for a file that
+   * does not exist yet, once for the file and once for its parent). Undefined
+   * when a symlink, a missing directory or anything else unusual is met: then
+   * the full resolution below decides, errors included.
+   */
+  private plainPath(v: string, followLast: boolean): string | undefined {
+    const parts = v.split('/');
+    let current = this.root;
+    for (let i = 1; i < parts.length; i++) {
+      current += path.sep + (parts[i] as string);
+      const last = i === parts.length - 1;
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(current, { throwIfNoEntry: false });
+      } catch {
+        return undefined;
+      }
+      if (!st) return last ? current : undefined;
+      if (st.isSymbolicLink()) return last && !followLast ? current : undefined;
+      if (!last && !st.isDirectory()) return undefined;
+    }
+    return current;
   }
 
   /**

@@ -288,6 +288,14 @@ function storeBehaviour(makeStore: () => Store): void {
       expect(store.uploads.get('bob', '/dir2/three')?.bytes).to.equal(3);
       expect(store.uploads.get('bob', '/dirfile')?.bytes).to.equal(4);
       expect(store.uploads.get('alice', '/dir/one')?.bytes).to.equal(5);
+      expect(store.uploads.paths('bob').sort()).to.deep.equal([
+        '/dir2/three',
+        '/dirfile',
+        '/moved/here/one',
+        '/moved/here/sub/two',
+      ]);
+      expect(store.uploads.paths('alice')).to.deep.equal(['/dir/one']);
+      expect(store.uploads.paths('nobody')).to.deep.equal([]);
     });
 
     it('treats % and _ in paths literally', () => {

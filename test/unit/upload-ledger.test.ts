@@ -136,6 +136,23 @@ describe('upload ledger', function () {
     expect(md5(await fsp.readFile(path.join(root, 'e.bin')))).to.equal(md5(data));
   });
 
+  it('follows renames and removals of recorded files', async function () {
+    const data = randomBytes(2 * MiB);
+    await upload('/part.tmp', data, 256 * 1024);
+    await fsp.mkdir(path.join(root, 'dir'));
+    await fsp.rename(path.join(root, 'part.tmp'), path.join(root, 'dir', 'final.bin'));
+    const hooks = ledger.hooks('u');
+    hooks.onPathMoved?.('/part.tmp', '/dir/final.bin');
+    hooks.onPathMoved?.('/dir', '/moved');
+    await fsp.rename(path.join(root, 'dir'), path.join(root, 'moved'));
+    const st = await fsp.stat(path.join(root, 'moved', 'final.bin'));
+    expect(ledger.current('u', '/moved/final.bin', st)?.md5).to.equal(md5(data));
+    expect(ledger.current('u', '/part.tmp', st)).to.equal(undefined);
+    hooks.onPathGone?.('/moved/final.bin');
+    expect(ledger.current('u', '/moved/final.bin', st)).to.equal(undefined);
+    expect(store.uploads.paths('u')).to.deep.equal([]);
+  });
+
   it('opens write-only uploads read-write for the hashing thread, yet refuses READ on them', async function () {
     const file = await userFs.open('/wo.bin', WRITE);
     await file.write(0, Buffer.from('secret'));
