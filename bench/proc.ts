@@ -111,6 +111,38 @@ export function resetHwm(pid: number): boolean {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in clock ticks; 0 once it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Waits until `pid` has been idle (at most one clock tick of CPU) for 200 ms,
+ * or `limitMs` has passed; resolves with the milliseconds waited. MiniFTP
+ * finishes the digests of finished uploads in the background: the next run
+ * (either server's) must not share the CPU with that.
+ */
+export async function waitIdle(pid: number, limitMs = 60_000): Promise<number> {
+  const start = Date.now();
+  let last = cpuTicks(pid);
+  let quietSince = Date.now();
+  while (Date.now() - start < limitMs) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = cpuTicks(pid);
+    if (now - last > 1) quietSince = Date.now();
+    last = now;
+    if (Date.now() - quietSince >= 200) break;
+  }
+  return Math.max(0, quietSince - start);
+}
+
 /** Every process below `root` (children, grandchildren…), not `root` itself. */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();

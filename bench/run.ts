@@ -10,7 +10,7 @@ import { writeRandomFile, writeSmallFiles } from './data';
 import { metricDefs, type Metrics } from './metrics';
 import { OpenSshClient, type Credentials, type Negotiated } from './openssh-client';
 import { parseOptions, sizeLabel, USAGE, UsageError, type BenchOptions } from './options';
-import { ChildRegistry, rssBytes } from './proc';
+import { ChildRegistry, rssBytes, waitIdle } from './proc';
 import { buildRows, formatReport, machineInfo, type BenchReport, type ServerInfo } from './report';
 import { resumeCheck } from './resume-check';
 import {
@@ -124,6 +124,8 @@ async function runWorkload(
   results: Map<string, Metrics[]>,
 ): Promise<void> {
   const targets = w.miniftpOnly ? servers.filter((s) => s.name === 'MiniFTP') : servers;
+  /** Per MiniFTP run: how long the server stayed busy after the transfer ended. */
+  const busy: number[] = [];
   try {
     for (const s of targets) await w.prepare?.(ctx, s);
     for (let run = 0; run < ctx.options.runs; run++) {
@@ -131,6 +133,9 @@ async function runWorkload(
       for (const s of targets) {
         const m = await w.run(ctx, s, run);
         results.get(s.name)?.push(m);
+        // The next run starts on an idle machine, whichever server goes next.
+        const busyMs = await waitIdle(s.mainPid);
+        if (s.name === 'MiniFTP') busy.push(busyMs);
         say(`  ${w.id} run ${run + 1}/${ctx.options.runs} ${s.name}: ${summary(m)}`);
       }
     }
@@ -140,6 +145,12 @@ async function runWorkload(
     say(`  ${w.id} FAILED: ${message}`);
   } finally {
     for (const s of targets) await w.finish?.(ctx, s).catch(() => undefined);
+    if (busy.some((ms) => ms >= 100)) {
+      ctx.notes.push(
+        `${w.id}: MiniFTP stayed busy after each transfer ended (upload digests finishing in the background) for ` +
+          `${busy.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', ')}; the next run waited until it was idle`,
+      );
+    }
   }
 }
 

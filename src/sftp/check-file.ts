@@ -42,6 +42,7 @@ async function md5FromLedger(
 ): Promise<Buffer | undefined> {
   const st = await file.stat();
   if (length !== 0 && length !== st.size) return undefined;
+  await ledger.settled(user, file.virtualPath);
   const rec = ledger.current(user, file.virtualPath, st);
   return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
 }

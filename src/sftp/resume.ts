@@ -93,7 +93,8 @@ export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): Ex
           `resume refused: the server has ${st.size} bytes of this file, fewer than the ${offset} to resume from`,
         );
       }
-      const known = ledger.current(session.user, path, st);
+      await ledger.settled(session.user, path);
+      const known = ledger.current(session.user, path, await file.stat());
       const serverMd5 = known && known.bytes === offset ? known.md5 : await prefixMd5(file, offset);
       const fromLedger = known !== undefined && known.bytes === offset;
       const clientHex = clientMd5.toString('hex');

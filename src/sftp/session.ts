@@ -443,12 +443,12 @@ export class SftpSession {
     const h = this.handles.get(handle);
     if (!h) throw MiniftpError.invalid('invalid handle');
     this.handles.delete(handle);
-    if (h.kind === 'file') await this.closeFile(h.file);
+    if (h.kind === 'file') await this.closeFile(h.file, { handOff: true });
     return statusPacket(id, Status.OK, 'OK');
   }
 
-  private async closeFile(file: VFile): Promise<void> {
-    await file.close();
+  private async closeFile(file: VFile, options: { handOff?: boolean } = {}): Promise<void> {
+    await file.close(options);
     if (file.bytesRead > 0 || file.bytesWritten > 0 || file.writable) {
       this.logger.info('file.closed', {
         path: file.virtualPath,

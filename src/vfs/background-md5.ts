@@ -1,8 +1,13 @@
 /**
  * MD5 of uploads on a second thread, so the event loop that decrypts and
  * writes the incoming data does not also spend about 1.4 s of CPU per GiB
- * hashing it. With it, a 1 GiB upload from OpenSSH's sftp went from about
- * 330 to about 500 MB/s on a 2-core machine.
+ * hashing it.
+ *
+ * The thread runs at the lowest scheduling priority (nice 19) while nobody
+ * waits for it: with spare cores it keeps up with the uploads, and on a busy
+ * machine it takes only the CPU the transfers leave, catching up afterwards.
+ * While someone waits for a digest (a dropped upload being closed, a resume
+ * or check-file request), it runs at normal priority.
  *
  * Nothing is copied to the thread: the main thread reports how far a file is
  * written contiguously from offset 0, and the thread reads those bytes back
@@ -11,6 +16,8 @@
  * thread has handled every earlier message, so from then on it will not read
  * the descriptor again, and the caller may close it.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -19,6 +26,34 @@ export type Md5Request =
   | { t: 'extend'; id: number; to: number }
   | { t: 'finish'; id: number }
   | { t: 'drop'; id: number };
+
+/** The thread's first message: its kernel thread id, for setpriority(). */
+export interface Md5Hello {
+  tid: number;
+}
+
+/** Nice value of the thread while nobody waits for it. */
+const IDLE_NICE = 19;
+
+/**
+ * Whether this process may set a thread back from nice 19 to 0: root may, and
+ * so may a process whose RLIMIT_NICE allows it. Otherwise the thread is never
+ * lowered, since it could not be raised again when someone waits for it.
+ */
+function mayRestorePriority(): boolean {
+  if (process.platform !== 'linux') return false;
+  if (process.getuid?.() === 0) return true;
+  try {
+    const line = fs
+      .readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max nice priority'));
+    const soft = line?.slice('Max nice priority'.length).trim().split(/\s+/)[0];
+    return soft === 'unlimited' || Number(soft) >= 20;
+  } catch {
+    return false;
+  }
+}
 
 export interface Md5Reply {
   id: number;
@@ -34,6 +69,9 @@ export class BackgroundMd5 {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: Md5Reply) => void>();
   private closed = false;
+  private tid: number | undefined;
+  /** Digests being waited for; the thread runs at normal priority while there are any. */
+  private urgent = 0;
 
   /** Starts hashing the file on `fd` from offset 0, with `to` bytes already written; undefined if the thread is unavailable. */
   open(fd: number, to: number): number | undefined {
@@ -49,9 +87,42 @@ export class BackgroundMd5 {
     this.worker?.postMessage({ t: 'extend', id, to } satisfies Md5Request);
   }
 
-  /** The digest of everything reported; after it resolves the thread no longer reads the descriptor. */
-  finish(id: number): Promise<Md5Reply> {
-    return this.ask({ t: 'finish', id });
+  /**
+   * The digest of everything reported; after it resolves the thread no longer
+   * reads the descriptor. `urgent`: someone is waiting, so the thread runs at
+   * normal priority until then (and so finishes whatever was queued before).
+   */
+  finish(id: number, urgent: boolean): Promise<Md5Reply> {
+    const reply = this.ask({ t: 'finish', id });
+    return urgent ? this.hurry(reply) : reply;
+  }
+
+  /** Runs the thread at normal priority until `work` settles. */
+  async hurry<T>(work: Promise<T>): Promise<T> {
+    this.setUrgent(+1);
+    try {
+      return await work;
+    } finally {
+      this.setUrgent(-1);
+    }
+  }
+
+  private setUrgent(delta: number): void {
+    const before = this.urgent > 0;
+    this.urgent += delta;
+    if (before !== this.urgent > 0) this.applyPriority();
+  }
+
+  private readonly lowersPriority = mayRestorePriority();
+
+  private applyPriority(): void {
+    if (this.tid === undefined || !this.lowersPriority) return;
+    try {
+      os.setPriority(this.tid, this.urgent > 0 ? 0 : IDLE_NICE);
+    } catch {
+      // Raising it back may be refused to an unprivileged process: it then
+      // stays low, which is slower for the waiter but still correct.
+    }
   }
 
   /** Forgets the stream; after it resolves the thread no longer reads the descriptor. */
@@ -88,14 +159,22 @@ export class BackgroundMd5 {
       return undefined;
     }
     w.unref();
-    w.on('message', (r: Md5Reply) => {
+    w.on('message', (r: Md5Reply | Md5Hello) => {
+      if ('tid' in r) {
+        this.tid = r.tid;
+        this.applyPriority();
+        return;
+      }
       const resolve = this.waiting.get(r.id);
       this.waiting.delete(r.id);
       resolve?.(r);
     });
     const gone = (): void => {
       // A thread that died reads nothing more: every stream ends without a digest.
-      if (this.worker === w) this.worker = undefined;
+      if (this.worker === w) {
+        this.worker = undefined;
+        this.tid = undefined;
+      }
       this.failAll();
     };
     w.on('error', gone);

@@ -9,8 +9,9 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import type { Md5Reply, Md5Request } from './background-md5';
+import type { Md5Hello, Md5Reply, Md5Request } from './background-md5';
 
 interface Stream {
   fd: number;
@@ -61,6 +62,15 @@ function handle(m: Md5Request): Md5Reply | undefined {
       streams.delete(m.id);
       return { id: m.id, md5: undefined, bytes: 0 };
   }
+}
+
+// The main thread sets this thread's scheduling priority (see BackgroundMd5), so it needs the
+// kernel's id for it; Linux names it in /proc/thread-self.
+try {
+  const tid = Number(path.basename(fs.readlinkSync('/proc/thread-self')));
+  if (Number.isInteger(tid) && tid > 0) parentPort?.postMessage({ tid } satisfies Md5Hello);
+} catch {
+  // Not Linux: the thread keeps the process's priority.
 }
 
 parentPort?.on('message', (m: Md5Request) => {

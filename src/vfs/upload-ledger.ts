@@ -6,6 +6,7 @@
  * reading the file again.
  */
 import { createHash, type Hash } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { Store, UploadRecord } from '../store/types';
 import type { WriteObserver } from './vfile';
 import type { UserFsHooks } from './homes';
@@ -27,6 +28,31 @@ export interface ObservedFile {
   /** Whether `fd` can be read (files are opened read-write for this when allowed). */
   fdReadable: boolean;
 }
+
+/** A finished upload whose digest the background thread is still computing. */
+interface DeferredHash {
+  /** The upload's descriptor, now the ledger's to close. */
+  fd: number;
+  stream: number;
+  /** The file as its last write left it. */
+  size: number;
+  mtimeMs: number;
+}
+
+/** A deferred hash, under the path its file has now (renames move it). */
+interface PendingHash {
+  user: string;
+  path: string;
+  cancelled: boolean;
+  urgent: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * Finished uploads whose digest may still be in progress at once. Each holds
+ * its descriptor open; beyond this many, a CLOSE waits for its own digest.
+ */
+const MAX_DEFERRED = 32;
 
 /**
  * Follows one writable handle and, for an upload that goes forward from
@@ -57,6 +83,7 @@ class PrefixHasher implements WriteObserver {
     private readonly background: BackgroundMd5,
     private readonly save: (bytes: number, md5: string, size: number, mtimeMs: number) => void,
     private readonly forget: () => void,
+    private readonly defer: (job: DeferredHash) => boolean,
   ) {
     // A file opened on existing bytes (OpenSSH reput, the resume extension)
     // cannot continue a digest: Node's hashes cannot be restored from one.
@@ -105,9 +132,18 @@ class PrefixHasher implements WriteObserver {
     } else if (size !== this.arrived) this.invalidate();
   }
 
+  handOff(size: number, mtimeMs: number): boolean {
+    if (!this.valid || this.stream === undefined || this.arrived !== size || this.owed.length > 0)
+      return false;
+    const job: DeferredHash = { fd: this.file.fd, stream: this.stream, size, mtimeMs };
+    if (!this.defer(job)) return false;
+    this.stream = undefined;
+    return true;
+  }
+
   async settle(): Promise<void> {
     if (this.valid && this.stream !== undefined) {
-      const reply = await this.background.finish(this.stream);
+      const reply = await this.background.finish(this.stream, true);
       this.stream = undefined;
       if (reply.md5 !== undefined && reply.bytes === this.arrived) this.md5 = reply.md5;
       else this.valid = false;
@@ -150,12 +186,17 @@ export class UploadLedger {
    * CLOSE-to-OPEN time in `put -r`.
    */
   private readonly known = new Map<string, Set<string>>();
+  private readonly pending = new Set<PendingHash>();
+  private closing = false;
 
   constructor(private readonly store: Store) {}
 
-  /** Stops the hashing thread (server shutdown). */
-  close(): Promise<void> {
-    return this.background.close();
+  /** Stops the hashing thread (server shutdown); digests still in progress are dropped. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const p of this.pending) p.cancelled = true;
+    await this.background.close();
+    await Promise.all([...this.pending].map((p) => p.done));
   }
 
   private pathsOf(user: string): Set<string> {
@@ -193,10 +234,76 @@ export class UploadLedger {
           (bytes, md5, fileSize, fileMtimeMs) =>
             this.record({ user, path, bytes, md5, fileSize, fileMtimeMs }),
           () => this.forget(user, path),
+          (job) => this.deferHash(user, path, job),
         ),
-      onPathGone: (path) => this.forget(user, path),
-      onPathMoved: (from, to) => this.moved(user, from, to),
+      onPathGone: (path) => {
+        this.cancelPending(user, path);
+        this.forget(user, path);
+      },
+      onPathMoved: (from, to) => {
+        for (const p of this.pending) {
+          if (p.user !== user) continue;
+          // Whatever the rename replaced is gone; what it moved keeps its digest.
+          if (isAtOrUnder(p.path, to)) p.cancelled = true;
+          else if (isAtOrUnder(p.path, from)) p.path = to + p.path.slice(from.length);
+        }
+        this.moved(user, from, to);
+      },
     };
+  }
+
+  /**
+   * Lets a CLOSE answer before the digest of its upload is ready: the thread
+   * finishes it when it has CPU to spare, then the record is written under the
+   * path the file has by then. False when too many are in progress.
+   */
+  private deferHash(user: string, path: string, job: DeferredHash): boolean {
+    if (this.pending.size >= MAX_DEFERRED || this.closing) return false;
+    const entry: PendingHash = {
+      user,
+      path,
+      cancelled: false,
+      urgent: false,
+      done: Promise.resolve(),
+    };
+    entry.done = this.background
+      .finish(job.stream, false)
+      .then((reply) => {
+        if (entry.cancelled || reply.md5 === undefined || reply.bytes !== job.size) return;
+        // Recorded with the size and mtime the upload left: if anything wrote
+        // to the file since, its mtime moved on and current() ignores the record.
+        this.record({
+          user,
+          path: entry.path,
+          bytes: job.size,
+          md5: reply.md5,
+          fileSize: job.size,
+          fileMtimeMs: job.mtimeMs,
+        });
+      })
+      .catch(() => undefined)
+      // Off the event loop, as VFile closes large uploads: ext4 may start writeback on close.
+      .then(() => new Promise<void>((resolve) => fs.close(job.fd, () => resolve())))
+      .finally(() => {
+        this.pending.delete(entry);
+      });
+    this.pending.add(entry);
+    return true;
+  }
+
+  private cancelPending(user: string, path: string): void {
+    for (const p of this.pending) if (p.user === user && p.path === path) p.cancelled = true;
+  }
+
+  /**
+   * Waits until the digest of an upload to `path` that finished moments ago is
+   * recorded (resume and check-file read the ledger right after).
+   */
+  async settled(user: string, path: string): Promise<void> {
+    const waits = [...this.pending].filter((p) => p.user === user && p.path === path);
+    if (waits.length === 0) return;
+    // Someone is waiting now: the thread runs at normal priority until done.
+    await Promise.all(waits.map((p) => this.background.hurry(p.done)));
   }
 
   /** The record for a file, if it still describes the file as it is on disk. */

@@ -32,6 +32,12 @@ export interface WriteObserver {
   writeFailed(offset: number): void;
   /** The file was truncated or resized to `size`. */
   resized(size: number): void;
+  /**
+   * Every write has finished and the handle is closing without anyone waiting
+   * on the observer: it may take the descriptor over (and close it later)
+   * instead of making the close wait. False: not taken, settle() follows.
+   */
+  handOff?(size: number, mtimeMs: number): boolean;
   /** Every write has finished; resolves when the observer no longer uses the descriptor. */
   settle(): Promise<void>;
   /** The handle is closed; `size`/`mtimeMs` are the file's as its last write left it. */
@@ -216,15 +222,19 @@ export class VFile {
     await this.track(fsFsync(this.fd));
   }
 
-  /** Waits for the reads and writes still running, then closes. Idempotent. */
-  close(): Promise<void> {
-    if (!this.closing) this.closing = this.doClose();
+  /**
+   * Waits for the reads and writes still running, then closes. Idempotent.
+   * `handOff`: the client closed the handle (CLOSE), so the upload ledger may
+   * finish its digest after this returns; otherwise (a dropped session) the
+   * close waits for it, since a resume is likely to ask for it next.
+   */
+  close(options: { handOff?: boolean } = {}): Promise<void> {
+    if (!this.closing) this.closing = this.doClose(options.handOff === true);
     return this.closing;
   }
 
-  private async doClose(): Promise<void> {
+  private async doClose(handOff: boolean): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-    if (this.observer) await this.observer.settle();
     let st: fs.Stats | undefined;
     // Synchronous: a local fstat is far cheaper than a thread-pool round trip,
     // and OpenSSH's sftp waits for each CLOSE of a `put -r` before the next file.
@@ -235,6 +245,12 @@ export class VFile {
         st = undefined;
       }
     }
+    if (handOff && st && this.observer?.handOff?.(st.size, st.mtimeMs)) {
+      // The ledger owns the descriptor now and closes it once the digest is done.
+      this.usage.closeFile(this.key, st);
+      return;
+    }
+    if (this.observer) await this.observer.settle();
     // Closing a file that took many bytes may start their writeback (ext4 does
     // after a truncate), so only that close stays off the event loop.
     if (this.bytesWritten >= SYNC_CLOSE_MAX_WRITTEN) await fsClose(this.fd);

@@ -14,6 +14,7 @@ import { RawSftp, extendedOf, statusOf } from '../helpers/raw-sftp';
 import { call, connectClient, endClient, openSftp } from '../helpers/ssh-client';
 import { sshExec } from '../helpers/openssh';
 import { fixture } from '../helpers/files';
+import { waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -254,8 +255,15 @@ describe('checksums', function () {
       expect(onDisk.equals(second)).to.equal(true);
       const st = await fsp.stat(path.join(server.home('zhangsan'), 'w.bin'));
       expect(Math.floor(st.mtimeMs / 1000)).to.equal(when);
+      // The digest of a finished upload may be completed after its CLOSE; the
+      // record then lands under the name the file has by then.
+      await waitUntil(
+        'the record of /w.bin',
+        () => server.store.uploads.get('zhangsan', '/w.bin') !== undefined,
+      );
       const rec = server.store.uploads.get('zhangsan', '/w.bin');
       expect(rec?.bytes).to.equal(second.length);
+      expect(server.store.uploads.get('zhangsan', '/w.bin.filepart')).to.equal(undefined);
       sftp.end();
     });
   });

@@ -153,6 +153,37 @@ describe('upload ledger', function () {
     expect(store.uploads.paths('u')).to.deep.equal([]);
   });
 
+  it('after a CLOSE, finishes the digest in the background and records it', async function () {
+    const data = randomBytes(3 * MiB);
+    const file = await userFs.open('/later.bin', WRITE);
+    await file.write(0, data);
+    await file.close({ handOff: true });
+    await ledger.settled('u', '/later.bin');
+    expect(store.uploads.get('u', '/later.bin')?.md5).to.equal(md5(data));
+  });
+
+  it('records a background digest under the name the file was renamed to meanwhile', async function () {
+    const data = randomBytes(2 * MiB);
+    const hooks = ledger.hooks('u');
+    const file = await userFs.open('/up.filepart', WRITE);
+    await file.write(0, data);
+    await file.close({ handOff: true });
+    await fsp.rename(path.join(root, 'up.filepart'), path.join(root, 'up.bin'));
+    hooks.onPathMoved?.('/up.filepart', '/up.bin');
+    await ledger.settled('u', '/up.bin');
+    expect(store.uploads.get('u', '/up.bin')?.md5).to.equal(md5(data));
+    expect(store.uploads.get('u', '/up.filepart')).to.equal(undefined);
+  });
+
+  it('drops a background digest when its file is removed meanwhile', async function () {
+    const file = await userFs.open('/gone.bin', WRITE);
+    await file.write(0, randomBytes(2 * MiB));
+    await file.close({ handOff: true });
+    ledger.hooks('u').onPathGone?.('/gone.bin');
+    await ledger.settled('u', '/gone.bin');
+    expect(store.uploads.get('u', '/gone.bin')).to.equal(undefined);
+  });
+
   it('opens write-only uploads read-write for the hashing thread, yet refuses READ on them', async function () {
     const file = await userFs.open('/wo.bin', WRITE);
     await file.write(0, Buffer.from('secret'));
