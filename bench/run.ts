@@ -188,6 +188,8 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
   const miniftp = await startMiniftp(children, {
     repo: REPO,
     dataDir: path.join(tmp, 'miniftp'),
+    // A forced cipher must be on offer: OpenSSH clients are otherwise offered AES-GCM only.
+    flags: o.cipher ? ['--gcm-for-openssh', 'false'] : [],
   });
   td.servers.push(miniftp);
   say(`MiniFTP listening on 127.0.0.1:${miniftp.port}`);

@@ -114,6 +114,8 @@ export interface MiniftpPaths {
   repo: string;
   /** The data directory given to --data-dir. */
   dataDir: string;
+  /** More server flags. */
+  flags?: string[];
 }
 
 export async function startMiniftp(
@@ -134,6 +136,7 @@ export async function startMiniftp(
       'false',
       '--default-quota',
       '0',
+      ...(paths.flags ?? []),
     ],
     {
       cwd: paths.repo,
