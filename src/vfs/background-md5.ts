@@ -35,15 +35,21 @@ export interface Md5Hello {
 /** Nice value of the thread while nobody waits for it. */
 const IDLE_NICE = 19;
 
+/** Linux's capability number for CAP_SYS_NICE. */
+const CAP_SYS_NICE = 23n;
+
 /**
- * Whether this process may set a thread back from nice 19 to 0: root may, and
- * so may a process whose RLIMIT_NICE allows it. Otherwise the thread is never
- * lowered, since it could not be raised again when someone waits for it.
+ * Whether this process may set a thread back from nice 19 to 0: with
+ * CAP_SYS_NICE (root usually has it; a container's root usually does not),
+ * or when RLIMIT_NICE allows it. Otherwise the thread is never lowered, since
+ * it could not be raised again when someone waits for it.
  */
-function mayRestorePriority(): boolean {
+export function mayRestorePriority(): boolean {
   if (process.platform !== 'linux') return false;
-  if (process.getuid?.() === 0) return true;
   try {
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1];
+    if (capEff !== undefined && (BigInt(`0x${capEff}`) >> CAP_SYS_NICE) & 1n) return true;
     const line = fs
       .readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
@@ -120,8 +126,9 @@ export class BackgroundMd5 {
     try {
       os.setPriority(this.tid, this.urgent > 0 ? 0 : IDLE_NICE);
     } catch {
-      // Raising it back may be refused to an unprivileged process: it then
-      // stays low, which is slower for the waiter but still correct.
+      // mayRestorePriority() said raising it is allowed; should a security
+      // policy refuse it anyway, the thread stays low: slower for the
+      // waiter, still correct.
     }
   }
 
