@@ -93,8 +93,9 @@ export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): Ex
           `resume refused: the server has ${st.size} bytes of this file, fewer than the ${offset} to resume from`,
         );
       }
+      // A digest still being finished for this file after its CLOSE.
       await ledger.settled(session.user, path);
-      const known = ledger.current(session.user, path, await file.stat());
+      const known = ledger.current(session.user, path, st);
       const serverMd5 = known && known.bytes === offset ? known.md5 : await prefixMd5(file, offset);
       const fromLedger = known !== undefined && known.bytes === offset;
       const clientHex = clientMd5.toString('hex');
