@@ -28,6 +28,7 @@ import {
   type TransferProgress,
 } from '../../src/client/transfer';
 import { writeRandomFile } from '../helpers/files';
+import { waitForLog } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -293,6 +294,32 @@ describe('client transfer engine', function () {
       expect(r.bytesSent).to.equal(SIZE - r.resumedFrom);
       expect(r.verified).to.equal(true);
       expect(md5(await fsp.readFile(remoteFile('dropped.bin')))).to.equal(md5(sourceData));
+    });
+
+    it('continues after an abort, with the digest the server finished after the CLOSE', async () => {
+      const c = await login();
+      const stop = new AbortController();
+      const err = await caught(
+        upload(c.sftp, source, '/closed-early.bin', {
+          signal: stop.signal,
+          concurrency: 4,
+          progressIntervalMs: 0,
+          onProgress: (p) => {
+            if (p.transferred >= 0.4 * p.total) stop.abort();
+          },
+        }),
+      );
+      expect(err).to.be.instanceOf(TransferAbortedError);
+      // The abort closed the handle with CLOSE; the resume right after must
+      // wait for that upload's digest and take it from the ledger.
+      const r = await upload(c.sftp, source, '/closed-early.bin', { resume: 'auto' });
+      expect(r.resumedFrom).to.be.greaterThan(MiB);
+      expect(r.verified).to.equal(true);
+      await waitForLog(server.dataDir, 'resume.accepted', {
+        path: '/closed-early.bin',
+        from_ledger: true,
+      });
+      expect(md5(await fsp.readFile(remoteFile('closed-early.bin')))).to.equal(md5(sourceData));
     });
 
     it('continues after a drop and a server restart', async () => {
