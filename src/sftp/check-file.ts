@@ -30,23 +30,6 @@ function pickAlgorithm(list: string): HashAlgorithm {
   );
 }
 
-/**
- * The MD5 of a whole file from the upload ledger, when the server hashed it as
- * it arrived: the check a client makes right after an upload then costs no read.
- */
-async function md5FromLedger(
-  ledger: UploadLedger,
-  user: string,
-  file: VFile,
-  length: number,
-): Promise<Buffer | undefined> {
-  const st = await file.stat();
-  if (length !== 0 && length !== st.size) return undefined;
-  await ledger.settled(user, file.virtualPath);
-  const rec = ledger.current(user, file.virtualPath, st);
-  return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
-}
-
 async function answer(
   req: ExtensionRequest,
   file: VFile,
@@ -64,7 +47,7 @@ async function answer(
   if (!file.readable) throw MiniftpError.permission('the handle was not opened for reading');
   const known =
     algorithm === 'md5' && offset === 0 && blockSize === 0
-      ? await md5FromLedger(ledger, req.session.user, file, length)
+      ? await ledger.wholeMd5(req.session.user, file, length)
       : undefined;
   const digests = known
     ? [known]

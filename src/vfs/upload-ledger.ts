@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Store, UploadRecord } from '../store/types';
-import type { WriteObserver } from './vfile';
+import type { VFile, WriteObserver } from './vfile';
 import type { UserFsHooks } from './homes';
 import { BackgroundMd5 } from './background-md5';
 
@@ -304,6 +304,20 @@ export class UploadLedger {
     if (waits.length === 0) return;
     // Someone is waiting now: the thread runs at normal priority until done.
     await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+  }
+
+  /**
+   * The MD5 of the whole of an open file from its record, when the record
+   * describes the file as it is (a digest still being finished is waited
+   * for): the check a client makes right after an upload then reads nothing.
+   * `length` other than 0 must be the file's size.
+   */
+  async wholeMd5(user: string, file: VFile, length = 0): Promise<Buffer | undefined> {
+    await this.settled(user, file.virtualPath);
+    const st = await file.stat();
+    if (length !== 0 && length !== st.size) return undefined;
+    const rec = this.current(user, file.virtualPath, st);
+    return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
   }
 
   /** The record for a file, if it still describes the file as it is on disk. */
