@@ -6,7 +6,10 @@ import type { Logger } from '../log/types';
 import { Jail } from './jail';
 import { UserFs, type UserFsOptions } from './user-fs';
 
-export type UserFsHooks = Pick<UserFsOptions, 'observe' | 'onPathGone' | 'onPathMoved'>;
+export type UserFsHooks = Pick<
+  UserFsOptions,
+  'observe' | 'onPathGone' | 'onPathMoved' | 'onTimesSet'
+>;
 
 export class Homes {
   constructor(

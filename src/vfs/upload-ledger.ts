@@ -43,8 +43,9 @@ interface DeferredHash {
 interface PendingHash {
   user: string;
   path: string;
+  /** The file's mtime to record (SETSTAT may move it meanwhile). */
+  mtimeMs: number;
   cancelled: boolean;
-  urgent: boolean;
   done: Promise<void>;
 }
 
@@ -249,7 +250,23 @@ export class UploadLedger {
         }
         this.moved(user, from, to);
       },
+      onTimesSet: (path, before, mtimeMs) => this.timesSet(user, path, before, mtimeMs),
     };
+  }
+
+  /** New times on a file whose content is unchanged: its record stays current. */
+  private timesSet(
+    user: string,
+    path: string,
+    before: { size: number; mtimeMs: number },
+    mtimeMs: number,
+  ): void {
+    for (const p of this.pending) {
+      if (p.user === user && p.path === path && p.mtimeMs === before.mtimeMs) p.mtimeMs = mtimeMs;
+    }
+    if (!this.pathsOf(user).has(path)) return;
+    const rec = this.current(user, path, before);
+    if (rec) this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
   }
 
   /**
@@ -262,8 +279,8 @@ export class UploadLedger {
     const entry: PendingHash = {
       user,
       path,
+      mtimeMs: job.mtimeMs,
       cancelled: false,
-      urgent: false,
       done: Promise.resolve(),
     };
     entry.done = this.background
@@ -278,7 +295,7 @@ export class UploadLedger {
           bytes: job.size,
           md5: reply.md5,
           fileSize: job.size,
-          fileMtimeMs: job.mtimeMs,
+          fileMtimeMs: entry.mtimeMs,
         });
       })
       .catch(() => undefined)

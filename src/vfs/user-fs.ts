@@ -59,6 +59,15 @@ export interface UserFsOptions {
   /** Called when a path's content is replaced or removed, so upload records can follow. */
   onPathGone?: (virtualPath: string) => void;
   onPathMoved?: (from: string, to: string) => void;
+  /**
+   * SETSTAT gave a regular file new times, its content untouched (WinSCP sets
+   * them after its upload): the upload record can follow the new mtime.
+   */
+  onTimesSet?: (
+    virtualPath: string,
+    before: { size: number; mtimeMs: number },
+    mtimeMs: number,
+  ) => void;
   /** The session's logger: quota refusals are logged here with the path. */
   logger?: Logger;
 }
@@ -250,8 +259,13 @@ export class UserFs {
       return;
     }
     if (attrs.permissions !== undefined) await fsp.chmod(real, attrs.permissions & MODE_MASK);
-    if (attrs.atime !== undefined && attrs.mtime !== undefined)
+    if (attrs.atime !== undefined && attrs.mtime !== undefined) {
       await fsp.utimes(real, attrs.atime, attrs.mtime);
+      if (st.isFile() && attrs.size === undefined) {
+        // SFTP v3 times are whole seconds, which the kernel stores as given.
+        this.o.onTimesSet?.(normalizeVirtual(virtual), st, attrs.mtime * 1000);
+      }
+    }
   }
 
   /**

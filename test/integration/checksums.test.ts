@@ -281,6 +281,10 @@ describe('checksums', function () {
       const rec = server.store.uploads.get('zhangsan', '/w.bin');
       expect(rec?.bytes).to.equal(second.length);
       expect(server.store.uploads.get('zhangsan', '/w.bin.filepart')).to.equal(undefined);
+      // The new times are WinSCP's "preserve timestamp": the content is the
+      // upload's, so the record follows the mtime and stays current.
+      expect(rec?.fileMtimeMs).to.equal(when * 1000);
+      expect(rec?.md5).to.equal(digest('md5', second).toString('hex'));
       sftp.end();
     });
   });

@@ -184,6 +184,26 @@ describe('upload ledger', function () {
     expect(store.uploads.get('u', '/gone.bin')).to.equal(undefined);
   });
 
+  it('keeps a record current when SETSTAT only changes the times, before or after the digest is done', async function () {
+    const data = randomBytes(2 * MiB);
+    const when = Math.floor(Date.now() / 1000) - 7200;
+    for (const name of ['/t1.bin', '/t2.bin']) {
+      const file = await userFs.open(name, WRITE);
+      await file.write(0, data);
+      await file.close({ handOff: true });
+      // t1: the digest is done first; t2: the times change while it may still run.
+      if (name === '/t1.bin') await ledger.settled('u', name);
+      await userFs.setAttrs(name, { atime: when, mtime: when }, { follow: true });
+      await ledger.settled('u', name);
+      const st = await fsp.stat(path.join(root, name));
+      expect(ledger.current('u', name, st)?.md5, name).to.equal(md5(data));
+    }
+    // A size change is no times-only change: the record no longer describes the file.
+    await userFs.setAttrs('/t1.bin', { size: 10, atime: when, mtime: when }, { follow: true });
+    const st = await fsp.stat(path.join(root, 't1.bin'));
+    expect(ledger.current('u', '/t1.bin', st)).to.equal(undefined);
+  });
+
   it('opens write-only uploads read-write for the hashing thread, yet refuses READ on them', async function () {
     const file = await userFs.open('/wo.bin', WRITE);
     await file.write(0, Buffer.from('secret'));
