@@ -82,7 +82,7 @@ export async function startServer(
       hostKeys,
       extensions,
       connections,
-      userExec: new HashExec({ homes, logger, ledger }),
+      userExec: new HashExec({ homes, logger }),
       console: new AdminConsole({
         store,
         hasher,

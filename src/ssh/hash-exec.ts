@@ -10,7 +10,6 @@ import { describeError } from '../errors';
 import type { Logger } from '../log/types';
 import type { Homes } from '../vfs/homes';
 import { digestRange, type HashAlgorithm } from '../vfs/hashing';
-import type { UploadLedger } from '../vfs/upload-ledger';
 import { shellWords } from '../util/shell-words';
 import type { ChannelContext, UserExecHandler } from './channel-handlers';
 import { statusFromError } from '../sftp/status';
@@ -38,7 +37,7 @@ function finish(channel: ServerChannel, status: number): void {
 }
 
 export class HashExec implements UserExecHandler {
-  constructor(private readonly o: { homes: Homes; logger: Logger; ledger?: UploadLedger }) {}
+  constructor(private readonly o: { homes: Homes; logger: Logger }) {}
 
   exec(ctx: ChannelContext, command: string): boolean {
     let words: string[];
@@ -84,20 +83,14 @@ export class HashExec implements UserExecHandler {
       try {
         const file = await fs.openForReading(p.startsWith('/') ? p : `/${p}`);
         try {
-          // rclone runs `md5sum` after each upload: the ledger usually knows the answer.
-          const known =
-            algorithm === 'md5' ? await this.o.ledger?.wholeMd5(ctx.user, file) : undefined;
-          const [digest] = known
-            ? [known]
-            : await digestRange(file, { algorithm, offset: 0, length: 0, blockSize: 0 });
+          const [digest] = await digestRange(file, {
+            algorithm,
+            offset: 0,
+            length: 0,
+            blockSize: 0,
+          });
           // coreutils prints the name as it was given, two spaces after the digest.
           channel.write(`${(digest as Buffer).toString('hex')}  ${p}\n`);
-          this.o.logger.info('exec.hash', {
-            user: ctx.user,
-            command: name,
-            path: file.virtualPath,
-            from_ledger: known !== undefined,
-          });
         } finally {
           await file.close();
         }

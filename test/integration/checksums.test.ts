@@ -14,7 +14,7 @@ import { RawSftp, extendedOf, statusOf } from '../helpers/raw-sftp';
 import { call, connectClient, endClient, openSftp } from '../helpers/ssh-client';
 import { sshExec } from '../helpers/openssh';
 import { fixture } from '../helpers/files';
-import { waitForLog, waitUntil } from '../helpers/probe';
+import { waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -215,23 +215,6 @@ describe('checksums', function () {
       expect(r.stdout).to.equal(`${gnu.split(' ')[0]}  dir/a file.bin\n`);
       const sha = await sshExec(server.port, ZS, ['sha256sum', '"/dir/a file.bin"']);
       expect(sha.stdout).to.equal(`${digest('sha256', data).toString('hex')}  /dir/a file.bin\n`);
-    });
-
-    it('answers md5sum of a finished upload from the ledger, as rclone asks after each one', async () => {
-      const sftp = await openSftp(client);
-      const big = randomBytes(2 * MiB + 3);
-      const small = randomBytes(1000);
-      await call((cb) => sftp.writeFile('/for-rclone.bin', big, cb));
-      await call((cb) => sftp.writeFile('/small-one.bin', small, cb));
-      sftp.end();
-      const r = await sshExec(server.port, ZS, ['md5sum', 'for-rclone.bin', '/small-one.bin']);
-      expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.equal(
-        `${digest('md5', big).toString('hex')}  for-rclone.bin\n` +
-          `${digest('md5', small).toString('hex')}  /small-one.bin\n`,
-      );
-      await waitForLog(server.dataDir, 'exec.hash', { path: '/for-rclone.bin', from_ledger: true });
-      await waitForLog(server.dataDir, 'exec.hash', { path: '/small-one.bin', from_ledger: false });
     });
 
     it('refuses paths outside the home without revealing anything', async () => {
