@@ -124,6 +124,26 @@ describe('client transfer engine', function () {
     expect(partial).to.be.greaterThan(0).and.lessThan(SIZE);
   };
 
+  /** Uploads `source` and aborts it (the client sends CLOSE) once `when(bytes done)` holds. */
+  const uploadAndAbort = (
+    c: Connection,
+    name: string,
+    concurrency: number,
+    when: (done: number) => boolean,
+  ): Promise<unknown> => {
+    const stop = new AbortController();
+    return caught(
+      upload(c.sftp, source, name, {
+        signal: stop.signal,
+        concurrency,
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (when(p.transferred)) stop.abort();
+        },
+      }),
+    );
+  };
+
   before(async () => {
     server = await startTestServer();
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-engine-'));
@@ -268,17 +288,7 @@ describe('client transfer engine', function () {
 
     it('stops at an abort and reports it', async () => {
       const c = await login();
-      const stop = new AbortController();
-      const err = await caught(
-        upload(c.sftp, source, '/aborted.bin', {
-          signal: stop.signal,
-          concurrency: 2,
-          progressIntervalMs: 0,
-          onProgress: (p) => {
-            if (p.transferred > 0) stop.abort();
-          },
-        }),
-      );
+      const err = await uploadAndAbort(c, '/aborted.bin', 2, (done) => done > 0);
       expect(err).to.be.instanceOf(TransferAbortedError);
       // The session stays usable after an abort.
       expect((await c.sftp.stat('/aborted.bin')).size).to.be.lessThan(SIZE);
@@ -298,17 +308,7 @@ describe('client transfer engine', function () {
 
     it('continues after an abort, with the digest the server finished after the CLOSE', async () => {
       const c = await login();
-      const stop = new AbortController();
-      const err = await caught(
-        upload(c.sftp, source, '/closed-early.bin', {
-          signal: stop.signal,
-          concurrency: 4,
-          progressIntervalMs: 0,
-          onProgress: (p) => {
-            if (p.transferred >= 0.4 * p.total) stop.abort();
-          },
-        }),
-      );
+      const err = await uploadAndAbort(c, '/closed-early.bin', 4, (done) => done >= 0.4 * SIZE);
       expect(err).to.be.instanceOf(TransferAbortedError);
       // The abort closed the handle with CLOSE; the resume right after must
       // wait for that upload's digest and take it from the ledger.
