@@ -6,11 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, type ConnectConfig } from 'ssh2';
 import { SftpChannel } from '../src/client/sftp-channel';
+import { connectClient, endClient } from '../test/helpers/ssh-client';
 import { prefixMd5 } from './data';
 import type { Metrics } from './metrics';
-import type { Credentials } from './openssh-client';
 import type { BenchServer } from './servers';
 import type { BenchContext, Workload } from './workloads';
 
@@ -46,30 +45,6 @@ async function waitFor(what: string, test: () => boolean, timeoutMs = 60_000): P
   }
 }
 
-function connect(port: number, creds: Credentials): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const conn = new Client();
-    const config: ConnectConfig = {
-      host: '127.0.0.1',
-      port,
-      username: creds.user,
-      readyTimeout: 20_000,
-    };
-    if (creds.identity) config.privateKey = fs.readFileSync(creds.identity);
-    if (creds.password !== undefined) config.password = creds.password;
-    conn.once('ready', () => resolve(conn));
-    conn.once('error', reject);
-    conn.connect(config);
-  });
-}
-
-function endConnection(conn: Client): Promise<void> {
-  return new Promise((resolve) => {
-    conn.once('close', () => resolve());
-    conn.end();
-  });
-}
-
 export function resumeCheck(logDir: string): Workload {
   return {
     id: 'resume-check',
@@ -101,7 +76,12 @@ export function resumeCheck(logDir: string): Workload {
       );
       const offset = fs.statSync(disk).size;
       const md5 = await prefixMd5(ctx.files.big, offset);
-      const conn = await connect(server.port, server.transferCreds);
+      const creds = server.transferCreds;
+      const conn = await connectClient(server.port, {
+        user: creds.user,
+        password: creds.password,
+        privateKey: creds.identity ? fs.readFileSync(creds.identity) : undefined,
+      });
       let ms: number;
       try {
         const sftp = await SftpChannel.open(conn);
@@ -111,7 +91,7 @@ export function resumeCheck(logDir: string): Workload {
         await sftp.close(handle);
         await sftp.end();
       } finally {
-        await endConnection(conn);
+        await endClient(conn);
       }
       const accepted = logRecords(logDir).filter(
         (r) => r.event === 'resume.accepted' && r.path === remote,
