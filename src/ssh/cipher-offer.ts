@@ -98,14 +98,15 @@ interface WithProtocol {
   _protocol?: { _offer?: unknown };
 }
 
-/** Offers derived from a server's offer, built once per server. */
-const derived = new WeakMap<object, KexInitShape>();
+/** The OpenSSH offer derived from each server's offer, built once per server. */
+const opensshOffers = new WeakMap<object, KexInitShape>();
 
-function withCiphers(base: KexInitShape, ciphers: readonly string[]): KexInitShape {
-  const cached = derived.get(base);
+/** `base` with OPENSSH_CIPHERS as its cipher lists, everything else unchanged. */
+function opensshOffer(base: KexInitShape): KexInitShape {
+  const cached = opensshOffers.get(base);
   if (cached) return cached;
   const direction = (d: KexInitShape['lists']['cs']): KexAlgorithms['cs'] => ({
-    cipher: [...ciphers],
+    cipher: [...OPENSSH_CIPHERS],
     mac: [...d.mac.array],
     compress: [...d.compress.array],
     lang: [],
@@ -116,7 +117,7 @@ function withCiphers(base: KexInitShape, ciphers: readonly string[]): KexInitSha
     cs: direction(base.lists.cs),
     sc: direction(base.lists.sc),
   });
-  derived.set(base, offer);
+  opensshOffers.set(base, offer);
   return offer;
 }
 
@@ -155,7 +156,7 @@ export class CipherOffers {
     const protocol = (connection as WithProtocol)._protocol;
     const base = protocol?._offer;
     if (!protocol || !isKexInit(base)) return 'unsupported';
-    protocol._offer = withCiphers(base, OPENSSH_CIPHERS);
+    protocol._offer = opensshOffer(base);
     return 'narrowed';
   }
 
