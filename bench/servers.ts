@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
 import { descendants, type ChildRegistry } from './proc';
-import { MALLOC_SETTING } from '../src/server/cli';
+import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
 
 export interface BenchServer {
   readonly name: 'MiniFTP' | 'OpenSSH';
@@ -125,6 +125,7 @@ export async function startMiniftp(
   const child = children.spawn(
     process.execPath,
     [
+      GC_FLAG,
       path.join(paths.repo, 'bin', 'miniftp-server.js'),
       '--port',
       '0',
@@ -141,8 +142,8 @@ export async function startMiniftp(
     {
       cwd: paths.repo,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // The environment `npm start` gives the server (package.json).
-      env: { ...process.env, [MALLOC_SETTING]: '131072' },
+      // With the flag above, what `npm start` gives the server (src/server/runtime.ts).
+      env: { ...process.env, [MALLOC_THRESHOLD.name]: MALLOC_THRESHOLD.value },
     },
   );
   const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'MiniFTP');

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --single-threaded-gc
 'use strict';
 // The compiled server (npm install / npm start build it into dist/).
 require('../dist/src/server/cli.js')

@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import { Client } from 'ssh2';
 import { PacketWriter } from '../../src/sftp/codec';
 import { PacketType, Status } from '../../src/sftp/constants';
+import { GC_FLAG, MALLOC_THRESHOLD } from '../../src/server/runtime';
 import { sshExec } from '../helpers/openssh';
 import { RawSftp, namesOf, statusOf } from '../helpers/raw-sftp';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -203,11 +204,13 @@ describe('server basics', function () {
       exited: Promise<{ code: number | null; stderr: string }>;
     }
 
-    function startCli(args: string[]): Started {
-      const child = spawn(process.execPath, [SERVER_BIN, ...args], {
-        cwd: REPO,
-        env: { ...process.env, MINIFTP_LOG_STDOUT: 'false' },
-      });
+    /** `direct`: run the script itself (its shebang), as an installed `miniftp-server` runs. */
+    function startCli(args: string[], options: { direct?: boolean } = {}): Started {
+      const env: NodeJS.ProcessEnv = { ...process.env, MINIFTP_LOG_STDOUT: 'false' };
+      delete env[MALLOC_THRESHOLD.name];
+      const child = options.direct
+        ? spawn(SERVER_BIN, args, { cwd: REPO, env })
+        : spawn(process.execPath, [SERVER_BIN, ...args], { cwd: REPO, env });
       running.add(child);
       let stdout = '';
       let stderr = '';
@@ -279,6 +282,28 @@ describe('server basics', function () {
       expect(await hostKeyOf(port2, { user: 'zhangsan', password: '123' })).to.equal(fingerprint);
       second.child.kill('SIGTERM');
       expect((await second.exited).code).to.equal(0);
+    });
+
+    it('run as a command it gets what npm start gives; under plain node it logs what is missing', async function () {
+      const logsOf = async (options: { direct?: boolean }): Promise<Record<string, unknown>[]> => {
+        const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-test-cli-runtime-'));
+        try {
+          const run = startCli(['--port', '0', '--data-dir', dir, '--keys-dir', keysDir], options);
+          await run.listening;
+          run.child.kill('SIGTERM');
+          const end = await run.exited;
+          expect(end.code, end.stderr).to.equal(0);
+          return (await logLines(dir)).filter((l) => l.event === 'server.runtime');
+        } finally {
+          await fsp.rm(dir, { recursive: true, force: true });
+        }
+      };
+      expect(await logsOf({ direct: true })).to.deep.equal([]);
+      const plain = await logsOf({});
+      expect(plain).to.have.length(1);
+      const hint = String(plain[0]?.hint);
+      expect(hint).to.include(`${MALLOC_THRESHOLD.name}=${MALLOC_THRESHOLD.value}`);
+      expect(hint).to.include(GC_FLAG);
     });
 
     it('exits 2 with one line naming the flag on --port 70000', async function () {
