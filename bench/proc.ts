@@ -111,17 +111,32 @@ export function resetHwm(pid: number): boolean {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in clock ticks; 0 once it is gone. */
-export function cpuTicks(pid: number): number {
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on every Linux build in use). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system) a process has used so far, in clock ticks; 0 once
+ * it is gone. With `reaped`, the children it has waited for count too (their
+ * own reaped children included), which is how the work of processes that
+ * already ended is seen: sshd's sessions, or the sftp and ssh clients the
+ * bench itself waited for.
+ */
+export function cpuTicks(pid: number | 'self', reaped = false): number {
   try {
     // Fields after the command name, which is in parentheses and may hold spaces.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const own = (f[11] ?? 0) + (f[12] ?? 0);
+    return reaped ? own + (f[13] ?? 0) + (f[14] ?? 0) : own;
   } catch {
     return 0;
   }
 }
+
+export const ticksToSeconds = (ticks: number): number => ticks / TICKS_PER_SECOND;
 
 /**
  * Waits until `pid` has been idle (at most one clock tick of CPU) for 200 ms,

@@ -7,11 +7,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeRandomFile, writeSmallFiles } from './data';
-import { metricDefs, type Metrics } from './metrics';
+import { metricDefs, type MetricId, type Metrics } from './metrics';
 import { OpenSshClient, type Credentials, type Negotiated } from './openssh-client';
 import { parseOptions, sizeLabel, USAGE, UsageError, type BenchOptions } from './options';
 import { ChildRegistry, rssBytes, waitIdle } from './proc';
-import { buildRows, formatReport, machineInfo, type BenchReport, type ServerInfo } from './report';
+import {
+  buildRows,
+  formatReport,
+  machineInfo,
+  type BenchReport,
+  type Row,
+  type ServerInfo,
+} from './report';
 import { resumeCheck } from './resume-check';
 import {
   addMiniftpKey,
@@ -112,7 +119,7 @@ function summary(m: Metrics): string {
   return Object.entries(m)
     .map(
       ([k, v]) =>
-        `${k} ${(v as number).toFixed(k === 'put-r' || k === 'get-r' || k === 'logins' ? 2 : 1)}`,
+        `${k} ${(v as number).toFixed(k.endsWith('-r') || k.endsWith('-cpu') || k === 'logins' ? 2 : 1)}`,
     )
     .join(', ');
 }
@@ -152,6 +159,29 @@ async function runWorkload(
       );
     }
   }
+}
+
+/**
+ * put -r and get -r send one request at a time and wait for each reply, so
+ * the time the client processes spend on the CPU is a floor under the whole
+ * time whatever the server does: this says how low the ratio can go here.
+ */
+function smallFilesFloor(rows: Row[]): string | undefined {
+  const row = (id: MetricId): Row | undefined => rows.find((r) => r.id === id);
+  const client = row('small-client-cpu')?.miniftp;
+  const put = row('put-r')?.openssh;
+  const get = row('get-r')?.openssh;
+  if (client === undefined || put === undefined || get === undefined) return undefined;
+  const openssh = put + get;
+  const serverO = row('small-server-cpu')?.openssh;
+  const clientO = row('small-client-cpu')?.openssh;
+  return (
+    `put -r + get -r: the sftp and ssh client processes used ${client.toFixed(2)} s of CPU in MiniFTP's runs ` +
+    `(${clientO?.toFixed(2) ?? '?'} s in OpenSSH's), and OpenSSH took ${openssh.toFixed(2)} s for both, its server using ` +
+    `${serverO?.toFixed(2) ?? '?'} s of CPU; requests go one at a time, so no server can bring the ratio below ` +
+    `${(client / openssh).toFixed(2)}× on this machine, and 0.8× would leave MiniFTP ` +
+    `${Math.max(0, 0.8 * openssh - client).toFixed(2)} s for all its own work`
+  );
 }
 
 async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
@@ -266,6 +296,12 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     rssMethod: s.rssMethod,
   }));
   for (const s of info) method.push(`RSS of ${s.name}: ${s.rssMethod}`);
+  const rows = buildRows(metricDefs(o), {
+    miniftp: results.get('MiniFTP') ?? [],
+    openssh: results.get('OpenSSH') ?? [],
+  });
+  const floor = smallFilesFloor(rows);
+  if (floor) method.push(floor);
   return {
     date: new Date().toISOString(),
     mode: o.quick ? 'quick' : 'full',
@@ -279,10 +315,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
       "ssh2's native crypto binding": nativeCryptoBinding(),
     },
     servers: info,
-    rows: buildRows(metricDefs(o), {
-      miniftp: results.get('MiniFTP') ?? [],
-      openssh: results.get('OpenSSH') ?? [],
-    }),
+    rows,
     notes: [...method, ...notes],
   };
 }

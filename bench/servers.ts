@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
-import { descendants, type ChildRegistry } from './proc';
+import { cpuTicks, descendants, type ChildRegistry } from './proc';
 import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
 
 export interface BenchServer {
@@ -34,6 +34,8 @@ export interface BenchServer {
   readonly hwmPid: number | undefined;
   /** How servingPids is measured, for the report. */
   readonly rssMethod: string;
+  /** CPU time (clock ticks) the server has used so far, session processes that ended included. */
+  cpuTicks(): number;
   stop(): Promise<void>;
 }
 
@@ -166,6 +168,7 @@ export async function startMiniftp(
     hwmPid: pid,
     rssMethod:
       'the one server process: VmRSS sampled every 50 ms, and VmHWM after resetting it (clear_refs) at the start; the larger',
+    cpuTicks: () => cpuTicks(pid),
     stop: () => stopChild(child),
   };
 }
@@ -284,6 +287,9 @@ export async function startSshd(children: ChildRegistry, setup: SshdSetup): Prom
       disk: (name) => path.join(setup.filesDir, name),
       servingPids: () => descendants(listener),
       mainPid: listener,
+      // Each process once: a live one by its own time, an ended one in the time its parent reaped.
+      cpuTicks: () =>
+        [listener, ...descendants(listener)].reduce((sum, pid) => sum + cpuTicks(pid, true), 0),
       hwmPid: undefined,
       rssMethod:
         'every process below the listening sshd (per connection: the privileged monitor and the session child running internal-sftp), VmRSS summed and sampled every 50 ms; shared pages count once per process, so this overstates a little',

@@ -8,10 +8,19 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Metrics } from './metrics';
+import { median, type Metrics } from './metrics';
 import { lastLines, type OpenSshClient } from './openssh-client';
 import type { BenchOptions, WorkloadId } from './options';
-import { hwmBytes, resetHwm, RssSampler, type ChildRegistry, type CommandResult } from './proc';
+import {
+  cpuTicks,
+  hwmBytes,
+  resetHwm,
+  RssSampler,
+  ticksToSeconds,
+  waitIdle,
+  type ChildRegistry,
+  type CommandResult,
+} from './proc';
 import type { BenchServer } from './servers';
 
 export interface BenchContext {
@@ -144,22 +153,75 @@ const download: Workload = {
   },
 };
 
+interface CpuSpent {
+  /** The sftp and ssh processes of the run (the bench waited for both). */
+  client: number;
+  server: number;
+}
+
+/**
+ * Runs `fn` (which runs one sftp client to its end) and returns the CPU time
+ * in seconds it cost the client processes and the server, once the server is
+ * idle again and sshd's session processes have ended.
+ */
+async function cpuSpent(server: BenchServer, fn: () => Promise<void>): Promise<CpuSpent> {
+  const client0 = cpuTicks('self', true);
+  const server0 = server.cpuTicks();
+  await fn();
+  const client1 = cpuTicks('self', true);
+  await waitIdle(server.mainPid);
+  for (let i = 0; i < 100 && server.servingPids().length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    client: ticksToSeconds(client1 - client0),
+    server: ticksToSeconds(server.cpuTicks() - server0),
+  };
+}
+
+/**
+ * The small-files transfers go one request at a time, each waiting for its
+ * reply, so the client's own CPU time is a floor under the whole time. What a
+ * run costs apart from the transfers (login, key exchange, the `!date` lines)
+ * is measured by the same batch without them, per server, and taken off.
+ */
+const smallFilesOverhead = new Map<string, CpuSpent>();
+
+async function smallFilesBatch(
+  ctx: BenchContext,
+  server: BenchServer,
+  transfers: string[],
+): Promise<{ stamps: number[]; cpu: CpuSpent }> {
+  const stamp = stampFile(ctx);
+  const lines = [stamp.line, ...transfers.flatMap((t) => [t, stamp.line])];
+  let result: CommandResult | undefined;
+  const cpu = await cpuSpent(server, async () => {
+    result = await ctx.client.sftp(server.port, server.transferCreds, lines);
+  });
+  ensureOk(result as CommandResult, transfers.length > 0 ? 'put -r / get -r' : 'sftp login');
+  return { stamps: readStamps(stamp.file, lines.length - transfers.length), cpu };
+}
+
 const smallFiles: Workload = {
   id: 'small-files',
+  async prepare(ctx, server) {
+    const runs: CpuSpent[] = [];
+    for (let i = 0; i < 3; i++) runs.push((await smallFilesBatch(ctx, server, [])).cpu);
+    smallFilesOverhead.set(server.name, {
+      client: median(runs.map((c) => c.client)) ?? 0,
+      server: median(runs.map((c) => c.server)) ?? 0,
+    });
+  },
   async run(ctx, server, run) {
     const name = `small-${run}`;
     const local = path.join(ctx.scratch, `small-${server.name}-${run}`);
-    const stamp = stampFile(ctx);
     // OpenSSH's put -r creates the missing target directory and uploads into it; get -r likewise.
-    const r = await ctx.client.sftp(server.port, server.transferCreds, [
-      stamp.line,
+    const { stamps, cpu } = await smallFilesBatch(ctx, server, [
       `put -r ${q(ctx.files.smallDir)} ${q(server.remote(name))}`,
-      stamp.line,
       `get -r ${q(server.remote(name))} ${q(local)}`,
-      stamp.line,
     ]);
-    ensureOk(r, 'put -r / get -r');
-    const [a, b, c] = readStamps(stamp.file, 3) as [number, number, number];
+    const [a, b, c] = stamps as [number, number, number];
+    const overhead = smallFilesOverhead.get(server.name) ?? { client: 0, server: 0 };
     const got = fs.readdirSync(local).length;
     const put = fs.readdirSync(server.disk(name)).length;
     fs.rmSync(local, { recursive: true, force: true });
@@ -167,7 +229,12 @@ const smallFiles: Workload = {
     if (got !== ctx.options.smallFiles || put !== ctx.options.smallFiles) {
       throw new Error(`put -r left ${put} files on the server, get -r fetched ${got}`);
     }
-    return { 'put-r': (b - a) / 1000, 'get-r': (c - b) / 1000 };
+    return {
+      'put-r': (b - a) / 1000,
+      'get-r': (c - b) / 1000,
+      'small-client-cpu': Math.max(0, cpu.client - overhead.client),
+      'small-server-cpu': Math.max(0, cpu.server - overhead.server),
+    };
   },
 };
 
