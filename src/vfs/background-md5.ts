@@ -3,11 +3,11 @@
  * writes the incoming data does not also spend about 1.4 s of CPU per GiB
  * hashing it.
  *
- * The thread runs at the lowest scheduling priority (nice 19) while nobody
- * waits for it: with spare cores it keeps up with the uploads, and on a busy
- * machine it takes only the CPU the transfers leave, catching up afterwards.
- * While someone waits for a digest (a dropped upload being closed, a resume
- * or check-file request), it runs at normal priority.
+ * The thread runs at idle priority (SCHED_IDLE, see thread-priority.ts)
+ * while nobody waits for it: with spare cores it keeps up with the uploads,
+ * and on a busy machine it takes only the CPU the transfers leave, catching
+ * up afterwards. While someone waits for a digest (a dropped upload being
+ * closed, a resume or check-file request), it runs at normal priority.
  *
  * Nothing is copied to the thread: the main thread reports how far a file is
  * written contiguously from offset 0, and the thread reads those bytes back
@@ -16,10 +16,9 @@
  * thread has handled every earlier message, so from then on it will not read
  * the descriptor again, and the caller may close it.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ThreadPriority, type ThreadPriorityOptions } from './thread-priority';
 
 export type Md5Request =
   | { t: 'open'; id: number; fd: number; to: number }
@@ -32,35 +31,6 @@ export interface Md5Hello {
   tid: number;
 }
 
-/** Nice value of the thread while nobody waits for it. */
-const IDLE_NICE = 19;
-
-/** Linux's capability number for CAP_SYS_NICE. */
-const CAP_SYS_NICE = 23n;
-
-/**
- * Whether this process may set a thread back from nice 19 to 0: with
- * CAP_SYS_NICE (root usually has it; a container's root usually does not),
- * or when RLIMIT_NICE allows it. Otherwise the thread is never lowered, since
- * it could not be raised again when someone waits for it.
- */
-export function mayRestorePriority(): boolean {
-  if (process.platform !== 'linux') return false;
-  try {
-    const status = fs.readFileSync('/proc/self/status', 'utf8');
-    const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1];
-    if (capEff !== undefined && (BigInt(`0x${capEff}`) >> CAP_SYS_NICE) & 1n) return true;
-    const line = fs
-      .readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max nice priority'));
-    const soft = line?.slice('Max nice priority'.length).trim().split(/\s+/)[0];
-    return soft === 'unlimited' || Number(soft) >= 20;
-  } catch {
-    return false;
-  }
-}
-
 export interface Md5Reply {
   id: number;
   /** Undefined when the stream was dropped or could not read its bytes. */
@@ -71,11 +41,13 @@ export interface Md5Reply {
 
 /** One hashing thread for all uploads of the server, started on first use. */
 export class BackgroundMd5 {
+  constructor(private readonly priorityOptions: ThreadPriorityOptions = {}) {}
+
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, (r: Md5Reply) => void>();
   private closed = false;
-  private tid: number | undefined;
+  private priority: ThreadPriority | undefined;
   /** Digests being waited for; the thread runs at normal priority while there are any. */
   private urgent = 0;
 
@@ -119,17 +91,13 @@ export class BackgroundMd5 {
     if (before !== this.urgent > 0) this.applyPriority();
   }
 
-  private readonly lowersPriority = mayRestorePriority();
-
   private applyPriority(): void {
-    if (this.tid === undefined || !this.lowersPriority) return;
-    try {
-      os.setPriority(this.tid, this.urgent > 0 ? 0 : IDLE_NICE);
-    } catch {
-      // mayRestorePriority() said raising it is allowed; should a security
-      // policy refuse it anyway, the thread stays low: slower for the
-      // waiter, still correct.
-    }
+    this.priority?.set(this.urgent > 0 ? 'normal' : 'idle');
+  }
+
+  /** Resolves once the thread's priority is what it should be now (for tests). */
+  async prioritySettled(): Promise<void> {
+    await this.priority?.settled();
   }
 
   /** Forgets the stream; after it resolves the thread no longer reads the descriptor. */
@@ -168,7 +136,7 @@ export class BackgroundMd5 {
     w.unref();
     w.on('message', (r: Md5Reply | Md5Hello) => {
       if ('tid' in r) {
-        this.tid = r.tid;
+        this.priority = new ThreadPriority(r.tid, this.priorityOptions);
         this.applyPriority();
         return;
       }
@@ -180,7 +148,7 @@ export class BackgroundMd5 {
       // A thread that died reads nothing more: every stream ends without a digest.
       if (this.worker === w) {
         this.worker = undefined;
-        this.tid = undefined;
+        this.priority = undefined;
       }
       this.failAll();
     };

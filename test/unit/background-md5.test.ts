@@ -1,22 +1,30 @@
 /**
  * The hashing thread: digests of what is reported written, read back through
- * the caller's descriptor, and its scheduling priority (nice 19 while nobody
- * waits, normal while someone does).
+ * the caller's descriptor, and its scheduling priority (SCHED_IDLE, or nice
+ * 19 without chrt, while nobody waits; normal while someone does).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { BackgroundMd5, mayRestorePriority } from '../../src/vfs/background-md5';
+import { BackgroundMd5 } from '../../src/vfs/background-md5';
+import { mayRestorePriority } from '../../src/vfs/thread-priority';
 
-/** Nice values of this process's threads (field 19 of /proc/self/task/N/stat). */
-function threadNices(): number[] {
+/** Linux's SCHED_IDLE policy number. */
+const SCHED_IDLE = 5;
+
+/** Nice value and scheduling policy of each of this process's threads (fields 19 and 41 of /proc/self/task/N/stat). */
+function threads(): Array<{ nice: number; policy: number }> {
   return fs.readdirSync('/proc/self/task').map((tid) => {
     const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { nice: Number(f[16]), policy: Number(f[38]) };
   });
 }
+
+const idleThreads = (): number => threads().filter((t) => t.policy === SCHED_IDLE).length;
+const nice19Threads = (): number => threads().filter((t) => t.nice === 19).length;
 
 describe('background MD5 thread', function () {
   let dir: string;
@@ -57,19 +65,47 @@ describe('background MD5 thread', function () {
     fs.closeSync(fd);
   });
 
-  it('runs at nice 19 while nobody waits and at 0 while someone does (with CAP_SYS_NICE)', async function () {
+  it('runs as SCHED_IDLE while nobody waits and normally while someone does (with CAP_SYS_NICE)', async function () {
     // Without the right to raise it again, the thread is never lowered.
     if (!mayRestorePriority()) this.skip();
     const fd = fs.openSync(path.join(dir, 'p'), 'w+');
     const id = bg.open(fd, 0) as number;
     await bg.finish(id, false);
-    expect(threadNices().filter((n) => n === 19)).to.have.length(1);
+    await bg.prioritySettled();
+    expect(idleThreads()).to.equal(1);
     let release: () => void = () => undefined;
     const waiting = bg.hurry(new Promise<void>((resolve) => (release = resolve)));
-    expect(threadNices().filter((n) => n === 19)).to.have.length(0);
+    await bg.prioritySettled();
+    expect(idleThreads()).to.equal(0);
     release();
     await waiting;
-    expect(threadNices().filter((n) => n === 19)).to.have.length(1);
+    await bg.prioritySettled();
+    expect(idleThreads()).to.equal(1);
+    expect(nice19Threads()).to.equal(0);
     fs.closeSync(fd);
+  });
+
+  it('falls back to nice 19 without chrt', async function () {
+    if (!mayRestorePriority()) this.skip();
+    const other = new BackgroundMd5({ chrt: path.join(dir, 'no-such-chrt') });
+    try {
+      const fd = fs.openSync(path.join(dir, 'q'), 'w+');
+      const id = other.open(fd, 0) as number;
+      await other.finish(id, false);
+      await other.prioritySettled();
+      expect(nice19Threads()).to.equal(1);
+      expect(idleThreads()).to.equal(0);
+      let release: () => void = () => undefined;
+      const waiting = other.hurry(new Promise<void>((resolve) => (release = resolve)));
+      await other.prioritySettled();
+      expect(nice19Threads()).to.equal(0);
+      release();
+      await waiting;
+      await other.prioritySettled();
+      expect(nice19Threads()).to.equal(1);
+      fs.closeSync(fd);
+    } finally {
+      await other.close();
+    }
   });
 });
