@@ -65,45 +65,42 @@ describe('background MD5 thread', function () {
     fs.closeSync(fd);
   });
 
+  /**
+   * Starts `b`'s thread, then checks that `lowered()` counts it while nobody
+   * waits, not while someone does, and again once the wait is over.
+   */
+  async function priorityCycle(b: BackgroundMd5, lowered: () => number): Promise<void> {
+    const fd = fs.openSync(path.join(dir, 'p'), 'w+');
+    try {
+      await b.finish(b.open(fd, 0) as number, false);
+      await b.prioritySettled();
+      expect(lowered(), 'lowered while nobody waits').to.equal(1);
+      let release: () => void = () => undefined;
+      const waiting = b.hurry(new Promise<void>((resolve) => (release = resolve)));
+      await b.prioritySettled();
+      expect(lowered(), 'lowered while someone waits').to.equal(0);
+      release();
+      await waiting;
+      await b.prioritySettled();
+      expect(lowered(), 'lowered once the wait is over').to.equal(1);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   it('runs as SCHED_IDLE while nobody waits and normally while someone does (with CAP_SYS_NICE)', async function () {
     // Without the right to raise it again, the thread is never lowered.
     if (!mayRestorePriority()) this.skip();
-    const fd = fs.openSync(path.join(dir, 'p'), 'w+');
-    const id = bg.open(fd, 0) as number;
-    await bg.finish(id, false);
-    await bg.prioritySettled();
-    expect(idleThreads()).to.equal(1);
-    let release: () => void = () => undefined;
-    const waiting = bg.hurry(new Promise<void>((resolve) => (release = resolve)));
-    await bg.prioritySettled();
-    expect(idleThreads()).to.equal(0);
-    release();
-    await waiting;
-    await bg.prioritySettled();
-    expect(idleThreads()).to.equal(1);
+    await priorityCycle(bg, idleThreads);
     expect(nice19Threads()).to.equal(0);
-    fs.closeSync(fd);
   });
 
   it('falls back to nice 19 without chrt', async function () {
     if (!mayRestorePriority()) this.skip();
     const other = new BackgroundMd5({ chrt: path.join(dir, 'no-such-chrt') });
     try {
-      const fd = fs.openSync(path.join(dir, 'q'), 'w+');
-      const id = other.open(fd, 0) as number;
-      await other.finish(id, false);
-      await other.prioritySettled();
-      expect(nice19Threads()).to.equal(1);
+      await priorityCycle(other, nice19Threads);
       expect(idleThreads()).to.equal(0);
-      let release: () => void = () => undefined;
-      const waiting = other.hurry(new Promise<void>((resolve) => (release = resolve)));
-      await other.prioritySettled();
-      expect(nice19Threads()).to.equal(0);
-      release();
-      await waiting;
-      await other.prioritySettled();
-      expect(nice19Threads()).to.equal(1);
-      fs.closeSync(fd);
     } finally {
       await other.close();
     }
