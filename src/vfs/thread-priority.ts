@@ -8,7 +8,8 @@
  * wants, and yields the moment one wakes. Nice 19, the fallback when `chrt`
  * is missing or refused, still takes a share: on two cores busy with 8
  * uploads the hashing thread got about 1.4 s of CPU per GiB at nice 19, and
- * a single upload ran at 395-416 MB/s against 444-600 with SCHED_IDLE.
+ * a single upload averaged 446 MB/s against 538 with SCHED_IDLE (five bench
+ * medians each).
  *
  * A thread put low must be raised again when someone waits, and raising is a
  * privilege: CAP_SYS_NICE, or an RLIMIT_NICE of 20 or more. Without it the
