@@ -23,6 +23,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`miniftp-server: ${describeError(err)}\n`);
     return err instanceof MiniftpError ? 2 : 1;
   }
+  const running = server;
+  // Handlers first: a supervisor may send SIGTERM the moment it reads the line
+  // below, and until a handler exists the signal would end the process at once.
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      running.logger.info('server.signal', { signal });
+      void running.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
   // Tests and scripts wait for this exact line to learn the real port.
   process.stdout.write(`listening on ${server.host}:${server.port}\n`);
   const missing = missingRuntimeSettings(process.env, process.execArgv);
@@ -33,13 +44,5 @@ export async function main(argv: string[]): Promise<number> {
         'npm start gives both (see README, Quick start)',
     });
   }
-  const running = server;
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string): void => {
-      running.logger.info('server.signal', { signal });
-      void running.close().then(() => resolve(0));
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return stopped;
 }
