@@ -81,12 +81,6 @@ export class ThreadPriority {
     this.useChrt = process.platform === 'linux';
   }
 
-  /** How the thread is lowered: 'SCHED_IDLE', 'nice 19', or 'not at all'. */
-  get method(): string {
-    if (!this.mayLower) return 'not at all';
-    return this.useChrt ? 'SCHED_IDLE' : `nice ${IDLE_NICE}`;
-  }
-
   set(priority: Priority): void {
     this.wanted = this.mayLower ? priority : 'normal';
     this.running ??= this.pump().finally(() => (this.running = undefined));
