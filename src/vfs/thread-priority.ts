@@ -83,7 +83,17 @@ export class ThreadPriority {
 
   set(priority: Priority): void {
     this.wanted = this.mayLower ? priority : 'normal';
-    this.running ??= this.pump().finally(() => (this.running = undefined));
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running || this.applied === this.wanted) return;
+    // Checked again once the round ends: a wish made between the round's last
+    // check and this callback would otherwise wait for the next set().
+    this.running = this.pump().finally(() => {
+      this.running = undefined;
+      this.kick();
+    });
   }
 
   /** Resolves once the thread is at the priority last asked for. */
