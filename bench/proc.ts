@@ -122,18 +122,29 @@ const TICKS_PER_SECOND = 100;
  * bench itself waited for.
  */
 export function cpuTicks(pid: number | 'self', reaped = false): number {
+  const f = statFields(pid);
+  if (!f) return 0;
+  const own = (f[11] ?? 0) + (f[12] ?? 0);
+  return reaped ? own + (f[13] ?? 0) + (f[14] ?? 0) : own;
+}
+
+/**
+ * The numeric fields of /proc/PID/stat from the state on (index 0 is field
+ * 3), or undefined once the process is gone. The command name before them is
+ * in parentheses and may hold spaces and parentheses itself, so the fields
+ * resume after the last ")".
+ */
+function statFields(pid: number | 'self' | string): number[] | undefined {
+  let stat: string;
   try {
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    const own = (f[11] ?? 0) + (f[12] ?? 0);
-    return reaped ? own + (f[13] ?? 0) + (f[14] ?? 0) : own;
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return 0;
+    return undefined;
   }
+  return stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
 }
 
 export const ticksToSeconds = (ticks: number): number => ticks / TICKS_PER_SECOND;
@@ -163,15 +174,8 @@ export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // The command name may hold spaces and parentheses: fields resume after the last ")".
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
+    const ppid = statFields(name)?.[1];
+    if (ppid === undefined) continue;
     const list = children.get(ppid) ?? [];
     list.push(Number(name));
     children.set(ppid, list);
