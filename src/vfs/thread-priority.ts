@@ -68,7 +68,8 @@ export class ThreadPriority {
   private wanted: Priority = 'normal';
   private applied: Priority = 'normal';
   private running: Promise<void> | undefined;
-  private useChrt: boolean;
+  /** Until chrt fails once (a thread is lowered only on Linux: see mayRestorePriority). */
+  private useChrt = true;
   private readonly chrt: string;
   private readonly mayLower: boolean;
 
@@ -78,7 +79,6 @@ export class ThreadPriority {
   ) {
     this.chrt = options.chrt ?? 'chrt';
     this.mayLower = options.mayLower ?? mayRestorePriority();
-    this.useChrt = process.platform === 'linux';
   }
 
   set(priority: Priority): void {
