@@ -28,6 +28,8 @@ export interface BenchOptions {
   cipher: string | undefined;
   /** The sshd binary to compare with; absent → MiniFTP alone. */
   sshdPath: string;
+  /** Also run the transfer workloads against the ssh2 floor (bench/floor-server.ts). */
+  floor: boolean;
   workloads: WorkloadId[];
 }
 
@@ -43,6 +45,8 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --json FILE     also write the results as JSON to FILE
   --cipher NAME   force this cipher on both (sftp -c NAME) instead of default negotiation
   --sshd PATH     the sshd to compare with (default /usr/sbin/sshd; if missing, MiniFTP alone)
+  --floor         also run the transfers against the ssh2 floor: an ssh2 server set up as
+                  MiniFTP's that answers from memory and touches no file (what ssh2 alone costs)
   --help          this text
 `;
 
@@ -52,6 +56,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let runs: number | undefined;
   let size = 1024 ** 3;
   let quick = false;
+  let floor = false;
   let json: string | undefined;
   let sshdPath = '/usr/sbin/sshd';
   let cipher: string | undefined;
@@ -70,6 +75,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         return 'help';
       case '--quick':
         quick = true;
+        break;
+      case '--floor':
+        floor = true;
         break;
       case '--runs': {
         const n = Number(value());
@@ -130,6 +138,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     json,
     cipher,
     sshdPath,
+    floor,
     workloads,
   };
 }

@@ -33,7 +33,12 @@ export interface Row {
   ratio: number | undefined;
   bar: string;
   verdict: Verdict;
-  runs: { miniftp: number[]; openssh: number[] };
+  /** The ssh2 floor's figure (with --floor), and floor / OpenSSH. */
+  floor?: number;
+  floorRatio?: number;
+  /** Whether the floor itself meets the bar (ratio bars only). */
+  floorVerdict?: Verdict;
+  runs: { miniftp: number[]; openssh: number[]; floor?: number[] };
 }
 
 export interface Machine {
@@ -76,7 +81,7 @@ export function machineInfo(): Omit<Machine, 'loadAverageAtEnd'> {
 /** Rows from the runs each server produced, in the order of `defs`. */
 export function buildRows(
   defs: MetricDef[],
-  runs: { miniftp: Metrics[]; openssh: Metrics[] },
+  runs: { miniftp: Metrics[]; openssh: Metrics[]; floor?: Metrics[] },
 ): Row[] {
   const rows: Row[] = [];
   for (const def of defs) {
@@ -88,7 +93,7 @@ export function buildRows(
     const mm = median(m);
     const om = median(o);
     const ratio = mm !== undefined && om !== undefined && om > 0 ? mm / om : undefined;
-    rows.push({
+    const row: Row = {
       id: def.id,
       label: def.label,
       unit: def.unit,
@@ -99,7 +104,18 @@ export function buildRows(
       bar: barText(def.bar, def.unit),
       verdict: verdict(def.bar, mm, ratio),
       runs: { miniftp: m, openssh: o },
-    });
+    };
+    const f = values(runs.floor ?? []);
+    const fm = median(f);
+    if (fm !== undefined) {
+      const floorRatio = om !== undefined && om > 0 ? fm / om : undefined;
+      row.floor = fm;
+      row.floorRatio = floorRatio;
+      // A memory bar is MiniFTP's own figure; the floor keeps no files, so it says nothing there.
+      row.floorVerdict = def.bar?.kind === 'miniftp-max' ? 'n/a' : verdict(def.bar, fm, floorRatio);
+      row.runs.floor = f;
+    }
+    rows.push(row);
   }
   return rows;
 }
@@ -142,17 +158,38 @@ export function formatReport(r: BenchReport): string {
     );
   }
   out.push('');
+  const ratioText = (ratio: number | undefined): string =>
+    ratio === undefined ? '—' : `${ratio.toFixed(2)}×`;
+  const withFloor = r.rows.some((row) => row.floor !== undefined);
   out.push(
     table(
-      ['workload', 'MiniFTP', 'OpenSSH', 'ratio M/O', 'better', 'bar', 'result'],
+      [
+        'workload',
+        'MiniFTP',
+        'OpenSSH',
+        'ratio M/O',
+        'better',
+        'bar',
+        'result',
+        ...(withFloor ? ['ssh2 floor', 'floor/O', 'floor meets bar'] : []),
+      ],
       r.rows.map((row) => [
         row.label,
         figure(row.miniftp, row.unit),
         figure(row.openssh, row.unit),
-        row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}×`,
+        ratioText(row.ratio),
         row.better,
         row.bar,
         row.verdict === 'n/a' ? '' : row.verdict,
+        ...(withFloor
+          ? row.floor === undefined
+            ? ['', '', '']
+            : [
+                figure(row.floor, row.unit),
+                ratioText(row.floorRatio),
+                row.floorVerdict === 'PASS' ? 'yes' : row.floorVerdict === 'MISS' ? 'NO' : '',
+              ]
+          : []),
       ]),
     ),
   );
@@ -161,6 +198,13 @@ export function formatReport(r: BenchReport): string {
     'ratio = MiniFTP / OpenSSH: higher is better for MB/s, lower is better for times and memory. ' +
       'MB = 10^6 bytes; RSS in MiB.',
   );
+  if (withFloor) {
+    out.push(
+      'ssh2 floor = an ssh2 server set up as MiniFTP is (AES-GCM, no-delay, limits@openssh.com) that answers ' +
+        'every SFTP request from memory and touches no file (bench/floor-server.ts): no server built on ssh2 ' +
+        'does better on this machine. "floor meets bar" NO means the bar is out of reach of ssh2 here.',
+    );
+  }
   for (const note of r.notes) out.push(`note: ${note}`);
   return out.join('\n');
 }

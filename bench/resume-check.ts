@@ -52,6 +52,7 @@ export function resumeCheck(logDir: string): Workload {
     async run(ctx: BenchContext, server: BenchServer, run: number): Promise<Metrics> {
       const name = `resume-${run}.bin`;
       const disk = server.disk(name);
+      if (disk === undefined) throw new Error(`${server.name} keeps no files to cut an upload in`);
       const remote = server.remote(name);
       const cutAt = Math.floor(ctx.options.bigBytes * CUT_AT);
       const child = ctx.client.spawnSftp(server.port, server.transferCreds, [

@@ -23,12 +23,13 @@ import { resumeCheck } from './resume-check';
 import {
   addMiniftpKey,
   ensurePrivsepDir,
+  startFloor,
   startMiniftp,
   startSshd,
   type BenchServer,
   makeKey,
 } from './servers';
-import { WORKLOADS, type BenchContext, type Workload } from './workloads';
+import { DOWNLOAD_SOURCE, WORKLOADS, type BenchContext, type Workload } from './workloads';
 
 const MiB = 1024 * 1024;
 const REPO = path.resolve(__dirname, '..', '..');
@@ -130,7 +131,9 @@ async function runWorkload(
   servers: BenchServer[],
   results: Map<string, Metrics[]>,
 ): Promise<void> {
-  const targets = w.miniftpOnly ? servers.filter((s) => s.name === 'MiniFTP') : servers;
+  const targets = servers.filter((s) =>
+    w.miniftpOnly ? s.name === 'MiniFTP' : s.name !== 'floor' || w.floor === true,
+  );
   /** Per MiniFTP run: how long the server stayed busy after the transfer ended. */
   const busy: number[] = [];
   try {
@@ -252,6 +255,18 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     );
   }
 
+  if (o.floor) {
+    const floor = await startFloor(children, {
+      dir: __dirname,
+      cipher: o.cipher,
+      files: { [DOWNLOAD_SOURCE]: o.bigBytes },
+      identity,
+    });
+    td.servers.push(floor);
+    servers.push(floor);
+    say(`ssh2 floor listening on 127.0.0.1:${floor.port}`);
+  }
+
   const idle = servers.map((s) => `${s.name} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
   const negotiated = new Map<string, Negotiated>();
   for (const s of servers) negotiated.set(s.name, await client.negotiated(s.port, s.transferCreds));
@@ -272,7 +287,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     await runWorkload(w, ctx, servers, results);
   }
 
-  const sshdPresent = servers.length > 1;
+  const sshdPresent = servers.some((s) => s.name === 'OpenSSH');
   const after = servers.map((s) => `${s.name} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
   const method = [
     'transfer times are taken inside the sftp batch (`!date` before and after the transfer), so logins are left out; ' +
@@ -299,6 +314,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
   const rows = buildRows(metricDefs(o), {
     miniftp: results.get('MiniFTP') ?? [],
     openssh: results.get('OpenSSH') ?? [],
+    floor: results.get('floor') ?? [],
   });
   const floor = smallFilesFloor(rows);
   if (floor) method.push(floor);

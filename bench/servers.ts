@@ -13,8 +13,10 @@ import { lastLines, type Credentials, type OpenSshClient } from './openssh-clien
 import { cpuTicks, descendants, type ChildRegistry } from './proc';
 import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
 
+export type ServerName = 'MiniFTP' | 'OpenSSH' | 'floor';
+
 export interface BenchServer {
-  readonly name: 'MiniFTP' | 'OpenSSH';
+  readonly name: ServerName;
   readonly port: number;
   /** Credentials for the transfer workloads. */
   transferCreds: Credentials;
@@ -24,8 +26,11 @@ export interface BenchServer {
   banner: string;
   /** Path the sftp client uses for `name` in the server's bench directory. */
   remote(name: string): string;
-  /** Where that file is on this machine's disk. */
-  disk(name: string): string;
+  /**
+   * Where that file is on this machine's disk; undefined for the floor, which
+   * keeps no files (what it received is then not checked).
+   */
+  disk(name: string): string | undefined;
   /** Processes whose memory is the server's while it serves sessions. */
   servingPids(): number[];
   /** The process started (MiniFTP itself, or the listening sshd). */
@@ -168,6 +173,55 @@ export async function startMiniftp(
     hwmPid: pid,
     rssMethod:
       'the one server process: VmRSS sampled every 50 ms, and VmHWM after resetting it (clear_refs) at the start; the larger',
+    cpuTicks: () => cpuTicks(pid),
+    stop: () => stopChild(child),
+  };
+}
+
+export interface FloorSetup {
+  /** The bench's compiled directory (where floor-server.js is). */
+  dir: string;
+  /** Ciphers it offers; undefined: AES-GCM, as MiniFTP offers OpenSSH's client. */
+  cipher: string | undefined;
+  /** Files that exist from the start: remote name → size. */
+  files: Record<string, number>;
+  identity: string;
+}
+
+/** The ssh2 floor (bench/floor-server.ts), started as MiniFTP is. */
+export async function startFloor(children: ChildRegistry, o: FloorSetup): Promise<BenchServer> {
+  const presets = Object.entries(o.files).map(([name, size]) => `/${name}=${size}`);
+  const child = children.spawn(
+    process.execPath,
+    [
+      GC_FLAG,
+      path.join(o.dir, 'floor-server.js'),
+      o.cipher ?? 'aes128-gcm@openssh.com,aes256-gcm@openssh.com',
+      ...presets,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, [MALLOC_THRESHOLD.name]: MALLOC_THRESHOLD.value },
+    },
+  );
+  const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'the ssh2 floor');
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const port = Number(m[2]);
+  const pid = child.pid as number;
+  const creds: Credentials = { user: 'bench', identity: o.identity };
+  return {
+    name: 'floor',
+    port,
+    transferCreds: creds,
+    loginCreds: creds,
+    banner: await readBanner(port),
+    remote: (name) => `/${name}`,
+    disk: () => undefined,
+    servingPids: () => [pid],
+    mainPid: pid,
+    hwmPid: pid,
+    rssMethod: 'as MiniFTP',
     cpuTicks: () => cpuTicks(pid),
     stop: () => stopChild(child),
   };

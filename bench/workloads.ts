@@ -39,6 +39,8 @@ export interface Workload {
   id: WorkloadId;
   /** Runs against MiniFTP only. */
   miniftpOnly?: boolean;
+  /** Also runs against the ssh2 floor (with --floor). */
+  floor?: boolean;
   prepare?(ctx: BenchContext, server: BenchServer): Promise<void>;
   run(ctx: BenchContext, server: BenchServer, run: number): Promise<Metrics>;
   finish?(ctx: BenchContext, server: BenchServer): Promise<void>;
@@ -98,6 +100,15 @@ async function withPeakRss<T>(
 
 const mbPerSecond = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e6;
 
+/** Checks the size of an uploaded file and removes it (nothing to check on the floor). */
+function checkUpload(server: BenchServer, name: string, expected: number, what: string): void {
+  const disk = server.disk(name);
+  if (disk === undefined) return;
+  const size = fs.statSync(disk).size;
+  fs.rmSync(disk, { force: true });
+  if (size !== expected) throw new Error(`${what} left ${size} bytes on the server`);
+}
+
 async function transferOne(
   ctx: BenchContext,
   server: BenchServer,
@@ -117,26 +128,30 @@ async function transferOne(
 
 const upload: Workload = {
   id: 'upload',
+  floor: true,
   async run(ctx, server, run) {
     const name = `up-${run}.bin`;
     const { result: ms, peakMiB } = await withPeakRss(server, () =>
       transferOne(ctx, server, `put ${q(ctx.files.big)} ${q(server.remote(name))}`, 'upload'),
     );
-    const size = fs.statSync(server.disk(name)).size;
-    fs.rmSync(server.disk(name), { force: true });
-    if (size !== ctx.options.bigBytes) throw new Error(`upload left ${size} bytes on the server`);
+    checkUpload(server, name, ctx.options.bigBytes, 'the upload');
     return { upload: mbPerSecond(ctx.options.bigBytes, ms), 'upload-rss': peakMiB };
   },
 };
 
-const DOWNLOAD_SOURCE = 'dl-src.bin';
+/** The file the download workload fetches (the floor is started with one of this name). */
+export const DOWNLOAD_SOURCE = 'dl-src.bin';
 
 const download: Workload = {
   id: 'download',
+  floor: true,
   // A hard link of the local source: the same bytes, already in the page cache, no copy.
+  // The floor was started with a file of that name and size.
   async prepare(ctx, server) {
-    fs.rmSync(server.disk(DOWNLOAD_SOURCE), { force: true });
-    fs.linkSync(ctx.files.big, server.disk(DOWNLOAD_SOURCE));
+    const disk = server.disk(DOWNLOAD_SOURCE);
+    if (disk === undefined) return;
+    fs.rmSync(disk, { force: true });
+    fs.linkSync(ctx.files.big, disk);
   },
   async run(ctx, server, run) {
     const local = path.join(ctx.scratch, `dl-${server.name}-${run}.bin`);
@@ -149,7 +164,8 @@ const download: Workload = {
     return { download: mbPerSecond(ctx.options.bigBytes, ms), 'download-rss': peakMiB };
   },
   async finish(_ctx, server) {
-    fs.rmSync(server.disk(DOWNLOAD_SOURCE), { force: true });
+    const disk = server.disk(DOWNLOAD_SOURCE);
+    if (disk !== undefined) fs.rmSync(disk, { force: true });
   },
 };
 
@@ -229,6 +245,7 @@ function smallFilesTransfers(
 
 const smallFiles: Workload = {
   id: 'small-files',
+  floor: true,
   async prepare(ctx, server) {
     // One untimed round first: MiniFTP's JavaScript is compiled while it
     // runs, and a server that has been up a while has long done that.
@@ -246,7 +263,8 @@ const smallFiles: Workload = {
     const [a, b, c] = stamps as [number, number, number];
     const overhead = smallFilesOverhead.get(server.name) ?? { client: 0, server: 0 };
     const got = fs.readdirSync(local).length;
-    const put = fs.readdirSync(server.disk(name)).length;
+    const disk = server.disk(name);
+    const put = disk === undefined ? ctx.options.smallFiles : fs.readdirSync(disk).length;
     if (got !== ctx.options.smallFiles || put !== ctx.options.smallFiles) {
       throw new Error(`put -r left ${put} files on the server, get -r fetched ${got}`);
     }
@@ -267,7 +285,8 @@ const smallFiles: Workload = {
     for (const run of ['warm-up' as const, ...runs]) {
       const { name, local } = smallFilesDirs(ctx, server, run);
       fs.rmSync(local, { recursive: true, force: true });
-      fs.rmSync(server.disk(name), { recursive: true, force: true });
+      const disk = server.disk(name);
+      if (disk !== undefined) fs.rmSync(disk, { recursive: true, force: true });
     }
   },
 };
@@ -285,6 +304,7 @@ const logins: Workload = {
 
 const concurrent: Workload = {
   id: 'concurrent',
+  floor: true,
   async run(ctx, server, run) {
     const n = ctx.options.concurrentClients;
     const names = Array.from({ length: n }, (_, i) => `conc-${run}-${i}.bin`);
@@ -302,12 +322,8 @@ const concurrent: Workload = {
         }),
       ),
     );
-    for (const name of names) {
-      const size = fs.statSync(server.disk(name)).size;
-      fs.rmSync(server.disk(name), { force: true });
-      if (size !== ctx.options.concurrentBytes)
-        throw new Error(`a concurrent upload left ${size} bytes`);
-    }
+    for (const name of names)
+      checkUpload(server, name, ctx.options.concurrentBytes, 'a concurrent upload');
     // From the first transfer's start to the last one's end: logins at the edges are left out.
     const span = Math.max(...stamps.map((s) => s[1])) - Math.min(...stamps.map((s) => s[0]));
     return {
