@@ -22,6 +22,7 @@ import {
   SFTP_VERSION,
   Status,
 } from '../src/sftp/constants';
+import { normalizeVirtual } from '../src/vfs/jail';
 import {
   attrsPacket,
   DATA_HEADER,
@@ -45,16 +46,6 @@ interface Handle {
   /** A directory's entries, listed when it was opened, and how many were sent. */
   entries?: string[];
   sent?: number;
-}
-
-function normalize(p: string): string {
-  const parts: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}`;
 }
 
 function attrsOf(node: Node): Attrs {
@@ -107,10 +98,10 @@ class FloorSession {
     const missing = (): Buffer => statusPacket(id, Status.NO_SUCH_FILE, 'no such file');
     switch (type) {
       case PacketType.REALPATH:
-        return singleNamePacket(id, normalize(r.string()));
+        return singleNamePacket(id, normalizeVirtual(r.string()));
       case PacketType.STAT:
       case PacketType.LSTAT: {
-        const node = tree.get(normalize(r.string()));
+        const node = tree.get(normalizeVirtual(r.string()));
         return node ? attrsPacket(id, attrsOf(node)) : missing();
       }
       case PacketType.FSTAT: {
@@ -118,10 +109,10 @@ class FloorSession {
         return node ? attrsPacket(id, attrsOf(node)) : missing();
       }
       case PacketType.MKDIR:
-        tree.set(normalize(r.string()), { dir: true });
+        tree.set(normalizeVirtual(r.string()), { dir: true });
         return ok();
       case PacketType.OPEN: {
-        const p = normalize(r.string());
+        const p = normalizeVirtual(r.string());
         const flags = r.u32();
         const node = tree.get(p);
         if ((flags & OpenFlag.CREAT) !== 0 && (!node || (flags & OpenFlag.TRUNC) !== 0))
@@ -130,7 +121,7 @@ class FloorSession {
         return this.open(id, { path: p });
       }
       case PacketType.OPENDIR: {
-        const p = normalize(r.string());
+        const p = normalizeVirtual(r.string());
         if (!tree.get(p)?.dir) return missing();
         const prefix = p === '/' ? '/' : `${p}/`;
         const entries = [...tree.keys()].filter(
@@ -223,7 +214,7 @@ function main(): void {
   ) as CipherAlgorithm[];
   for (const preset of process.argv.slice(3)) {
     const [p, bytes] = preset.split('=');
-    if (p && bytes) tree.set(normalize(p), { dir: false, size: Number(bytes) });
+    if (p && bytes) tree.set(normalizeVirtual(p), { dir: false, size: Number(bytes) });
   }
   const key = utils.generateKeyPairSync('ed25519');
   const ssh = new Server({ hostKeys: [key.private], algorithms: { cipher: ciphers } }, onClient);

@@ -116,6 +116,28 @@ export function readBanner(port: number): Promise<string> {
   });
 }
 
+/**
+ * Starts a Node server script as `npm start` runs MiniFTP (src/server/runtime.ts:
+ * the GC flag and the malloc setting) and waits for its "listening on" line.
+ */
+async function startNode(
+  children: ChildRegistry,
+  script: string,
+  args: string[],
+  what: string,
+  cwd?: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = children.spawn(process.execPath, [GC_FLAG, script, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [MALLOC_THRESHOLD.name]: MALLOC_THRESHOLD.value },
+  });
+  const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, what);
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { child, port: Number(m[2]) };
+}
+
 export interface MiniftpPaths {
   /** The repository root (where bin/ is). */
   repo: string;
@@ -129,11 +151,10 @@ export async function startMiniftp(
   children: ChildRegistry,
   paths: MiniftpPaths,
 ): Promise<BenchServer> {
-  const child = children.spawn(
-    process.execPath,
+  const { child, port } = await startNode(
+    children,
+    path.join(paths.repo, 'bin', 'miniftp-server.js'),
     [
-      GC_FLAG,
-      path.join(paths.repo, 'bin', 'miniftp-server.js'),
       '--port',
       '0',
       '--data-dir',
@@ -146,17 +167,9 @@ export async function startMiniftp(
       '0',
       ...(paths.flags ?? []),
     ],
-    {
-      cwd: paths.repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // With the flag above, what `npm start` gives the server (src/server/runtime.ts).
-      env: { ...process.env, [MALLOC_THRESHOLD.name]: MALLOC_THRESHOLD.value },
-    },
+    'MiniFTP',
+    paths.repo,
   );
-  const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'MiniFTP');
-  child.stdout?.resume();
-  child.stderr?.resume();
-  const port = Number(m[2]);
   const home = path.join(paths.dataDir, 'docs', 'zhangsan');
   const pid = child.pid as number;
   const password: Credentials = { user: 'zhangsan', password: '123' };
@@ -191,23 +204,12 @@ export interface FloorSetup {
 /** The ssh2 floor (bench/floor-server.ts), started as MiniFTP is. */
 export async function startFloor(children: ChildRegistry, o: FloorSetup): Promise<BenchServer> {
   const presets = Object.entries(o.files).map(([name, size]) => `/${name}=${size}`);
-  const child = children.spawn(
-    process.execPath,
-    [
-      GC_FLAG,
-      path.join(o.dir, 'floor-server.js'),
-      o.cipher ?? 'aes128-gcm@openssh.com,aes256-gcm@openssh.com',
-      ...presets,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, [MALLOC_THRESHOLD.name]: MALLOC_THRESHOLD.value },
-    },
+  const { child, port } = await startNode(
+    children,
+    path.join(o.dir, 'floor-server.js'),
+    [o.cipher ?? 'aes128-gcm@openssh.com,aes256-gcm@openssh.com', ...presets],
+    'the ssh2 floor',
   );
-  const m = await waitForLine(child, 'stdout', /listening on (\S+):(\d+)/, 'the ssh2 floor');
-  child.stdout?.resume();
-  child.stderr?.resume();
-  const port = Number(m[2]);
   const pid = child.pid as number;
   const creds: Credentials = { user: 'bench', identity: o.identity };
   return {
