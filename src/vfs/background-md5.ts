@@ -9,6 +9,12 @@
  * up afterwards. While someone waits for a digest (a dropped upload being
  * closed, a resume or check-file request), it runs at normal priority.
  *
+ * Idle priority is not enough when the cores are contended: the thread still
+ * hashes in every brief idle moment, sharing caches, memory bandwidth and
+ * possibly a physical core with the transfers. So while the event loop itself
+ * waits for a CPU (loop-contention.ts), new work is held back here and sent
+ * once the contention ends, or at once when someone waits for a digest.
+ *
  * Nothing is copied to the thread: the main thread reports how far a file is
  * written contiguously from offset 0, and the thread reads those bytes back
  * from the page cache through the same descriptor. The descriptor must stay
@@ -18,6 +24,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { LoopContention, type LoopContentionOptions } from './loop-contention';
 import { ThreadPriority, type ThreadPriorityOptions } from './thread-priority';
 
 export type Md5Request =
@@ -39,9 +46,21 @@ export interface Md5Reply {
   bytes: number;
 }
 
+export interface BackgroundMd5Options extends ThreadPriorityOptions {
+  /** How contention of the event loop is sampled (tests replace the counter). */
+  contention?: Omit<LoopContentionOptions, 'onChange'>;
+}
+
 /** One hashing thread for all uploads of the server, started on first use. */
 export class BackgroundMd5 {
-  constructor(private readonly priorityOptions: ThreadPriorityOptions = {}) {}
+  private readonly contention: LoopContention;
+
+  constructor(private readonly options: BackgroundMd5Options = {}) {
+    this.contention = new LoopContention({
+      ...options.contention,
+      onChange: () => this.release(),
+    });
+  }
 
   private worker: Worker | undefined;
   private nextId = 1;
@@ -50,29 +69,78 @@ export class BackgroundMd5 {
   private priority: ThreadPriority | undefined;
   /** Digests being waited for; the thread runs at normal priority while there are any. */
   private urgent = 0;
+  /** Streams opened and not yet finished or dropped. */
+  private readonly streams = new Set<number>();
+  /** Held back while the event loop is contended: the latest `to` per stream, and finishes. */
+  private readonly heldExtends = new Map<number, number>();
+  private readonly heldFinishes: number[] = [];
+
+  /** True while new work waits here instead of going to the thread. */
+  get holding(): boolean {
+    return this.contention.contended && this.urgent === 0;
+  }
 
   /** Starts hashing the file on `fd` from offset 0, with `to` bytes already written; undefined if the thread is unavailable. */
   open(fd: number, to: number): number | undefined {
     const w = this.thread();
     if (!w) return undefined;
     const id = this.nextId++;
-    w.postMessage({ t: 'open', id, fd, to } satisfies Md5Request);
+    this.streams.add(id);
+    this.contention.start();
+    if (this.holding) {
+      w.postMessage({ t: 'open', id, fd, to: 0 } satisfies Md5Request);
+      this.heldExtends.set(id, to);
+    } else {
+      w.postMessage({ t: 'open', id, fd, to } satisfies Md5Request);
+    }
     return id;
   }
 
   /** The file is now written contiguously from 0 up to `to`. */
   extend(id: number, to: number): void {
-    this.worker?.postMessage({ t: 'extend', id, to } satisfies Md5Request);
+    if (this.holding) this.heldExtends.set(id, to);
+    else this.worker?.postMessage({ t: 'extend', id, to } satisfies Md5Request);
   }
 
   /**
    * The digest of everything reported; after it resolves the thread no longer
    * reads the descriptor. `urgent`: someone is waiting, so the thread runs at
    * normal priority until then (and so finishes whatever was queued before).
+   * Otherwise, while the event loop is contended, the request waits here.
    */
   finish(id: number, urgent: boolean): Promise<Md5Reply> {
-    const reply = this.ask({ t: 'finish', id });
-    return urgent ? this.hurry(reply) : reply;
+    if (urgent) {
+      // Urgent first: that sends anything held back for this stream before its finish.
+      this.setUrgent(+1);
+      const reply = this.ask({ t: 'finish', id });
+      return reply.finally(() => this.setUrgent(-1));
+    }
+    if (!this.holding || !this.worker) return this.ask({ t: 'finish', id });
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.heldFinishes.push(id);
+    });
+  }
+
+  /** Sends what was held back, unless the thread should still be left alone. */
+  private release(): void {
+    if (this.holding) return;
+    const w = this.worker;
+    if (w) {
+      // Every stream's bytes before any finish: a finish must come after its stream's last extend.
+      for (const [id, to] of this.heldExtends)
+        w.postMessage({ t: 'extend', id, to } satisfies Md5Request);
+      for (const id of this.heldFinishes) w.postMessage({ t: 'finish', id } satisfies Md5Request);
+    }
+    this.heldExtends.clear();
+    this.heldFinishes.length = 0;
+  }
+
+  /** A stream ended: sampling stops with the last one. */
+  private ended(id: number): void {
+    this.streams.delete(id);
+    this.heldExtends.delete(id);
+    if (this.streams.size === 0) this.contention.stop();
   }
 
   /** Runs the thread at normal priority until `work` settles. */
@@ -88,7 +156,10 @@ export class BackgroundMd5 {
   private setUrgent(delta: number): void {
     const before = this.urgent > 0;
     this.urgent += delta;
-    if (before !== this.urgent > 0) this.applyPriority();
+    if (before !== this.urgent > 0) {
+      this.applyPriority();
+      this.release();
+    }
   }
 
   private applyPriority(): void {
@@ -102,11 +173,13 @@ export class BackgroundMd5 {
 
   /** Forgets the stream; after it resolves the thread no longer reads the descriptor. */
   async drop(id: number): Promise<void> {
+    this.heldExtends.delete(id);
     await this.ask({ t: 'drop', id });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.contention.stop();
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();
@@ -136,12 +209,13 @@ export class BackgroundMd5 {
     w.unref();
     w.on('message', (r: Md5Reply | Md5Hello) => {
       if ('tid' in r) {
-        this.priority = new ThreadPriority(r.tid, this.priorityOptions);
+        this.priority = new ThreadPriority(r.tid, this.options);
         this.applyPriority();
         return;
       }
       const resolve = this.waiting.get(r.id);
       this.waiting.delete(r.id);
+      this.ended(r.id);
       resolve?.(r);
     });
     const gone = (): void => {
@@ -161,5 +235,9 @@ export class BackgroundMd5 {
   private failAll(): void {
     for (const [id, resolve] of this.waiting) resolve({ id, md5: undefined, bytes: 0 });
     this.waiting.clear();
+    this.heldExtends.clear();
+    this.heldFinishes.length = 0;
+    this.streams.clear();
+    this.contention.stop();
   }
 }

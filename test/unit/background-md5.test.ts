@@ -108,4 +108,80 @@ describe('background MD5 thread', function () {
       await other.close();
     }
   });
+
+  describe('while the event loop waits for a CPU', function () {
+    let contended = false;
+    let wait = 0;
+    let held: BackgroundMd5;
+    const data = randomBytes(2 * 1024 * 1024);
+    let fd: number;
+
+    beforeEach(function () {
+      contended = false;
+      wait = 0;
+      // Every sample of a contended loop finds it waited a whole second more.
+      held = new BackgroundMd5({
+        contention: { intervalMs: 1, readWaitNs: () => (contended ? (wait += 1e9) : wait) },
+      });
+      fd = fs.openSync(path.join(dir, 'held'), 'w+');
+      fs.writeSync(fd, data);
+    });
+
+    afterEach(async function () {
+      await held.close();
+      fs.closeSync(fd);
+    });
+
+    async function until(what: string, test: () => boolean): Promise<void> {
+      for (let i = 0; i < 2000 && !test(); i++) await new Promise((r) => setImmediate(r));
+      expect(test(), what).to.equal(true);
+    }
+
+    const md5 = createHash('md5').update(data).digest('hex');
+
+    it('holds back new bytes and finishes, and sends them once the contention ends', async function () {
+      const id = held.open(fd, 1000) as number;
+      contended = true;
+      await until('holding', () => held.holding);
+      held.extend(id, data.length);
+      let answered = false;
+      const finished = held.finish(id, false).then((r) => {
+        answered = true;
+        return r;
+      });
+      // The thread answers in order: once a later stream's drop is answered,
+      // the held finish would have been too, had it been sent.
+      const other = held.open(fd, 10) as number;
+      await held.drop(other);
+      expect(answered, 'finish held back').to.equal(false);
+      contended = false;
+      const reply = await finished;
+      expect(held.holding).to.equal(false);
+      expect(reply.md5).to.equal(md5);
+      expect(reply.bytes).to.equal(data.length);
+    });
+
+    it('sends what is held at once when someone waits for the digest', async function () {
+      contended = true;
+      const id = held.open(fd, 0) as number;
+      // A second upload still arriving keeps the sampling going.
+      const other = held.open(fd, 0) as number;
+      await until('holding', () => held.holding);
+      held.extend(id, data.length);
+      const reply = await held.finish(id, true);
+      expect(reply.md5).to.equal(md5);
+      expect(held.holding, 'holding again once nobody waits').to.equal(true);
+      await held.drop(other);
+      expect(held.holding, 'not once the last stream ended').to.equal(false);
+    });
+
+    it('answers a held finish without a digest when the thread is stopped', async function () {
+      const id = held.open(fd, 0) as number;
+      contended = true;
+      await until('holding', () => held.holding);
+      const finished = held.finish(id, false);
+      await held.close();
+      expect((await finished).md5).to.equal(undefined);
+    });
+  });
 });
