@@ -26,9 +26,9 @@ import { normalizeVirtual } from '../src/vfs/jail';
 import {
   attrsPacket,
   DATA_HEADER,
-  extendedReply,
   fillDataHeader,
   handlePacket,
+  limitsReply,
   namePacket,
   singleNamePacket,
   statusPacket,
@@ -153,14 +153,7 @@ class FloorSession {
       case PacketType.FSETSTAT:
         return ok();
       case PacketType.EXTENDED:
-        if (r.string() === Ext.LIMITS) {
-          return extendedReply(id)
-            .u64(DEFAULT_MAX_PACKET)
-            .u64(MAX_IO)
-            .u64(MAX_IO)
-            .u64(1024)
-            .finish();
-        }
+        if (r.string() === Ext.LIMITS) return limitsReply(id, DEFAULT_MAX_PACKET, 1024);
         return statusPacket(id, Status.OP_UNSUPPORTED, 'unsupported');
       default:
         return statusPacket(id, Status.OP_UNSUPPORTED, 'unsupported');
@@ -209,9 +202,7 @@ function onClient(client: Connection): void {
 }
 
 function main(): void {
-  const ciphers = (process.argv[2] ?? 'aes128-gcm@openssh.com,aes256-gcm@openssh.com').split(
-    ',',
-  ) as CipherAlgorithm[];
+  const ciphers = (process.argv[2] ?? '').split(',') as CipherAlgorithm[];
   for (const preset of process.argv.slice(3)) {
     const [p, bytes] = preset.split('=');
     if (p && bytes) tree.set(normalizeVirtual(p), { dir: false, size: Number(bytes) });

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
 import { cpuTicks, descendants, type ChildRegistry } from './proc';
 import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
+import { OPENSSH_CIPHERS } from '../src/ssh/cipher-offer';
 
 export type ServerName = 'MiniFTP' | 'OpenSSH' | 'floor';
 
@@ -207,7 +208,7 @@ export async function startFloor(children: ChildRegistry, o: FloorSetup): Promis
   const { child, port } = await startNode(
     children,
     path.join(o.dir, 'floor-server.js'),
-    [o.cipher ?? 'aes128-gcm@openssh.com,aes256-gcm@openssh.com', ...presets],
+    [o.cipher ?? OPENSSH_CIPHERS.join(','), ...presets],
     'the ssh2 floor',
   );
   const pid = child.pid as number;

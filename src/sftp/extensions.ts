@@ -6,7 +6,7 @@
 import { MiniftpError } from '../errors';
 import type { PacketReader } from './codec';
 import { Ext, Status } from './constants';
-import { extendedReply, singleNamePacket, statusPacket } from './replies';
+import { extendedReply, limitsReply, singleNamePacket, statusPacket } from './replies';
 import type { SftpSession } from './session';
 import type { StatvfsInfo } from '../vfs/user-fs';
 
@@ -101,12 +101,7 @@ export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionReg
   // OpenSSH's sftp reads these to size its requests (255 KiB writes instead of 32 KiB).
   reg.register(Ext.LIMITS, '1', async ({ id, session }) => {
     const { maxPacket, maxHandles } = session.limits;
-    return extendedReply(id)
-      .u64(maxPacket)
-      .u64(maxPacket - 1024)
-      .u64(maxPacket - 1024)
-      .u64(maxHandles)
-      .finish();
+    return limitsReply(id, maxPacket, maxHandles);
   });
 
   reg.register(Ext.EXPAND_PATH, '1', async ({ id, reader, session }) => {

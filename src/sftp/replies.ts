@@ -43,6 +43,16 @@ export function extendedReply(id: number): PacketWriter {
   return new PacketWriter(PacketType.EXTENDED_REPLY).u32(id);
 }
 
+/** The limits@openssh.com reply: packet, read and write sizes, open handles. */
+export function limitsReply(id: number, maxPacket: number, maxHandles: number): Buffer {
+  return extendedReply(id)
+    .u64(maxPacket)
+    .u64(maxPacket - 1024)
+    .u64(maxPacket - 1024)
+    .u64(maxHandles)
+    .finish();
+}
+
 /** Header for a DATA reply whose payload is read straight into the same buffer after it. */
 export const DATA_HEADER = 13;
 

@@ -139,7 +139,6 @@ export class BackgroundMd5 {
   /** A stream ended: sampling stops with the last one. */
   private ended(id: number): void {
     this.streams.delete(id);
-    this.heldExtends.delete(id);
     if (this.streams.size === 0) this.contention.stop();
   }
 
