@@ -46,7 +46,8 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --cipher NAME   force this cipher on both (sftp -c NAME) instead of default negotiation
   --sshd PATH     the sshd to compare with (default /usr/sbin/sshd; if missing, MiniFTP alone)
   --floor         also run the transfers against the ssh2 floor: an ssh2 server set up as
-                  MiniFTP's that answers from memory and touches no file (what ssh2 alone costs)
+                  MiniFTP's that does the least an SFTP server can (what ssh2 alone costs):
+                  from memory for the big transfers, on disk with blocking calls for small files
   --help          this text
 `;
 

@@ -23,6 +23,7 @@ import { resumeCheck } from './resume-check';
 import {
   addMiniftpKey,
   ensurePrivsepDir,
+  FLOOR_KINDS,
   startFloor,
   startMiniftp,
   startSshd,
@@ -132,7 +133,7 @@ async function runWorkload(
   results: Map<string, Metrics[]>,
 ): Promise<void> {
   const targets = servers.filter((s) =>
-    w.miniftpOnly ? s.name === 'MiniFTP' : s.name !== 'floor' || w.floor === true,
+    w.miniftpOnly ? s.name === 'MiniFTP' : s.floor === undefined || s.floor === w.floor,
   );
   /** Per MiniFTP run: how long the server stayed busy after the transfer ended. */
   const busy: number[] = [];
@@ -255,21 +256,31 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     );
   }
 
-  if (o.floor) {
+  const workloads = [...WORKLOADS, resumeCheck(path.join(tmp, 'miniftp', 'log'))].filter((w) =>
+    o.workloads.includes(w.id),
+  );
+  // Each floor only when a chosen workload runs against it.
+  for (const kind of FLOOR_KINDS) {
+    if (!o.floor || !workloads.some((w) => w.floor === kind)) continue;
+    const disk = kind === 'disk' ? path.join(tmp, 'floor-files') : undefined;
+    if (disk !== undefined) fs.mkdirSync(disk);
     const floor = await startFloor(children, {
       dir: __dirname,
       cipher: o.cipher,
       files: { [DOWNLOAD_SOURCE]: o.bigBytes },
+      disk,
       identity,
     });
     td.servers.push(floor);
     servers.push(floor);
-    say(`ssh2 floor listening on 127.0.0.1:${floor.port}`);
+    say(`ssh2 ${floor.label} listening on 127.0.0.1:${floor.port}`);
   }
 
-  const idle = servers.map((s) => `${s.name} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
+  const idle = servers.map((s) => `${s.label} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
   const negotiated = new Map<string, Negotiated>();
-  for (const s of servers) negotiated.set(s.name, await client.negotiated(s.port, s.transferCreds));
+  for (const s of servers) {
+    negotiated.set(s.label, await client.negotiated(s.port, s.transferCreds));
+  }
 
   const kexes = new Set([...negotiated.values()].map((n) => n.kex));
   if (kexes.size > 1) {
@@ -279,16 +290,13 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     );
   }
   const results = new Map<string, Metrics[]>(servers.map((s) => [s.name, []]));
-  const workloads = [...WORKLOADS, resumeCheck(path.join(tmp, 'miniftp', 'log'))].filter((w) =>
-    o.workloads.includes(w.id),
-  );
   for (const w of workloads) {
     say(`${w.id}:`);
     await runWorkload(w, ctx, servers, results);
   }
 
   const sshdPresent = servers.some((s) => s.name === 'OpenSSH');
-  const after = servers.map((s) => `${s.name} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
+  const after = servers.map((s) => `${s.label} ${(rssBytes(s.mainPid) / MiB).toFixed(1)} MiB`);
   const method = [
     'transfer times are taken inside the sftp batch (`!date` before and after the transfer), so logins are left out; ' +
       'the logins workload times whole `sftp -b` runs (process start, key exchange, auth, ls, exit)',
@@ -303,11 +311,11 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     );
   }
   const info: ServerInfo[] = servers.map((s) => ({
-    name: s.name,
+    name: s.label,
     banner: s.banner,
     transferAuth: describeAuth(s.transferCreds),
     loginAuth: describeAuth(s.loginCreds),
-    negotiated: negotiated.get(s.name),
+    negotiated: negotiated.get(s.label),
     rssMethod: s.rssMethod,
   }));
   for (const s of info) method.push(`RSS of ${s.name}: ${s.rssMethod}`);

@@ -15,9 +15,16 @@ import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
 import { OPENSSH_CIPHERS } from '../src/ssh/cipher-offer';
 
 export type ServerName = 'MiniFTP' | 'OpenSSH' | 'floor';
+/** The floor's two forms: files in memory, or real files with blocking calls (bench/floor-server.ts). */
+export const FLOOR_KINDS = ['memory', 'disk'] as const;
+export type FloorKind = (typeof FLOOR_KINDS)[number];
 
 export interface BenchServer {
   readonly name: ServerName;
+  /** Which floor this is (the floor only). */
+  readonly floor?: FloorKind;
+  /** The name in the report's lists of servers (the two floors differ). */
+  readonly label: string;
   readonly port: number;
   /** Credentials for the transfer workloads. */
   transferCreds: Credentials;
@@ -28,8 +35,8 @@ export interface BenchServer {
   /** Path the sftp client uses for `name` in the server's bench directory. */
   remote(name: string): string;
   /**
-   * Where that file is on this machine's disk; undefined for the floor, which
-   * keeps no files (what it received is then not checked).
+   * Where that file is on this machine's disk; undefined for the floor in
+   * memory, which keeps no files (what it received is then not checked).
    */
   disk(name: string): string | undefined;
   /** Processes whose memory is the server's while it serves sessions. */
@@ -176,6 +183,7 @@ export async function startMiniftp(
   const password: Credentials = { user: 'zhangsan', password: '123' };
   return {
     name: 'MiniFTP',
+    label: 'MiniFTP',
     port,
     transferCreds: password,
     loginCreds: password,
@@ -197,30 +205,38 @@ export interface FloorSetup {
   dir: string;
   /** Ciphers it offers; undefined: AES-GCM, as MiniFTP offers OpenSSH's client. */
   cipher: string | undefined;
-  /** Files that exist from the start: remote name → size. */
+  /** Files that exist from the start in memory: remote name → size. */
   files: Record<string, number>;
+  /** Keep real files in this directory instead of names and sizes in memory. */
+  disk?: string;
   identity: string;
 }
 
 /** The ssh2 floor (bench/floor-server.ts), started as MiniFTP is. */
 export async function startFloor(children: ChildRegistry, o: FloorSetup): Promise<BenchServer> {
-  const presets = Object.entries(o.files).map(([name, size]) => `/${name}=${size}`);
+  const disk = o.disk;
+  const store =
+    disk === undefined
+      ? Object.entries(o.files).map(([name, size]) => `/${name}=${size}`)
+      : ['--disk', disk];
   const { child, port } = await startNode(
     children,
     path.join(o.dir, 'floor-server.js'),
-    [o.cipher ?? OPENSSH_CIPHERS.join(','), ...presets],
-    'the ssh2 floor',
+    [o.cipher ?? OPENSSH_CIPHERS.join(','), ...store],
+    disk === undefined ? 'the ssh2 floor' : 'the ssh2 floor on disk',
   );
   const pid = child.pid as number;
   const creds: Credentials = { user: 'bench', identity: o.identity };
   return {
     name: 'floor',
+    floor: disk === undefined ? 'memory' : 'disk',
+    label: disk === undefined ? 'floor' : 'floor on disk',
     port,
     transferCreds: creds,
     loginCreds: creds,
     banner: await readBanner(port),
     remote: (name) => `/${name}`,
-    disk: () => undefined,
+    disk: (name) => (disk === undefined ? undefined : path.join(disk, name)),
     servingPids: () => [pid],
     mainPid: pid,
     hwmPid: pid,
@@ -336,6 +352,7 @@ export async function startSshd(children: ChildRegistry, setup: SshdSetup): Prom
     const creds: Credentials = { user, identity: setup.identity };
     return {
       name: 'OpenSSH',
+      label: 'OpenSSH',
       port,
       transferCreds: creds,
       loginCreds: creds,

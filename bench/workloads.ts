@@ -21,7 +21,7 @@ import {
   type ChildRegistry,
   type CommandResult,
 } from './proc';
-import type { BenchServer } from './servers';
+import type { BenchServer, FloorKind } from './servers';
 
 export interface BenchContext {
   options: BenchOptions;
@@ -39,8 +39,8 @@ export interface Workload {
   id: WorkloadId;
   /** Runs against MiniFTP only. */
   miniftpOnly?: boolean;
-  /** Also runs against the ssh2 floor (with --floor). */
-  floor?: boolean;
+  /** Also runs against the ssh2 floor of this kind (with --floor). */
+  floor?: FloorKind;
   prepare?(ctx: BenchContext, server: BenchServer): Promise<void>;
   run(ctx: BenchContext, server: BenchServer, run: number): Promise<Metrics>;
   finish?(ctx: BenchContext, server: BenchServer): Promise<void>;
@@ -128,7 +128,7 @@ async function transferOne(
 
 const upload: Workload = {
   id: 'upload',
-  floor: true,
+  floor: 'memory',
   async run(ctx, server, run) {
     const name = `up-${run}.bin`;
     const { result: ms, peakMiB } = await withPeakRss(server, () =>
@@ -144,7 +144,7 @@ export const DOWNLOAD_SOURCE = 'dl-src.bin';
 
 const download: Workload = {
   id: 'download',
-  floor: true,
+  floor: 'memory',
   // A hard link of the local source: the same bytes, already in the page cache, no copy.
   // The floor was started with a file of that name and size.
   async prepare(ctx, server) {
@@ -245,7 +245,7 @@ function smallFilesTransfers(
 
 const smallFiles: Workload = {
   id: 'small-files',
-  floor: true,
+  floor: 'disk',
   async prepare(ctx, server) {
     // One untimed round first: MiniFTP's JavaScript is compiled while it
     // runs, and a server that has been up a while has long done that.
@@ -304,7 +304,7 @@ const logins: Workload = {
 
 const concurrent: Workload = {
   id: 'concurrent',
-  floor: true,
+  floor: 'memory',
   async run(ctx, server, run) {
     const n = ctx.options.concurrentClients;
     const names = Array.from({ length: n }, (_, i) => `conc-${run}-${i}.bin`);
