@@ -4,7 +4,7 @@
  * requests) that does the least an SFTP server can. By default its files live
  * in memory: it keeps names and sizes, reads back zeros and touches no file.
  * With `--disk DIR` it keeps real files under DIR instead, each request one
- * blocking system call or two, with no checks, no jail and no bookkeeping.
+ * blocking call, with no checks, no jail and no bookkeeping.
  * `npm run bench -- --floor` runs it beside the other two, so a bar it cannot
  * meet itself is shown to be out of reach of ssh2 on that machine.
  *
@@ -138,7 +138,7 @@ class MemoryStore implements FloorStore {
   }
 }
 
-/** Real files under `root`, one blocking call per request (two for an open). */
+/** Real files under `root`, one blocking call per request (a listing: one per name). */
 class DiskStore implements FloorStore {
   constructor(private readonly root: string) {}
 
