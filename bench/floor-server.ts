@@ -18,6 +18,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Server, utils, type CipherAlgorithm, type Connection, type ServerChannel } from 'ssh2';
 import { PacketFramer, PacketReader, PacketWriter, type Attrs } from '../src/sftp/codec';
+import { isErrno } from '../src/errors';
 import { attrsFromStats } from '../src/sftp/attrs';
 import {
   DEFAULT_MAX_PACKET,
@@ -229,11 +230,10 @@ class FloorSession {
     try {
       reply = this.answer(type, id, r);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
       reply =
-        code === 'ENOENT'
+        isErrno(err) && err.code === 'ENOENT'
           ? statusPacket(id, Status.NO_SUCH_FILE, 'no such file')
-          : statusPacket(id, Status.FAILURE, String(code ?? err));
+          : statusPacket(id, Status.FAILURE, String(err));
     }
     this.send(reply);
   }
