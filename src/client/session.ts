@@ -19,6 +19,36 @@ export interface SessionOptions {
   remoteHome: string;
 }
 
+/**
+ * Refuses, before anything is deleted, to remove a folder that holds one of
+ * `kept` (the home folder, the current folder): `rm ..`, `rm .`, `rm /` or an
+ * empty name would otherwise empty the account, or pull the current folder
+ * out from under the session.
+ */
+function refuseRemoval(
+  given: string,
+  target: string,
+  kept: [home: string, cwd: string],
+  paths: path.PlatformPath,
+  side: 'local' | 'remote',
+): void {
+  const holds = (folder: string): boolean => {
+    const rel = paths.relative(target, folder);
+    const outside = rel === '..' || rel.startsWith(`..${paths.sep}`) || paths.isAbsolute(rel);
+    return !outside;
+  };
+  const [home, cwd] = kept;
+  const name = given === '' ? '""' : given;
+  if (holds(home)) {
+    throw new ClientError(`refusing to delete ${name}: it is or holds your ${side} home folder`);
+  }
+  if (holds(cwd)) {
+    throw new ClientError(
+      `refusing to delete ${name}: it is or holds the current ${side} folder (cd elsewhere first)`,
+    );
+  }
+}
+
 /** A file to transfer and where it goes. */
 interface Planned {
   localPath: string;
@@ -117,6 +147,7 @@ export class ClientSession {
    */
   async removeRemote(p: string, confirm: (question: string) => Promise<boolean>): Promise<boolean> {
     const target = this.resolveRemote(p);
+    refuseRemoval(p, target, [this.remoteHome, this.remoteCwd], path.posix, 'remote');
     const attrs = await this.sftp.lstat(target);
     if (!isDirAttrs(attrs)) {
       await this.sftp.remove(target);
@@ -144,6 +175,7 @@ export class ClientSession {
 
   async removeLocal(p: string, confirm: (question: string) => Promise<boolean>): Promise<boolean> {
     const target = this.resolveLocal(p);
+    refuseRemoval(p, target, [os.homedir(), this.localCwd], path, 'local');
     const st = await fsp.lstat(target);
     if (!st.isDirectory()) {
       await fsp.unlink(target);

@@ -167,6 +167,35 @@ describe('client batch mode', function () {
     expect(r.stdout).to.include('deleted gone');
   });
 
+  it('refuses to rm the home folder or the current folder before deleting anything', async () => {
+    await fsp.writeFile(path.join(local, 'keep.txt'), 'keep\n');
+    const r = await batch([
+      'mkdir guarded',
+      'put keep.txt guarded/keep.txt',
+      'mkdir guarded/sub',
+      'put keep.txt guarded/sub/keep.txt',
+      'cd guarded/sub',
+      '-rm ..',
+      '-rm .',
+      "-rm ''",
+      '-rm /',
+      '-rm ~',
+      'cd /',
+      'rm guarded/sub',
+    ]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.include(
+      'rm ..: refusing to delete ..: it is or holds the current remote folder (cd elsewhere first)',
+    );
+    expect(r.stderr).to.include('rm .: refusing to delete .: it is or holds the current remote');
+    expect(r.stderr).to.include('refusing to delete "": it is or holds the current remote folder');
+    expect(r.stderr).to.include('refusing to delete /: it is or holds your remote home folder');
+    expect(r.stderr).to.include('refusing to delete ~: it is or holds your remote home folder');
+    expect(await fsp.readFile(remote('guarded/keep.txt'), 'utf8')).to.equal('keep\n');
+    // Once the session has left it, the folder can go.
+    expect(await exists(remote('guarded/sub'))).to.equal(false);
+  });
+
   it('runs get to the local folder and to a target folder, lcd, lls and lpwd', async () => {
     await fsp.writeFile(remote('fetch.txt'), 'fetched\n');
     await fsp.mkdir(path.join(local, 'into'), { recursive: true });
