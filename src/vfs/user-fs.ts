@@ -68,7 +68,7 @@ export interface UserFsOptions {
     before: { size: number; mtimeMs: number },
     mtimeMs: number,
   ) => void;
-  /** The session's logger: quota refusals are logged here with the path. */
+  /** The session's logger: quota refusals and changes to names (remove, rename, mkdir…) go here. */
   logger?: Logger;
 }
 
@@ -317,6 +317,7 @@ export class UserFs {
     if (st.isFile()) this.usage.removeName(fileKey(st), st.size);
     else this.usage.touched();
     this.o.onPathGone?.(vpath);
+    this.o.logger?.info('file.removed', { path: vpath, bytes: st.size });
   }
 
   async mkdir(virtual: string, attrs: Attrs): Promise<void> {
@@ -324,6 +325,7 @@ export class UserFs {
     if (vpath === '/') throw MiniftpError.exists();
     const real = await this.jail.resolve(vpath, { followLast: false });
     await fsp.mkdir(real, { mode: (attrs.permissions ?? 0o777) & MODE_MASK });
+    this.o.logger?.info('dir.created', { path: vpath });
   }
 
   async rmdir(virtual: string): Promise<void> {
@@ -331,6 +333,7 @@ export class UserFs {
     if (vpath === '/') throw MiniftpError.permission('cannot remove your home directory');
     const real = await this.jail.resolve(vpath, { followLast: false });
     await fsp.rmdir(real);
+    this.o.logger?.info('dir.removed', { path: vpath });
   }
 
   async realpath(virtual: string): Promise<string> {
@@ -369,6 +372,7 @@ export class UserFs {
     else this.usage.touched();
     if (dst) this.o.onPathGone?.(to);
     this.o.onPathMoved?.(from, to);
+    this.o.logger?.info('path.renamed', { from, to, replaced: dst !== undefined });
   }
 
   async readlink(virtual: string): Promise<string> {
@@ -381,6 +385,7 @@ export class UserFs {
     const link = normalizeVirtual(linkVirtual);
     const real = await this.jail.resolve(link, { followLast: false });
     await fsp.symlink(await this.jail.symlinkTarget(real, target), real);
+    this.o.logger?.info('link.created', { path: link, symbolic: true });
   }
 
   async hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
@@ -398,6 +403,7 @@ export class UserFs {
       if (st.isFile()) this.usage.removeName(key, st.size);
       throw err;
     }
+    this.o.logger?.info('link.created', { path: to, symbolic: false });
   }
 
   /**

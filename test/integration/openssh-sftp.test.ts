@@ -11,6 +11,7 @@ import { parseAuthorizedKey } from '../../src/auth/public-keys';
 import { makeClientKey, sftpBatch, type ClientRun, type Credentials } from '../helpers/openssh';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { makeTree, sha256File, snapshotTree, writeRandomFile } from '../helpers/files';
+import { waitForLog } from '../helpers/probe';
 
 const BIG = 20 * 1024 * 1024;
 const password: Credentials = { user: 'zhangsan', password: '123' };
@@ -112,6 +113,9 @@ describe('OpenSSH sftp client', function () {
     await expectMissing(path.join(home, 'moved.txt'));
     expect(await fsp.readFile(path.join(home, 'r2.txt'), 'utf8')).to.equal('one');
     expect(await fsp.readFile(path.join(home, 'r3.txt'), 'utf8')).to.equal('three');
+    const user = 'zhangsan';
+    await waitForLog(server.dataDir, 'path.renamed', { user, from: '/r1.txt', to: '/moved.txt' });
+    await waitForLog(server.dataDir, 'path.renamed', { from: '/moved.txt', replaced: true });
   });
 
   it('runs rm, rmdir, chmod and ln -s', async function () {
@@ -124,6 +128,7 @@ describe('OpenSSH sftp client', function () {
       'rmdir gone',
       'chmod 600 private.txt',
       'ln -s target.txt link.txt',
+      'mkdir fresh',
       'get link.txt link.back',
       'ls -l',
     ]);
@@ -137,6 +142,12 @@ describe('OpenSSH sftp client', function () {
     expect(lsLine(run.stdout, 'link.txt')).to.match(
       /^lrwxrwxrwx\s+(\d+|\?) zhangsan .* link\.txt$/,
     );
+    // Every change of a name leaves a line in the log, with the path as the user sees it.
+    const user = 'zhangsan';
+    await waitForLog(server.dataDir, 'file.removed', { user, path: '/gone.txt', bytes: 1 });
+    await waitForLog(server.dataDir, 'dir.removed', { user, path: '/gone' });
+    await waitForLog(server.dataDir, 'dir.created', { user, path: '/fresh' });
+    await waitForLog(server.dataDir, 'link.created', { user, path: '/link.txt', symbolic: true });
   });
 
   it('shows the quota and the usage in df', async function () {
