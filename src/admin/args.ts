@@ -46,7 +46,8 @@ export class ParsedArgs {
 
 /**
  * Separates options from positional words. Options are `--name`, `--name value` or
- * `--name=value`, anywhere among the words; `--` ends them; a lone `-` is a word.
+ * `--name=value`, anywhere among the words; `--` ends them; a lone `-` and a
+ * word like `-1` are words.
  */
 export function parseArgs(words: readonly string[], spec: OptionSpec): ParsedArgs {
   const positionals: string[] = [];
@@ -55,7 +56,8 @@ export function parseArgs(words: readonly string[], spec: OptionSpec): ParsedArg
   let optionsDone = false;
   for (let i = 0; i < words.length; i++) {
     const word = words[i] as string;
-    if (optionsDone || word === '-' || !word.startsWith('-')) {
+    // "-1" is a (negative) value, for the command to refuse with its own message.
+    if (optionsDone || word === '-' || !word.startsWith('-') || /^-\d/.test(word)) {
       positionals.push(word);
       continue;
     }

@@ -1,7 +1,7 @@
 /** Checks on what an admin types: user names, sizes, counts, and obtaining a new password. */
 import { randomBytes } from 'node:crypto';
 import { MiniftpError } from '../errors';
-import { parseSize } from '../config/size';
+import { parseSize, SIZE_FORMAT, SizeError } from '../config/size';
 import type { UserRecord, UserStore } from '../store/types';
 import type { ParsedArgs } from './args';
 import { Cancelled, type ConsoleIo } from './types';
@@ -57,8 +57,10 @@ export function existingUser(users: UserStore, name: string): UserRecord {
 export function parseQuota(text: string): number {
   try {
     return parseSize(text);
-  } catch {
-    throw MiniftpError.invalid(`quota must look like 500M or 1G (or unlimited), got '${text}'`);
+  } catch (err) {
+    const problem = err instanceof SizeError ? err.problem : SIZE_FORMAT;
+    const hint = problem === SIZE_FORMAT ? ' (or unlimited)' : '';
+    throw MiniftpError.invalid(`quota ${problem}${hint}, got '${text}'`);
   }
 }
 

@@ -9,22 +9,41 @@ const UNIT_EXPONENTS: Readonly<Record<string, number>> = { k: 1, m: 2, g: 3, t: 
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/;
 const HUMAN_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
+/** Why a size was refused: `problem` completes "size …" or "quota …". */
+export class SizeError extends Error {
+  constructor(
+    readonly problem: string,
+    readonly input: string | number,
+  ) {
+    super(`size ${problem}, got ${typeof input === 'number' ? String(input) : `'${input}'`}`);
+  }
+}
+
+export const SIZE_FORMAT = 'must look like 500M or 1G';
+
 /** Bytes from "1048576", 1048576, "500M", "500MB", "1.5GiB", "10K", "2T"; "unlimited" and 0 give 0. */
 export function parseSize(text: string | number): number {
   if (typeof text === 'number') {
-    if (Number.isSafeInteger(text) && text >= 0) return text;
-    throw sizeError(text);
+    if (text < 0) throw new SizeError('cannot be negative', text);
+    if (Number.isSafeInteger(text)) return text;
+    throw new SizeError(
+      Number.isInteger(text) ? 'is too large (at most 8 PiB)' : SIZE_FORMAT,
+      text,
+    );
   }
   const normalised = text.trim().toLowerCase();
   if (normalised === 'unlimited') return 0;
+  if (/^-\s*\d/.test(normalised)) throw new SizeError('cannot be negative', text);
   const match = SIZE_PATTERN.exec(normalised);
-  if (!match?.[1]) throw sizeError(text);
+  if (!match?.[1]) throw new SizeError(SIZE_FORMAT, text);
   const exponent = match[2] ? (UNIT_EXPONENTS[match[2]] ?? 0) : 0;
   const amount = Number(match[1]);
   // A fraction of a byte cannot be stored; "1.5K" is fine, "1.5" bytes is a typo.
-  if (exponent === 0 && !Number.isInteger(amount)) throw sizeError(text);
+  if (exponent === 0 && !Number.isInteger(amount)) throw new SizeError(SIZE_FORMAT, text);
   const bytes = Math.round(amount * 1024 ** exponent);
-  if (!Number.isSafeInteger(bytes)) throw sizeError(text);
+  if (!Number.isSafeInteger(bytes)) throw new SizeError('is too large (at most 8 PiB)', text);
+  // "0.0001K" is not "unlimited": only a zero written as such means no limit.
+  if (bytes === 0 && amount !== 0) throw new SizeError('is less than one byte', text);
   return bytes;
 }
 
@@ -46,9 +65,4 @@ export function formatSize(bytes: number): string {
   }
   const digits = Number.isInteger(rounded) ? String(rounded) : rounded.toFixed(1);
   return `${digits} ${HUMAN_UNITS[unit] ?? 'B'}`;
-}
-
-function sizeError(text: string | number): Error {
-  const shown = typeof text === 'number' ? String(text) : `'${text}'`;
-  return new Error(`size must look like 500M or 1G, got ${shown}`);
 }

@@ -162,6 +162,13 @@ describe('admin console: commands through ssh exec', function () {
   it('sets quotas in bytes and files, and refuses sizes it cannot read', async () => {
     expectOk(await admin(['quota', 'bob', '500M']));
     expect(server.store.users.get('bob')?.quotaBytes).to.equal(500 * 1024 * 1024);
+    expect(expectError(await admin(['quota', 'bob', '-1']))).to.equal(
+      "error: quota cannot be negative, got '-1'",
+    );
+    expect(expectError(await admin(['quota', 'bob', '0.0001K']))).to.equal(
+      "error: quota is less than one byte, got '0.0001K'",
+    );
+    expect(server.store.users.get('bob')?.quotaBytes).to.equal(500 * 1024 * 1024);
     const json = JSON.parse(
       expectOk(await admin(['quota', 'bob', 'unlimited', '--files', '10', '--json'])),
     ) as { quotaBytes: number; quotaFiles: number };

@@ -283,18 +283,7 @@ describe('config', () => {
       });
     }
 
-    const refused: Array<string | number> = [
-      'lots',
-      '',
-      '1X',
-      '-1',
-      '1.5',
-      'M',
-      '1GG',
-      -1,
-      1.5,
-      NaN,
-    ];
+    const refused: Array<string | number> = ['lots', '', '1X', '1.5', 'M', '1GG', '8P', 1.5, NaN];
     for (const input of refused) {
       it(`refuses ${JSON.stringify(input)}`, () => {
         expect(() => parseSize(input)).to.throw(/^size must look like 500M or 1G, got /);
@@ -303,6 +292,17 @@ describe('config', () => {
 
     it('quotes the text it refuses', () => {
       expect(() => parseSize('x')).to.throw("size must look like 500M or 1G, got 'x'");
+    });
+
+    it('says why a size that looks right is refused: negative, too large, under a byte', () => {
+      expect(() => parseSize('-1')).to.throw("size cannot be negative, got '-1'");
+      expect(() => parseSize('-2G')).to.throw("size cannot be negative, got '-2G'");
+      expect(() => parseSize(-1)).to.throw('size cannot be negative, got -1');
+      expect(() => parseSize('9999999T')).to.throw("size is too large (at most 8 PiB), got '9");
+      expect(() => parseSize(2 ** 60)).to.throw('size is too large (at most 8 PiB)');
+      // Not "unlimited": only a zero written as such means no limit.
+      expect(() => parseSize('0.0001K')).to.throw("size is less than one byte, got '0.0001K'");
+      expect(parseSize('0.0K')).to.equal(0);
     });
   });
 
