@@ -46,9 +46,10 @@ export async function ensureAccounts(o: {
   if (!isLoopback(config.host)) {
     const admin = store.users.get(config.admin.user);
     if (admin && (await hasher.verify(admin.passwordHash, DEFAULT_ADMIN_PASSWORD))) {
+      const port = config.port === 0 ? 'PORT' : String(config.port);
       throw MiniftpError.invalid(
         `refusing to listen on ${config.host} while the admin password is still the default: ` +
-          `run "ssh -p ${config.port} ${config.admin.user}@127.0.0.1 passwd" first`,
+          `start the server on 127.0.0.1 and run "ssh -p ${port} ${config.admin.user}@127.0.0.1 passwd" first`,
       );
     }
   }

@@ -20,6 +20,8 @@ import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
 import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
+import { MiniftpError, describeError, isErrno } from '../errors';
+import { makeDirs } from '../util/make-dirs';
 
 export interface RunningServer {
   readonly host: string;
@@ -34,11 +36,77 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Why a directory cannot be used, for the operator starting the server. */
+function dirProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EEXIST':
+      return 'a file of that name is in the way';
+    case 'ENOTDIR':
+      return 'part of the path is a file, not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'ENOENT':
+      return 'a directory cannot be created there';
+    default:
+      return describeError(err);
+  }
+}
+
+/**
+ * Runs a start-up step that works in the directory a setting names; a failure
+ * names the setting and its value: "cannot use dataDir '/srv/x': permission denied".
+ */
+async function inSetting<T>(setting: string, dir: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const why = isErrno(err)
+      ? dirProblem(err)
+      : err instanceof MiniftpError && err.kind === 'failure'
+        ? err.message
+        : undefined;
+    if (why === undefined) throw err;
+    throw MiniftpError.invalid(`cannot use ${setting} '${dir}': ${why}`);
+  }
+}
+
+function listenError(host: string, port: number, err: unknown): unknown {
+  if (!isErrno(err)) return err;
+  const why: Record<string, string> = {
+    EADDRINUSE: `port ${port} is already in use (port)`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine (host)`,
+    EACCES: `no permission to use port ${port}; ports below 1024 need privileges (port)`,
+    ENOTFOUND: `the host name ${host} cannot be resolved (host)`,
+    EAI_AGAIN: `the host name ${host} cannot be resolved (host)`,
+  };
+  const text = err.code === undefined ? undefined : why[err.code];
+  return text === undefined
+    ? err
+    : MiniftpError.invalid(`cannot listen on ${host}:${port}: ${text}`);
+}
+
 export async function startServer(
   config: Config,
   options: { logger?: Logger } = {},
 ): Promise<RunningServer> {
-  await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // New files get exactly the configured umask, whatever the shell that started us had.
+  process.umask(config.users.umask);
+  const store = await inSetting('dataDir', config.dataDir, async () => {
+    await makeDirs(config.dataDir, 0o700);
+    const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+    try {
+      await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      opened.close();
+      throw err;
+    }
+    return opened;
+  });
   const logger =
     options.logger ??
     createLogger({
@@ -46,12 +114,8 @@ export async function startServer(
       level: config.log.level,
       stdout: config.log.stdout,
     });
-  // New files get exactly the configured umask, whatever the shell that started us had.
-  process.umask(config.users.umask);
-  const store = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
   try {
     const docsDir = path.join(config.dataDir, 'docs');
-    await fsp.mkdir(docsDir, { recursive: true, mode: 0o700 });
     const hasher = new PasswordHasher(config.argon2);
     const quota = new QuotaManager({ store, logger, docsDir: await fsp.realpath(docsDir) });
     const ledger = new UploadLedger(store);
@@ -61,7 +125,9 @@ export async function startServer(
       hooks: (user) => ledger.hooks(user),
     });
     await ensureAccounts({ config, store, hasher, homes, logger });
-    const hostKeys = await loadHostKeys({ dir: config.keysDir, logger });
+    const hostKeys = await inSetting('keysDir', config.keysDir, () =>
+      loadHostKeys({ dir: config.keysDir, logger }),
+    );
     const throttle = new LoginThrottle({
       threshold: config.limits.banThreshold,
       windowSeconds: config.limits.banWindow,
@@ -95,7 +161,9 @@ export async function startServer(
         defaultFileQuota: config.users.defaultFileQuota,
       }),
     });
-    const address = await ssh.listen(config.host, config.port);
+    const address = await ssh.listen(config.host, config.port).catch((err: unknown) => {
+      throw listenError(config.host, config.port, err);
+    });
     quota.start();
     // Usage is rebuilt from the disk in the background: connections are served meanwhile.
     const scanned = quota.rescanAll();

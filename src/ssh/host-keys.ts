@@ -6,6 +6,7 @@ import { utils } from 'ssh2';
 import { generateKeyPair, type KeyPairText } from '../auth/keygen';
 import { MiniftpError, isErrno } from '../errors';
 import type { Logger } from '../log/types';
+import { makeDirs } from '../util/make-dirs';
 
 export interface HostKey {
   type: string;
@@ -40,7 +41,7 @@ function generate(type: 'ed25519' | 'rsa'): KeyPairText {
 
 export async function loadHostKeys(options: { dir: string; logger: Logger }): Promise<HostKey[]> {
   const { dir, logger } = options;
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700);
   const keys: HostKey[] = [];
   for (const kind of KINDS) {
     const file = path.join(dir, kind.file);

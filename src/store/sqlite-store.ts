@@ -423,16 +423,24 @@ export function openStore(options: OpenStoreOptions): Store {
   if (!inMemory) prepareFile(options.file);
   const db = new BetterSqlite3(options.file);
   try {
+    // A server that is stopping gets two seconds to let go of the database.
+    db.pragma('busy_timeout = 2000');
+    // One server per data directory: the first access takes a lock held until
+    // close, so a second server on the same directory fails here instead of
+    // serving the same homes with its own idea of everyone's usage.
+    if (!inMemory) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; only a power cut can lose the
     // last transactions, which for usage and upload ledgers are rebuilt from disk anyway.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     applyMigrations(db);
     return new SqliteStore(db);
   } catch (err) {
     db.close();
+    if (err instanceof Error && (err as { code?: unknown }).code === 'SQLITE_BUSY') {
+      throw MiniftpError.failure('in use by another MiniFTP server (its database is locked)', err);
+    }
     throw err;
   }
 }

@@ -315,5 +315,42 @@ describe('server basics', function () {
       expect(lines, stderr).to.have.length(1);
       expect(lines[0]).to.include('port').and.to.include('70000');
     });
+
+    it('exits 2 with one line naming the setting when a directory, the port or the data is taken', async function () {
+      const refused = async (args: string[]): Promise<string> => {
+        const run = startCli(['--keys-dir', keysDir, ...args]);
+        run.listening.catch(() => undefined);
+        const { code, stderr } = await run.exited;
+        expect(code, stderr).to.equal(2);
+        const lines = stderr.trim().split('\n');
+        expect(lines, stderr).to.have.length(1);
+        return lines[0] as string;
+      };
+      const file = path.join(dataDir, 'a-file');
+      await fsp.writeFile(file, 'x');
+      expect(await refused(['--port', '0', '--data-dir', file])).to.equal(
+        `miniftp-server: cannot use dataDir '${file}': a file of that name is in the way`,
+      );
+      expect(await refused(['--port', '0', '--data-dir', path.join(file, 'sub')])).to.include(
+        'part of the path is a file, not a directory',
+      );
+      // Node's own recursive mkdir never returns here.
+      expect(await refused(['--port', '0', '--data-dir', '/proc/miniftp-test'])).to.equal(
+        "miniftp-server: cannot use dataDir '/proc/miniftp-test': a directory cannot be created there",
+      );
+
+      // A second server on a data directory in use, or on a port in use.
+      const first = startCli(['--port', '0', '--data-dir', dataDir, '--keys-dir', keysDir]);
+      const port = await first.listening;
+      const other = path.join(dataDir, 'other');
+      expect(await refused(['--port', String(port), '--data-dir', other])).to.equal(
+        `miniftp-server: cannot listen on 127.0.0.1:${port}: port ${port} is already in use (port)`,
+      );
+      expect(await refused(['--port', '0', '--data-dir', dataDir])).to.equal(
+        `miniftp-server: cannot use dataDir '${dataDir}': in use by another MiniFTP server (its database is locked)`,
+      );
+      first.child.kill('SIGTERM');
+      expect((await first.exited).code).to.equal(0);
+    });
   });
 });
