@@ -9,7 +9,7 @@ import type { Logger } from '../log/types';
 import type { UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
 import { BufferPool, MalformedPacket, PacketFramer, PacketReader, PacketWriter } from './codec';
-import { OpenFlag, PacketType, SFTP_VERSION, Status } from './constants';
+import { Ext, OpenFlag, PacketType, SFTP_VERSION, Status } from './constants';
 import { attrsFromStats, longName } from './attrs';
 import {
   DATA_HEADER,
@@ -52,6 +52,57 @@ type Handle = DirHandle | FileHandle;
 interface ReplySlot {
   packet: Buffer | undefined;
   sent: () => void;
+  /** A request waiting to reach the head of the order before it runs (see `waitsForEarlier`). */
+  start?: () => void;
+}
+
+const noop = (): void => undefined;
+
+/** Extensions that only look things up: like STAT, they need not wait for what came before. */
+const LOOKUP_EXTENSIONS: ReadonlySet<string> = new Set([
+  Ext.STATVFS,
+  Ext.FSTATVFS,
+  Ext.LIMITS,
+  Ext.EXPAND_PATH,
+  Ext.HOME_DIRECTORY,
+  Ext.USERS_GROUPS_BY_ID,
+]);
+
+/**
+ * Whether a request must wait until every request before it has been
+ * answered: requests that change names, attributes or contents, and those
+ * that read what earlier writes left (fsync, check-file). The rest (READ,
+ * WRITE, STAT, OPENDIR…) run at once, after the last such request only.
+ * Clients pipeline dependent requests: lftp's `mkdir -p a/b/c` sends the
+ * three MKDIRs without waiting, as OpenSSH's sftp-server, which runs one
+ * request at a time, allows.
+ */
+function waitsForEarlier(type: number, body: Buffer): boolean {
+  switch (type) {
+    case PacketType.MKDIR:
+    case PacketType.RMDIR:
+    case PacketType.REMOVE:
+    case PacketType.RENAME:
+    case PacketType.SYMLINK:
+    case PacketType.SETSTAT:
+    case PacketType.FSETSTAT:
+      return true;
+    case PacketType.OPEN:
+    case PacketType.EXTENDED: {
+      try {
+        const r = new PacketReader(body, 5);
+        const name = r.string();
+        if (type === PacketType.EXTENDED) return !LOOKUP_EXTENSIONS.has(name);
+        const changing = OpenFlag.WRITE | OpenFlag.APPEND | OpenFlag.CREAT | OpenFlag.TRUNC;
+        return (r.u32() & changing) !== 0;
+      } catch {
+        // Malformed: it fails when parsed, in its turn.
+        return true;
+      }
+    }
+    default:
+      return false;
+  }
 }
 
 /**
@@ -115,6 +166,8 @@ export class SftpSession {
    * at a time, and Go's pkg/sftp server answer in order too.
    */
   private readonly replyOrder: ReplySlot[] = [];
+  /** Settles when the last request that waits for all before it has been answered. */
+  private lastBarrier: Promise<void> | undefined;
 
   constructor(o: SftpSessionOptions) {
     this.channel = o.channel;
@@ -198,12 +251,13 @@ export class SftpSession {
     this.pending++;
     this.pendingDataBytes += dataBytes;
     this.updateFlow();
-    let reply: Promise<Buffer>;
-    try {
-      reply = this.dispatch(type, id, r);
-    } catch (err) {
-      reply = Promise.reject(err);
-    }
+    const run = (): Promise<Buffer> => {
+      try {
+        return this.dispatch(type, id, r);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
     let malformed: MalformedPacket | undefined;
     const slot: ReplySlot = {
       packet: undefined,
@@ -220,6 +274,20 @@ export class SftpSession {
       },
     };
     this.replyOrder.push(slot);
+    let reply: Promise<Buffer>;
+    if (waitsForEarlier(type, body)) {
+      reply =
+        this.replyOrder[0] === slot
+          ? run()
+          : new Promise<Buffer>((resolve) => (slot.start = () => resolve(run())));
+      const done = reply.then(noop, noop);
+      this.lastBarrier = done;
+      void done.then(() => {
+        if (this.lastBarrier === done) this.lastBarrier = undefined;
+      });
+    } else {
+      reply = this.lastBarrier ? this.lastBarrier.then(run) : run();
+    }
     reply
       .catch((err: unknown) => {
         if (err instanceof MalformedPacket) malformed = err;
@@ -252,6 +320,13 @@ export class SftpSession {
       } finally {
         head.sent();
       }
+    }
+    // Everything before the new head is answered: a request waiting for that runs now.
+    const next = this.replyOrder[0];
+    if (next?.start) {
+      const start = next.start;
+      next.start = undefined;
+      start();
     }
   }
 

@@ -428,6 +428,14 @@ describe('interop: lftp', function () {
     expect(await snapshotTree(path.join(ctx.local(), 'tree.back'))).to.deep.equal(want);
   });
 
+  it('mkdir -p and mirror -R into folders that do not exist yet', async function () {
+    // lftp sends the MKDIRs of every level at once, without waiting for the replies.
+    expectOk(await lftp(['mkdir -p deep/a/b/c/d', 'mirror -R tree deep2/x/y/tree']), 'lftp');
+    expect((await fsp.stat(path.join(ctx.home(), 'deep/a/b/c/d'))).isDirectory()).to.equal(true);
+    const want = await snapshotTree(path.join(ctx.local(), 'tree'));
+    expect(await snapshotTree(path.join(ctx.home(), 'deep2/x/y/tree'))).to.deep.equal(want);
+  });
+
   it('mv, chmod, ln -s, rm, mkdir and rmdir', async function () {
     const r = await lftp([
       'mkdir ops',

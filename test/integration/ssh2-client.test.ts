@@ -388,6 +388,55 @@ describe('ssh2 client against the SFTP server', function () {
   });
 
   describe('raw protocol', function () {
+    it('runs pipelined requests that depend on each other as if one at a time', async function () {
+      // lftp's mkdir -p and mirror -R send these without waiting for the replies.
+      const mkdirs = ['/pipe', '/pipe/a', '/pipe/a/b', '/pipe/a/b/c'].map((p) =>
+        raw.request(PacketType.MKDIR, (w) => w.string(p).attrs({})),
+      );
+      const open = raw.request(PacketType.OPEN, (w) =>
+        w
+          .string('/pipe/a/b/c/f.txt')
+          .u32(OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC)
+          .attrs({}),
+      );
+      for (const m of mkdirs) expectOk(await m);
+      const handle = handleOf(await open);
+      // WRITEs, then a SETSTAT of the times, a RENAME and a STAT of the new
+      // name, all before any reply: the times must be the last word, and the
+      // STAT must see the rename.
+      const writes = [0, 1, 2].map((i) =>
+        raw.request(PacketType.WRITE, (w) =>
+          w
+            .string(handle)
+            .u64(i * 65536)
+            .bytes(Buffer.alloc(65536, i + 1)),
+        ),
+      );
+      const setstat = raw.request(PacketType.SETSTAT, (w) =>
+        w.string('/pipe/a/b/c/f.txt').attrs({ atime: 3000000, mtime: 3000000 }),
+      );
+      const close = raw.request(PacketType.CLOSE, (w) => w.string(handle));
+      const rename = raw.request(PacketType.RENAME, (w) =>
+        w.string('/pipe/a/b/c/f.txt').string('/pipe/g.txt'),
+      );
+      const stat = raw.request(PacketType.STAT, (w) => w.string('/pipe/g.txt'));
+      for (const r of [...writes, setstat, close, rename]) expectOk(await r);
+      const st = await stat;
+      expect(st.type).to.equal(PacketType.ATTRS);
+      expect(st.reader.attrs()).to.include({ size: 3 * 65536, mtime: 3000000 });
+      const onDisk = await fsp.stat(disk('pipe/g.txt'));
+      expect(Math.floor(onDisk.mtimeMs / 1000)).to.equal(3000000);
+      // And the other way round: removals, deepest first, then the top.
+      const removals = [
+        raw.request(PacketType.REMOVE, (w) => w.string('/pipe/g.txt')),
+        ...['/pipe/a/b/c', '/pipe/a/b', '/pipe/a', '/pipe'].map((p) =>
+          raw.request(PacketType.RMDIR, (w) => w.string(p)),
+        ),
+      ];
+      for (const r of removals) expectOk(await r);
+      expect(await fsp.stat(disk('pipe')).catch(() => undefined)).to.equal(undefined);
+    });
+
     it('VERSION is 3 and advertises every standard extension', async function () {
       expect(raw.version).to.equal(3);
       const standard = registerStandardExtensions(new ExtensionRegistry()).advertised();
