@@ -183,21 +183,41 @@ export class Jail {
   /**
    * What to store on disk for a symlink at `linkReal` (its directory already
    * resolved, see `resolve`) pointing at `target` as the client wrote it.
-   * An absolute target names a virtual path: it is stored relative to the
-   * link's real directory, so the link also works on disk and wherever the
-   * home is moved. Targets that lead out of the home are refused, judged
-   * from where the link really lands (its directory may be reached through
-   * another symlink).
+   * An absolute target names a virtual path. Targets that lead out of the
+   * home are refused, judged from where the link really lands (its directory
+   * may be reached through another symlink).
+   *
+   * A target that goes down from the link's directory is stored relative, so
+   * it survives the home being moved. One that climbs (`..`, or an absolute
+   * target elsewhere in the home) is stored as the absolute path it leads to:
+   * stored relative, it would change meaning when the link or a directory
+   * above it is renamed to a shallower place, and could then lead out of the
+   * home. Links that only go down can never leave it, however they are
+   * moved or combined.
    */
   async symlinkTarget(linkReal: string, target: string): Promise<string> {
     if (target.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
     const dir = path.dirname(linkReal);
-    let stored = target;
-    if (target.startsWith('/')) stored = path.relative(dir, this.lexical(target)) || '.';
-    if (!this.contains(await this.follow(dir, stored))) {
-      throw MiniftpError.permission('symlink target is outside your home');
+    const relative = target.startsWith('/')
+      ? path.relative(dir, this.lexical(target)) || '.'
+      : target;
+    const dest = await this.follow(dir, relative);
+    if (!this.contains(dest)) throw MiniftpError.permission('symlink target is outside your home');
+    return climbs(relative) ? dest : relative;
+  }
+
+  /**
+   * Refuses moving or hard-linking the symlink at `fromReal` to `toReal`
+   * when its target climbs (`..`) and would then lead out of the home.
+   * MiniFTP never stores such targets (see symlinkTarget), but a link made on
+   * disk may have one.
+   */
+  async checkLinkMove(fromReal: string, toReal: string): Promise<void> {
+    const stored = await fsp.readlink(fromReal);
+    if (path.isAbsolute(stored) || !climbs(stored)) return;
+    if (!this.contains(await this.follow(path.dirname(toReal), stored))) {
+      throw MiniftpError.permission('moved there, the symlink would point outside your home');
     }
-    return stored;
   }
 
   /**
@@ -207,8 +227,15 @@ export class Jail {
    * shown, so it reveals nothing about the layout around the home.
    */
   async readlinkTarget(linkReal: string, stored: string): Promise<string> {
+    // Going down from the link, it names nothing outside (and a loop need not be followed).
+    if (!path.isAbsolute(stored) && !climbs(stored)) return stored;
     const dest = await this.follow(path.dirname(linkReal), stored);
     if (!this.contains(dest)) throw MiniftpError.permission('symlink points outside your home');
     return path.isAbsolute(stored) ? this.toVirtual(path.resolve(stored)) : stored;
   }
+}
+
+/** Whether a relative symlink target goes up a directory anywhere. */
+function climbs(target: string): boolean {
+  return target.split('/').includes('..');
 }

@@ -75,6 +75,39 @@ export interface UserFsOptions {
 /** Permission bits a client may set: no setuid, setgid or sticky. */
 const MODE_MASK = 0o777;
 
+/** Linux's O_PATH: a descriptor that names a file without opening it for reading or writing. */
+const O_PATH = 0o10000000;
+
+/**
+ * Runs `op` on the file or directory at `real`, checked to be the one `st`
+ * described, through a name that cannot be redirected: a path that was
+ * checked, then swapped for a symlink before the change, must not lead the
+ * change elsewhere. On Linux the name is /proc/self/fd/N of a descriptor
+ * opened with O_PATH|O_NOFOLLOW (which needs no read or write permission, so
+ * the usual permission rules apply to the change itself).
+ */
+export async function onChecked(
+  real: string,
+  st: fs.Stats,
+  op: (name: string) => Promise<void>,
+): Promise<void> {
+  if (!st.isFile() && !st.isDirectory()) throw MiniftpError.permission('not a regular file');
+  if (process.platform !== 'linux') return op(real);
+  const fh = await fsp.open(real, O_PATH | fs.constants.O_NOFOLLOW);
+  try {
+    // A symlink swapped in is opened itself (O_NOFOLLOW with O_PATH) and differs
+    // here, in type at least: it may have the inode number of the file it replaced.
+    const now = await fh.stat();
+    const type = fs.constants.S_IFMT;
+    if (fileKey(now) !== fileKey(st) || (now.mode & type) !== (st.mode & type)) {
+      throw MiniftpError.notFound();
+    }
+    await op(`/proc/self/fd/${fh.fd}`);
+  } finally {
+    await fh.close();
+  }
+}
+
 export function fileKey(st: fs.Stats): string {
   return `${st.dev}:${st.ino}`;
 }
@@ -237,7 +270,8 @@ export class UserFs {
   }
 
   async stat(virtual: string): Promise<fs.Stats> {
-    return fsp.stat(await this.jail.resolve(virtual, { followLast: true }));
+    // The path is resolved already: lstat, so a symlink swapped in since is not followed.
+    return fsp.lstat(await this.jail.resolve(virtual, { followLast: true }));
   }
 
   async lstat(virtual: string): Promise<fs.Stats> {
@@ -258,13 +292,17 @@ export class UserFs {
         await fsp.lutimes(real, attrs.atime, attrs.mtime);
       return;
     }
-    if (attrs.permissions !== undefined) await fsp.chmod(real, attrs.permissions & MODE_MASK);
-    if (attrs.atime !== undefined && attrs.mtime !== undefined) {
-      await fsp.utimes(real, attrs.atime, attrs.mtime);
-      if (st.isFile() && attrs.size === undefined) {
-        // SFTP v3 times are whole seconds, which the kernel stores as given.
-        this.o.onTimesSet?.(normalizeVirtual(virtual), st, attrs.mtime * 1000);
+    const times = attrs.atime !== undefined && attrs.mtime !== undefined;
+    if (attrs.permissions === undefined && !times) return;
+    await onChecked(real, st, async (name) => {
+      if (attrs.permissions !== undefined) await fsp.chmod(name, attrs.permissions & MODE_MASK);
+      if (attrs.atime !== undefined && attrs.mtime !== undefined) {
+        await fsp.utimes(name, attrs.atime, attrs.mtime);
       }
+    });
+    if (times && st.isFile() && attrs.size === undefined && attrs.mtime !== undefined) {
+      // SFTP v3 times are whole seconds, which the kernel stores as given.
+      this.o.onTimesSet?.(normalizeVirtual(virtual), st, attrs.mtime * 1000);
     }
   }
 
@@ -277,7 +315,7 @@ export class UserFs {
     this.usage.openFile(key, st.size, st.nlink);
     try {
       this.checked('setstat', vpath, () => this.usage.growTo(key, size));
-      await fsp.truncate(real, size);
+      await onChecked(real, st, (name) => fsp.truncate(name, size));
       this.usage.setSize(key, size);
     } finally {
       const now = await fsp.lstat(real).catch(() => undefined);
@@ -364,6 +402,7 @@ export class UserFs {
     if (src.isDirectory() && (realTo + path.sep).startsWith(realFrom + path.sep)) {
       throw MiniftpError.invalid('cannot move a directory into itself');
     }
+    if (src.isSymbolicLink()) await this.jail.checkLinkMove(realFrom, realTo);
     await fsp.rename(realFrom, realTo);
     // The same inode under two names (hard links): rename does nothing, nothing to give back.
     if (dst?.isFile() && fileKey(dst) !== fileKey(src))
@@ -394,6 +433,7 @@ export class UserFs {
     const realTo = await this.jail.resolve(to, { followLast: false });
     const st = await fsp.lstat(realFrom);
     if (st.isDirectory()) throw MiniftpError.permission('cannot hard-link a directory');
+    if (st.isSymbolicLink()) await this.jail.checkLinkMove(realFrom, realTo);
     // A new name of a regular file counts as a file of its size (as a rescan would find).
     const key = fileKey(st);
     if (st.isFile()) this.checked('hardlink', to, () => this.usage.addName(key, st.size));

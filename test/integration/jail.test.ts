@@ -206,6 +206,58 @@ describe('jail', function () {
     );
   });
 
+  it('a link made through SFTP never leads out, however it or its directory is moved', async function () {
+    const ok = async (type: number, build: (w: PacketWriter) => void): Promise<void> => {
+      const st = statusOf(await raw.request(type, build));
+      expect(st.code, st.message).to.equal(Status.OK);
+    };
+    const mkdir = (p: string) => (w: PacketWriter) => w.string(p).u32(0);
+    for (const d of ['/q1', '/q1/q2', '/q1/q2/q3']) await ok(PacketType.MKDIR, mkdir(d));
+    // Inside when made; stored relative it would climb out of the home once moved up.
+    await ok(PacketType.SYMLINK, (w) =>
+      w.string('/q1/q2/q3/esc').string('../../../inside/mine.txt'),
+    );
+    await ok(PacketType.SYMLINK, (w) => w.string('/q1/q2/q3/down').string('x/y'));
+    expect(await fsp.readlink(disk('q1/q2/q3/esc'))).to.equal(disk('inside/mine.txt'));
+    expect(await fsp.readlink(disk('q1/q2/q3/down'))).to.equal('x/y');
+    const readlink = async (p: string): Promise<string | undefined> =>
+      namesOf(await raw.request(PacketType.READLINK, stat(p)))[0]?.filename;
+    expect(await readlink('/q1/q2/q3/esc')).to.equal('/inside/mine.txt');
+    expect(await readlink('/q1/q2/q3/down')).to.equal('x/y');
+
+    await ok(PacketType.RENAME, (w) => w.string('/q1/q2/q3/esc').string('/esc'));
+    await ok(PacketType.EXTENDED, (w) =>
+      w.string(Ext.HARDLINK).string('/esc').string('/q1/esc-hl'),
+    );
+    await ok(PacketType.RENAME, (w) => w.string('/q1/q2').string('/q2-moved'));
+    for (const link of ['/esc', '/q1/esc-hl']) {
+      expect(path.resolve(path.dirname(disk(link)), await fsp.readlink(disk(link)))).to.equal(
+        disk('inside/mine.txt'),
+      );
+      const h = handleOf(await raw.request(PacketType.OPEN, open(link, R)));
+      expect((await raw.read(h, 0, 100))?.toString()).to.equal('mine');
+      await raw.close(h);
+    }
+
+    // A climbing link planted on disk (inside when planted) cannot be moved to where it leads out.
+    await fsp.mkdir(disk('planted/x'), { recursive: true });
+    await fsp.symlink('../../inside/mine.txt', disk('planted/x/climb'));
+    await refused('rename a climbing link up', PacketType.RENAME, (w) =>
+      w.string('/planted/x/climb').string('/climb'),
+    );
+    await refused('hardlink a climbing link up', PacketType.EXTENDED, (w) =>
+      w.string(Ext.HARDLINK).string('/planted/x/climb').string('/climb-hl'),
+    );
+    await ok(PacketType.RENAME, (w) => w.string('/planted/x/climb').string('/planted/x/same'));
+    expect(await exists(disk('climb'))).to.equal(false);
+    expect(await exists(disk('climb-hl'))).to.equal(false);
+
+    // READLINK of links in a loop answers what is stored.
+    await ok(PacketType.SYMLINK, (w) => w.string('/la').string('lb'));
+    await ok(PacketType.SYMLINK, (w) => w.string('/lb').string('la'));
+    expect(await readlink('/la')).to.equal('lb');
+  });
+
   it('links planted on disk pointing outside give no access', async function () {
     for (const link of ['/abs-file-link', '/rel-file-link']) {
       await refused(`stat ${link}`, PacketType.STAT, stat(link));
