@@ -8,6 +8,7 @@
  * request named plain `check-file` with a handle and expect the reply to start
  * with the string "check-file" before the algorithm.
  */
+import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
 import { HASH_ALGORITHMS, digestRange, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
 import type { VFile } from '../vfs/vfile';
@@ -19,6 +20,8 @@ import { extendedReply } from './replies';
 
 /** The draft's smallest allowed block size. */
 const MIN_BLOCK = 256;
+/** A reply's bytes besides the digests: header, id, the names. */
+const REPLY_OVERHEAD = 1024;
 
 function pickAlgorithm(list: string): HashAlgorithm {
   for (const name of list.split(',')) {
@@ -49,9 +52,12 @@ async function answer(
     algorithm === 'md5' && offset === 0 && blockSize === 0
       ? await ledger.wholeMd5(req.session.user, file, length)
       : undefined;
+  // The reply is one packet: as many digests as the client's packet limit holds.
+  const room = req.session.limits.maxPacket - REPLY_OVERHEAD;
+  const maxDigests = Math.floor(room / createHash(algorithm).digest().length);
   const digests = known
     ? [known]
-    : await digestRange(file, { algorithm, offset, length, blockSize });
+    : await digestRange(file, { algorithm, offset, length, blockSize, maxDigests });
   const w = extendedReply(req.id);
   if (layout === 'draft') w.string('check-file');
   w.string(algorithm);

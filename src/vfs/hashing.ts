@@ -20,6 +20,8 @@ export interface RangeDigestOptions {
   length: number;
   /** 0 = one digest of the whole range; otherwise one digest per block of this size. */
   blockSize: number;
+  /** Refuse, before reading anything, a range that would need more digests than this. */
+  maxDigests?: number;
 }
 
 /** Digests of the range, one per block (or one). A range past the end of the file is refused. */
@@ -28,6 +30,14 @@ export async function digestRange(file: VFile, o: RangeDigestOptions): Promise<B
   if (o.offset > size)
     throw MiniftpError.invalid(`offset ${o.offset} is past the end of the file (${size} bytes)`);
   const end = o.length === 0 ? size : Math.min(size, o.offset + o.length);
+  const blocks = o.blockSize > 0 ? Math.max(1, Math.ceil((end - o.offset) / o.blockSize)) : 1;
+  if (o.maxDigests !== undefined && blocks > o.maxDigests) {
+    const least = Math.ceil((end - o.offset) / o.maxDigests);
+    throw MiniftpError.invalid(
+      `${blocks} blocks would not fit in one reply (at most ${o.maxDigests}): ` +
+        `ask for blocks of at least ${least} bytes, or a shorter range`,
+    );
+  }
   const digests: Buffer[] = [];
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = o.offset;

@@ -141,6 +141,21 @@ describe('checksums', function () {
         w.string('/dir/a file.bin').string('crc32').u64(0).u64(0).u32(0),
       );
       expect(statusOf(unknown).code).to.equal(Status.OP_UNSUPPORTED);
+      // 12,293 SHA-512 digests of 256-byte blocks would make a 787 KB reply.
+      const many = await raw.extended('check-file-name', (w) =>
+        w.string('/dir/a file.bin').string('sha512').u64(0).u64(0).u32(256),
+      );
+      const manyStatus = statusOf(many);
+      expect(manyStatus.code).to.equal(Status.FAILURE);
+      expect(manyStatus.message).to.equal(
+        '12293 blocks would not fit in one reply (at most 4096): ' +
+          'ask for blocks of at least 769 bytes, or a shorter range',
+      );
+      const fits = await checkFile('check-file-name', '/dir/a file.bin', {
+        algs: 'sha512',
+        block: 1024,
+      });
+      expect(fits.rest.length).to.equal(Math.ceil(data.length / 1024) * 64);
     });
 
     it("records an upload's MD5 in the ledger as it arrives and answers check-file with it", async () => {
