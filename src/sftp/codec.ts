@@ -66,12 +66,22 @@ export class PacketReader {
     return v;
   }
 
+  /**
+   * A uint64 as a number. Values past 2^53 - 1 are valid on the wire but
+   * beyond any file here: the request is refused (FAILURE), the session goes on.
+   */
   u64(): number {
+    const v = this.u64OrUndefined();
+    if (v === undefined) throw MiniftpError.invalid('64-bit value too large (at most 2^53 - 1)');
+    return v;
+  }
+
+  /** A uint64, or undefined past 2^53 - 1 (a READ that far is simply past the end). */
+  u64OrUndefined(): number | undefined {
     this.need(8);
     const v = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
-    if (v > MAX_SAFE) throw new MalformedPacket('64-bit value out of range');
-    return Number(v);
+    return v > MAX_SAFE ? undefined : Number(v);
   }
 
   /** A string as raw bytes (a view, not a copy). */
@@ -289,7 +299,8 @@ export class PacketFramer {
     if (len > this.maxPacket) {
       throw new MalformedPacket(`packet of ${len} bytes exceeds the limit of ${this.maxPacket}`);
     }
-    if (len < 5) throw new MalformedPacket(`packet of ${len} bytes is too short`);
+    if (len < 5)
+      throw new MalformedPacket(`packet of ${len} byte${len === 1 ? '' : 's'} is too short`);
     if (this.total < 4 + len) return undefined;
     this.take(4);
     return this.take(len);

@@ -536,8 +536,12 @@ export class SftpSession {
 
   private async read(id: number, r: PacketReader): Promise<Buffer> {
     const file = this.file(r.string());
-    const offset = r.u64();
+    const offset = r.u64OrUndefined();
     const want = Math.min(r.u32(), this.limits.maxPacket - 1024);
+    if (offset === undefined) {
+      if (!file.readable) throw MiniftpError.permission('the file was not opened for reading');
+      return statusPacket(id, Status.EOF, 'end of file');
+    }
     const pooled = want > POOLED_READ_MIN;
     const buf = pooled ? this.pool.get() : Buffer.allocUnsafe(DATA_HEADER + want);
     let n: number;

@@ -388,6 +388,30 @@ describe('ssh2 client against the SFTP server', function () {
   });
 
   describe('raw protocol', function () {
+    it('offsets and sizes past 2^53 get EOF or FAILURE, and the session goes on', async function () {
+      await fsp.writeFile(disk('huge-offsets.txt'), 'small');
+      const h = handleOf(
+        await raw.request(PacketType.OPEN, (w) =>
+          w.string('/huge-offsets.txt').u32(OpenFlag.READ).attrs({}),
+        ),
+      );
+      const far = await raw.request(PacketType.READ, (w) =>
+        w
+          .string(h)
+          .u64(2 ** 60)
+          .u32(10),
+      );
+      expect(statusOf(far).code).to.equal(Status.EOF);
+      const grow = await raw.request(PacketType.SETSTAT, (w) =>
+        w.string('/huge-offsets.txt').attrs({ size: 2 ** 62 }),
+      );
+      const grown = statusOf(grow);
+      expect(grown.code).to.equal(Status.FAILURE);
+      expect(grown.message).to.equal('64-bit value too large (at most 2^53 - 1)');
+      expect((await raw.read(h, 0, 10))?.toString()).to.equal('small');
+      await raw.close(h);
+    });
+
     it('runs pipelined requests that depend on each other as if one at a time', async function () {
       // lftp's mkdir -p and mirror -R send these without waiting for the replies.
       const mkdirs = ['/pipe', '/pipe/a', '/pipe/a/b', '/pipe/a/b/c'].map((p) =>
