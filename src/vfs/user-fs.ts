@@ -151,7 +151,9 @@ export class UserFs {
     let created = false;
     // Synchronous, as in Jail.resolve: the lookup is cheaper than a thread-pool round trip.
     const existing = fs.lstatSync(real, { throwIfNoEntry: false });
-    if (existing && req.create && writable && req.exclusive) throw MiniftpError.exists();
+    // CREAT and EXCL apply without WRITE too, as in open(2): paramiko's open(name, 'x')
+    // sends CREAT|EXCL alone and expects a new, empty file or "already exists".
+    if (existing && req.create && req.exclusive) throw MiniftpError.exists();
     // FIFOs, sockets and device nodes are never opened: an open can block (a
     // FIFO) or act on a device. The fstat below catches a swap in between.
     if (existing && !existing.isFile()) {
@@ -159,7 +161,7 @@ export class UserFs {
         ? MiniftpError.invalid('is a directory')
         : MiniftpError.permission('not a regular file');
     }
-    if (!existing && req.create && writable) {
+    if (!existing && req.create) {
       this.checked('create', vpath, () => this.usage.reserveFile());
       created = true;
       flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;

@@ -80,6 +80,14 @@ describe('ssh2 client against the SFTP server', function () {
       expect(await fsp.readFile(disk('excl.txt'), 'utf8')).to.equal('keep me');
       await writeVia('/excl-new.txt', W | CREAT | EXCL, Buffer.from('new'));
       expect(await fsp.readFile(disk('excl-new.txt'), 'utf8')).to.equal('new');
+      // Without READ or WRITE (paramiko's open(name, 'x')): the same, as open(2) does.
+      await expectFailure(
+        call<Buffer>((cb) => sftp.open('/excl.txt', CREAT | EXCL, cb)),
+        Status.FAILURE,
+      );
+      const h = await call<Buffer>((cb) => sftp.open('/excl-bare.txt', CREAT | EXCL, cb));
+      await call((cb) => sftp.close(h, cb));
+      expect((await fsp.stat(disk('excl-bare.txt'))).size).to.equal(0);
     });
 
     it('APPEND adds at the end whatever the offset', async function () {
