@@ -3,7 +3,7 @@
  * history and tab completion; without one it just splits standard input into lines.
  */
 import * as readline from 'node:readline';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 
 /**
  * Standard output of the channel as readline's terminal. On a pty the client's terminal is in raw
@@ -64,6 +64,63 @@ export interface ReadOptions {
 
 /** Lines typed ahead beyond this pause reading, so a huge script cannot fill memory. */
 const MAX_QUEUED = 100;
+/** Bytes typed ahead at a terminal beyond this pause the channel. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+/**
+ * At a terminal, hands readline what is typed one line at a time, and only
+ * while a line is asked for. readline echoes keys as it reads them, so text
+ * pasted or typed ahead while a command runs would otherwise be echoed before
+ * the command can ask for a password without echo: the password of
+ * `user add bob⏎secret⏎secret⏎` pasted at once appeared on the screen. Held
+ * back here, each line reaches readline after its prompt, muted if secret.
+ */
+class TypeAhead {
+  readonly out = new PassThrough();
+  private held = Buffer.alloc(0);
+  private open = false;
+  private inputEnded = false;
+  private outEnded = false;
+
+  constructor(private readonly input: NodeJS.ReadableStream) {
+    input.on('data', (d: Buffer | string) => {
+      this.held = Buffer.concat([this.held, typeof d === 'string' ? Buffer.from(d) : d]);
+      if (this.held.length > MAX_HELD_BYTES) this.input.pause();
+      this.flush();
+    });
+    input.on('end', () => {
+      this.inputEnded = true;
+      this.flush();
+    });
+  }
+
+  /** A line is asked for: pass on what is held, up to the end of one line. */
+  ask(): void {
+    this.open = true;
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.open && this.held.length > 0) {
+      const eol = this.held.findIndex((b) => b === 0x0d || b === 0x0a);
+      if (eol < 0) {
+        this.out.write(this.held);
+        this.held = Buffer.alloc(0);
+        break;
+      }
+      let end = eol + 1;
+      if (this.held[eol] === 0x0d && this.held[end] === 0x0a) end++;
+      this.out.write(this.held.subarray(0, end));
+      this.held = this.held.subarray(end);
+      this.open = false;
+    }
+    if (this.held.length <= MAX_HELD_BYTES) this.input.resume();
+    if (this.inputEnded && this.held.length === 0 && !this.outEnded) {
+      this.outEnded = true;
+      this.out.end();
+    }
+  }
+}
 
 export class LineReader {
   private readonly rl: readline.Interface;
@@ -74,6 +131,7 @@ export class LineReader {
   private historyTop: string | undefined;
   private completing = false;
   private interrupting = false;
+  private readonly typeAhead: TypeAhead | undefined;
 
   constructor(
     private readonly o: {
@@ -84,8 +142,9 @@ export class LineReader {
     },
   ) {
     const completer = o.completer;
+    this.typeAhead = o.terminal ? new TypeAhead(o.input) : undefined;
     this.rl = readline.createInterface({
-      input: o.input,
+      input: this.typeAhead?.out ?? o.input,
       output: o.output,
       terminal: o.terminal,
       historySize: 200,
@@ -130,6 +189,7 @@ export class LineReader {
         this.rl.prompt();
         this.o.output.muted = options.secret === true;
       }
+      this.typeAhead?.ask();
     });
   }
 

@@ -583,6 +583,17 @@ describe('admin console: interactive through a pty', function () {
     expect(server.store.users.get('frank')?.passwordHash).to.equal(before);
   });
 
+  it('never echoes a password pasted with its command, before the prompt for it', async () => {
+    const from = term.mark();
+    term.type('user add pasted --quota 1G\rPastedSecret9\rPastedSecret9\r');
+    const out = await term.waitFor(/user 'pasted' created, quota 1 GiB\r\n[\s\S]*miniftp> $/, from);
+    expect(out).to.include('New password for pasted: ');
+    expect(out).to.include('Retype the password: ');
+    expect(term.text).to.not.include('PastedSecret9');
+    const pasted = await connectClient(server.port, { user: 'pasted', password: 'PastedSecret9' });
+    await endClient(pasted);
+  });
+
   it('asks before deleting, and offers the numbered menu', async () => {
     let from = term.mark();
     term.type('user del frank\r');
