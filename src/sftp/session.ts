@@ -166,6 +166,9 @@ export class SftpSession {
    * at a time, and Go's pkg/sftp server answer in order too.
    */
   private readonly replyOrder: ReplySlot[] = [];
+  private endedResolve: () => void = noop;
+  /** Resolves once the session has ended and closed every file it had open. */
+  readonly ended = new Promise<void>((resolve) => (this.endedResolve = resolve));
   /** Settles when the last request that waits for all before it has been answered. */
   private lastBarrier: Promise<void> | undefined;
 
@@ -644,5 +647,6 @@ export class SftpSession {
       this.channel.exit(0);
       this.channel.end();
     }
+    this.endedResolve();
   }
 }

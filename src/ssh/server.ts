@@ -94,6 +94,8 @@ export class MiniftpSshServer {
    * on ssh2's connections would not see clients that connect and stay silent.
    */
   private readonly peers = new Map<net.Socket, Peer>();
+  /** Per connection id: its SFTP sessions still ending (see session.closed). */
+  private readonly sftpEnds = new Map<string, Set<Promise<void>>>();
   /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
   private readonly byAddress = new Map<string, Peer>();
   private readonly perIp = new Map<string, number>();
@@ -310,7 +312,15 @@ export class MiniftpSshServer {
     client.on('close', () => {
       auth.close();
       this.o.connections.remove(conn.id);
-      if (conn.user) logger.info('session.closed', { user: conn.user, ip, session: conn.id });
+      // After its SFTP sessions have closed their files, so each file.closed comes first.
+      const ends = [...(this.sftpEnds.get(conn.id) ?? [])];
+      this.sftpEnds.delete(conn.id);
+      const user = conn.user;
+      if (user) {
+        void Promise.allSettled(ends).then(() =>
+          logger.info('session.closed', { user, ip, session: conn.id }),
+        );
+      }
     });
   }
 
@@ -444,6 +454,12 @@ export class MiniftpSshServer {
         clientIdent: conn.clientIdent,
       });
       sftp.start();
+      if (this.o.connections.get(conn.id)) {
+        const ends = this.sftpEnds.get(conn.id) ?? new Set<Promise<void>>();
+        this.sftpEnds.set(conn.id, ends);
+        ends.add(sftp.ended);
+        void sftp.ended.then(() => ends.delete(sftp.ended));
+      }
       channel.on('data', idle.touch);
       logger.debug('sftp.start');
     } catch (err) {

@@ -28,7 +28,7 @@ import {
   type TransferProgress,
 } from '../../src/client/transfer';
 import { writeRandomFile } from '../helpers/files';
-import { waitForLog } from '../helpers/probe';
+import { logLines, waitForLog } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -298,6 +298,13 @@ describe('client transfer engine', function () {
   describe('upload resume', () => {
     it('continues after a dropped connection and sends only the rest', async () => {
       await uploadAndDrop('dropped.bin');
+      // The dropped session's file is logged closed before the session itself.
+      const closed = await waitForLog(server.dataDir, 'file.closed', { path: '/dropped.bin' });
+      await waitForLog(server.dataDir, 'session.closed', { session: closed.session });
+      const events = (await logLines(server.dataDir))
+        .filter((l) => l.session === closed.session)
+        .map((l) => l.event);
+      expect(events.indexOf('file.closed')).to.be.lessThan(events.indexOf('session.closed'));
       const c = await login();
       const r = await upload(c.sftp, source, '/dropped.bin', { resume: 'auto' });
       expect(r.resumedFrom).to.be.greaterThan(0).and.lessThan(SIZE);
