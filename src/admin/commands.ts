@@ -9,6 +9,7 @@ import { runMenu } from './menu';
 import { sessionCommands } from './session-commands';
 import type { Actor, AdminServices, CommandResult, CommandSpec, ConsoleIo } from './types';
 import { userCommands } from './user-commands';
+import { nearest } from '../util/nearest';
 
 export interface ExecuteEnv {
   readonly actor: Actor;
@@ -128,15 +129,36 @@ export class CommandTable {
     const first = words[0] ?? '';
     const members = this.group(first);
     if (members.length > 0) {
-      const subs = members.map((c) => c.name.split(' ')[1]).join(', ');
+      const subs = members.map((c) => c.name.split(' ')[1] ?? '');
       const given = words[1];
+      if (given === undefined) {
+        return MiniftpError.invalid(
+          `${first} needs one of: ${subs.join(', ')} (see: help ${first})`,
+        );
+      }
+      const guess = nearest(
+        given,
+        subs.map((word) => ({ word, name: `${first} ${word}` })),
+      );
       return MiniftpError.invalid(
-        given === undefined
-          ? `${first} needs one of: ${subs} (see: help ${first})`
-          : `unknown command '${first} ${given}': ${first} takes ${subs}`,
+        `unknown command '${first} ${given}'` +
+          (guess ? ` — did you mean '${guess}'?` : `: ${first} takes ${subs.join(', ')}`),
       );
     }
-    return MiniftpError.invalid(`unknown command '${first}': type help for the list`);
+    // Commands by their first word ("user" for user add…), and aliases.
+    const firstWords = this.specs.flatMap((c) =>
+      [c.name, ...(c.aliases ?? [])].map((n) => {
+        const word = n.split(' ')[0] ?? n;
+        return { word, name: word };
+      }),
+    );
+    const guess = nearest(first, firstWords);
+    return MiniftpError.invalid(
+      `unknown command '${first}'` +
+        (guess
+          ? ` — did you mean '${guess}'? (type help for the list)`
+          : ': type help for the list'),
+    );
   }
 
   private helpFor(spec: CommandSpec): CommandResult {

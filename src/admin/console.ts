@@ -37,6 +37,10 @@ class ConsoleSession implements ConsoleIo {
   private readonly reader: LineReader;
   private readonly actor: Actor;
   private anyFailed = false;
+  /** A shell without a terminal: commands come from a script. */
+  private readonly script: boolean;
+  /** In a script: the number of the line being run, counted as read. */
+  private scriptLine = 0;
   private finished = false;
   private channelClosed = false;
 
@@ -48,6 +52,7 @@ class ConsoleSession implements ConsoleIo {
   ) {
     this.terminal = ctx.pty !== undefined;
     this.interactive = mode === 'shell' && this.terminal;
+    this.script = mode === 'shell' && !this.terminal;
     this.actor = { user: ctx.user, session: ctx.connection.id, ip: ctx.connection.ip };
     this.out = new ChannelOutput(ctx.channel, this.terminal, ctx.pty);
     ctx.onResize((cols, rows) => this.out.resize(cols, rows));
@@ -80,6 +85,8 @@ class ConsoleSession implements ConsoleIo {
           break;
         }
         if (read.kind === 'interrupt') continue;
+        // A script's errors say which of its lines failed.
+        if (this.script) this.scriptLine++;
         const words = this.split(read.text);
         if (!words || words.length === 0) continue;
         const { exit } = await this.run(words);
@@ -115,6 +122,7 @@ class ConsoleSession implements ConsoleIo {
 
   async readLine(): Promise<string | undefined> {
     const read = await this.reader.read();
+    if (read.kind === 'line' && this.script) this.scriptLine++;
     return read.kind === 'line' ? read.text : undefined;
   }
 
@@ -173,8 +181,9 @@ class ConsoleSession implements ConsoleIo {
 
   /** One line. At a terminal it goes with the rest of the output, so the order stays as typed. */
   private printError(message: string): void {
-    if (this.terminal) this.out.write(`error: ${message}\n`);
-    else if (!this.channelClosed) this.ctx.channel.stderr.write(`error: ${message}\n`);
+    const where = this.scriptLine > 0 ? `line ${this.scriptLine}: ` : '';
+    if (this.terminal) this.out.write(`error: ${where}${message}\n`);
+    else if (!this.channelClosed) this.ctx.channel.stderr.write(`error: ${where}${message}\n`);
   }
 
   private crash(err: unknown): void {

@@ -10,6 +10,7 @@ import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
 import type { ClientSession } from './session';
 import { describeOutcome, type TransferJob } from './transfer-queue';
+import { nearest } from '../util/nearest';
 
 /** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
 export class CommandError extends Error {}
@@ -266,36 +267,16 @@ export function commandNames(): string {
 }
 
 /** Edit distance with transpositions, so "pur" → "put" and "mkdri" → "mkdir" are near. */
-function distance(a: string, b: string): number {
-  const d: number[][] = [];
-  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 0; j <= b.length; j++) (d[0] as number[])[j] = j;
-  const at = (i: number, j: number): number => (d[i] as number[])[j] as number;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        v = Math.min(v, at(i - 2, j - 2) + 1);
-      }
-      (d[i] as number[])[j] = v;
-    }
-  }
-  return at(a.length, b.length);
-}
-
 /** The command a mistyped name most likely meant, if any is close. */
 export function suggest(name: string): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const c of COMMANDS) {
-    for (const n of [c.name, ...(c.aliases ?? [])]) {
-      if (n === '?') continue;
-      const d = n.startsWith(name) && name.length >= 2 ? 0.5 : distance(name, n);
-      if (!best || d < best.d) best = { name: c.name, d };
-    }
-  }
-  const limit = name.length <= 3 ? 1 : 2;
-  return best && best.d <= limit ? best.name : undefined;
+  return nearest(
+    name,
+    COMMANDS.flatMap((c) =>
+      [c.name, ...(c.aliases ?? [])]
+        .filter((n) => n !== '?')
+        .map((word) => ({ word, name: c.name })),
+    ),
+  );
 }
 
 /** The first line of an unknown command's error. */

@@ -328,6 +328,15 @@ describe('admin console: commands through ssh exec', function () {
     expect(expectError(await admin(['frobnicate']))).to.equal(
       "error: unknown command 'frobnicate': type help for the list",
     );
+    expect(expectError(await admin(['usr', 'list']))).to.equal(
+      "error: unknown command 'usr' — did you mean 'user'? (type help for the list)",
+    );
+    expect(expectError(await admin(['user', 'lsit']))).to.equal(
+      "error: unknown command 'user lsit' — did you mean 'user list'?",
+    );
+    expect(expectError(await admin(['user', 'zap']))).to.match(
+      /^error: unknown command 'user zap': user takes add, del, /,
+    );
     expect(expectError(await admin(['user']))).to.match(/user needs one of: add, del/);
     expect(expectError(await admin(['user', 'list', '--force']))).to.equal(
       'error: unknown option --force',
@@ -353,7 +362,7 @@ describe('admin console: commands through ssh exec', function () {
     expect(run.stdout).to.include("user 'fay' created");
     expect(run.stdout).to.include('"name": "fay"');
     expect(run.stdout).to.match(/^fay\s+0 B/m);
-    expect(run.stderr).to.equal("error: unknown command 'bogus': type help for the list\n");
+    expect(run.stderr).to.equal("error: line 5: unknown command 'bogus': type help for the list\n");
     expect(await canSftp(server.port, 'fay', 'fay-pw')).to.equal(true);
   });
 
