@@ -47,7 +47,7 @@ export class ParsedArgs {
 /**
  * Separates options from positional words. Options are `--name`, `--name value` or
  * `--name=value`, anywhere among the words; `--` ends them; a lone `-` and a
- * word like `-1` are words.
+ * word like `-1` or `-----BEGIN` (a pasted key) are words.
  */
 export function parseArgs(words: readonly string[], spec: OptionSpec): ParsedArgs {
   const positionals: string[] = [];
@@ -57,7 +57,7 @@ export function parseArgs(words: readonly string[], spec: OptionSpec): ParsedArg
   for (let i = 0; i < words.length; i++) {
     const word = words[i] as string;
     // "-1" is a (negative) value, for the command to refuse with its own message.
-    if (optionsDone || word === '-' || !word.startsWith('-') || /^-\d/.test(word)) {
+    if (optionsDone || word === '-' || !word.startsWith('-') || /^(-\d|---)/.test(word)) {
       positionals.push(word);
       continue;
     }

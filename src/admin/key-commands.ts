@@ -80,8 +80,8 @@ export function keyCommands(s: AdminServices): CommandSpec[] {
       async run({ args }) {
         const [name = '', given = ''] = args.positionals;
         existingUser(s.store.users, name);
-        // ssh-keygen -l prints "SHA256:…"; accept the bare digest too.
-        const fingerprint = given.startsWith('SHA256:') ? given : `SHA256:${given}`;
+        // ssh-keygen -l prints "SHA256:…"; accept the bare digest too, and any case of the prefix.
+        const fingerprint = `SHA256:${given.replace(/^sha256:/i, '')}`;
         if (!s.store.keys.remove(name, fingerprint)) {
           throw MiniftpError.notFound(
             `user '${name}' has no key ${fingerprint} (see: key list ${name})`,

@@ -250,7 +250,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const lines = [
           `quota of '${name}': ${quotaText(view.quotaBytes)}` +
             (view.quotaFiles > 0 ? `, ${view.quotaFiles} files` : ''),
-          `used: ${usedText(view)}, ${filesText(view)} files`,
+          `used: ${usedText(view)}, ${filesText(view)} ${view.quotaFiles <= 0 && view.usedFiles === 1 ? 'file' : 'files'}`,
         ];
         if (view.overQuota) {
           lines.push(`'${name}' is over the quota: they can read and delete, but not upload more`);

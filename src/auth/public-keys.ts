@@ -44,6 +44,9 @@ export function fingerprintOf(blob: Buffer): string {
 export function parseAuthorizedKey(line: string): AuthorizedKey {
   const text = line.trim();
   if (text === '') throw invalid('the line is empty');
+  if (text.startsWith('-----BEGIN')) {
+    throw invalid('this is a private key; paste the .pub file instead');
+  }
 
   const firstSpace = text.search(/\s/);
   const head = firstSpace < 0 ? text : text.slice(0, firstSpace);
@@ -51,7 +54,18 @@ export function parseAuthorizedKey(line: string): AuthorizedKey {
   const normalised = keyType(head) === head ? text : `ssh-rsa${text.slice(head.length)}`;
 
   const key = utils.parseKey(normalised);
-  if (key instanceof Error) throw invalid(key.message);
+  if (key instanceof Error) {
+    // An authorized_keys line with options in front: command="…" ssh-ed25519 AAAA…
+    if (
+      /\s(ssh-(ed25519|rsa|dss)|ecdsa-sha2-|sk-)\S*\s+AAAA/.test(` ${text}`) &&
+      !/^(ssh-|ecdsa-|sk-)/.test(text)
+    ) {
+      throw invalid(
+        'options in front of the key type (from=, command=…) are not supported: give the key without them',
+      );
+    }
+    throw invalid(key.message);
+  }
   if (key.isPrivateKey()) throw invalid('this is a private key; paste the .pub file instead');
   if (!ACCEPTED_TYPES.has(key.type)) {
     throw invalid(`key type ${key.type} is not supported (use ed25519, ECDSA or RSA)`);

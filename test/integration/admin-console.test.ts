@@ -243,6 +243,16 @@ describe('admin console: commands through ssh exec', function () {
     expectOk(await admin(['key', 'del', 'bob', fingerprint]));
     expect(server.store.keys.list('bob')).to.deep.equal([]);
     expect(expectError(await admin(['key', 'del', 'bob', fingerprint]))).to.match(/has no key/);
+    // A pasted private key reaches the key parser (not the option parser), and says what it is;
+    // a lower-case prefix on the fingerprint is not doubled.
+    expect(
+      expectError(
+        await admin(['key', 'add', 'bob', '-----BEGIN', 'OPENSSH', 'PRIVATE', 'KEY-----']),
+      ),
+    ).to.equal('error: not an SSH public key: this is a private key; paste the .pub file instead');
+    expect(expectError(await admin(['key', 'del', 'bob', 'sha256:abc']))).to.equal(
+      "error: user 'bob' has no key SHA256:abc (see: key list bob)",
+    );
     const refused = await sftpBatch(server.port, { user: 'bob', identity: key.identity }, ['pwd']);
     expect(refused.code).to.not.equal(0);
   });

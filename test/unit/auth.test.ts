@@ -153,6 +153,14 @@ describe('auth', () => {
       ]) {
         expectInvalid(() => parseAuthorizedKey(line), /^not an SSH public key: /);
       }
+      expectInvalid(
+        () => parseAuthorizedKey(`command="/bin/sh" ${pair.public}`),
+        /^not an SSH public key: options in front of the key type .* are not supported/,
+      );
+      expectInvalid(
+        () => parseAuthorizedKey('-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAA'),
+        /^not an SSH public key: this is a private key; paste the .pub file instead$/,
+      );
     });
 
     it('matches an offered key by its blob', () => {
