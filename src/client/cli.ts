@@ -3,7 +3,7 @@
  * needs (password, trust in a new host key), connects, then runs the full
  * screen or, for scripts, batch mode.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -274,6 +274,22 @@ export async function main(
   if (!batchMode && !t.stdout.isTTY) {
     t.stderr.write('miniftp: the full screen needs a terminal; use -b FILE for scripts\n');
     return 2;
+  }
+  // A batch file that cannot be read is a usage error, found before logging in.
+  if (args.batch !== undefined && args.batch !== '-') {
+    const problem = await fsp.access(args.batch, fsConstants.R_OK).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT'
+          ? 'no such file'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.code,
+    );
+    if (problem !== undefined) {
+      t.stderr.write(`miniftp: cannot read the batch file ${args.batch}: ${problem}\n`);
+      return 2;
+    }
   }
 
   let connection: Connection;

@@ -107,7 +107,11 @@ export class SftpChannel {
       conn.subsys('sftp', (err, channel) => {
         if (err) {
           reject(
-            new ConnectionLostError(`the server refused SFTP: ${err.message}`, { cause: err }),
+            new ConnectionLostError(
+              `the server refused SFTP: ${err.message} (on MiniFTP, the admin account ` +
+                'gets the console instead: use ssh for it)',
+              { cause: err },
+            ),
           );
           return;
         }

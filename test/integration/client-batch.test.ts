@@ -167,6 +167,14 @@ describe('client batch mode', function () {
     expect(r.stdout).to.include('deleted gone');
   });
 
+  it('stops with status 2 before logging in when the batch file cannot be read', async () => {
+    const r = await collect(spawnClient(['-b', path.join(work, 'no-such-script.txt')]));
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.equal(
+      `miniftp: cannot read the batch file ${path.join(work, 'no-such-script.txt')}: no such file\n`,
+    );
+  });
+
   it('refuses to rm the home folder or the current folder before deleting anything', async () => {
     await fsp.writeFile(path.join(local, 'keep.txt'), 'keep\n');
     const r = await batch([
