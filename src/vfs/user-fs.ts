@@ -277,7 +277,23 @@ export class UserFs {
   }
 
   async lstat(virtual: string): Promise<fs.Stats> {
-    return fsp.lstat(await this.jail.resolve(virtual, { followLast: false }));
+    const real = await this.jail.resolve(virtual, { followLast: false });
+    return this.linkSized(real, await fsp.lstat(real));
+  }
+
+  /**
+   * A symlink's size on disk is the length of its stored target, which for a
+   * link stored absolute includes the home's real path: it is given as the
+   * length of what READLINK shows instead (0 for a link that leads outside).
+   */
+  private async linkSized(real: string, st: fs.Stats): Promise<fs.Stats> {
+    if (!st.isSymbolicLink()) return st;
+    const shown = await fsp
+      .readlink(real)
+      .then((stored) => this.jail.readlinkTarget(real, stored))
+      .catch(() => '');
+    st.size = Buffer.byteLength(shown);
+    return st;
   }
 
   /** SETSTAT (follow) and lsetstat@openssh.com (no follow). */
@@ -341,7 +357,7 @@ export class UserFs {
         const real =
           name === '..' && dirReal === this.jail.root ? dirReal : path.join(dirReal, name);
         const stats = await fsp.lstat(real).catch(() => undefined);
-        return stats ? { name, stats } : undefined;
+        return stats ? { name, stats: await this.linkSized(real, stats) } : undefined;
       }),
     );
     return out.filter((e): e is DirEntry => e !== undefined);

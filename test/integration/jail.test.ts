@@ -223,6 +223,9 @@ describe('jail', function () {
     const readlink = async (p: string): Promise<string | undefined> =>
       namesOf(await raw.request(PacketType.READLINK, stat(p)))[0]?.filename;
     expect(await readlink('/q1/q2/q3/esc')).to.equal('/inside/mine.txt');
+    // Its size is what READLINK shows, not the stored absolute path (which names the data dir).
+    const l = await raw.request(PacketType.LSTAT, stat('/q1/q2/q3/esc'));
+    expect(l.reader.attrs().size).to.equal('/inside/mine.txt'.length);
     expect(await readlink('/q1/q2/q3/down')).to.equal('x/y');
 
     await ok(PacketType.RENAME, (w) => w.string('/q1/q2/q3/esc').string('/esc'));
