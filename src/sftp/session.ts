@@ -642,7 +642,8 @@ export class SftpSession {
       if (h.kind === 'file') await this.closeFile(h.file).catch(() => undefined);
     }
     this.logger.debug('sftp.end', { reason });
-    if (!this.channel.destroyed) {
+    // Not when the channel was ended for the session already (a kick: see farewell).
+    if (!this.channel.destroyed && !this.channel.writableEnded) {
       // OpenSSH's server reports the subsystem's exit status; some clients log its absence.
       this.channel.exit(0);
       this.channel.end();

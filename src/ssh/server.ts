@@ -94,6 +94,8 @@ export class MiniftpSshServer {
    * on ssh2's connections would not see clients that connect and stay silent.
    */
   private readonly peers = new Map<net.Socket, Peer>();
+  /** Per connection id: its open session channels, which carry the reason it is ended. */
+  private readonly openChannels = new Map<string, Set<ServerChannel>>();
   /** Per connection id: its SFTP sessions still ending (see session.closed). */
   private readonly sftpEnds = new Map<string, Set<Promise<void>>>();
   /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
@@ -213,7 +215,7 @@ export class MiniftpSshServer {
       method: undefined,
       kill: (reason: string) => {
         logger.info('connection.kill', { id: conn.id, user: conn.user, reason });
-        client.end();
+        this.farewell(conn.id, reason, () => client.end());
       },
     };
     this.o.connections.add(conn);
@@ -310,6 +312,7 @@ export class MiniftpSshServer {
       }
     });
     client.on('close', () => {
+      this.openChannels.delete(conn.id);
       auth.close();
       this.o.connections.remove(conn.id);
       // After its SFTP sessions have closed their files, so each file.closed comes first.
@@ -360,8 +363,10 @@ export class MiniftpSshServer {
     const timer = setTimeout(() => {
       over = true;
       this.o.logger.info('connection.idle_timeout', { user: conn.user, ip: conn.ip });
-      client.end();
-      peer?.socket.destroy();
+      this.farewell(conn.id, `idle for ${seconds} s`, () => {
+        client.end();
+        peer?.socket.destroy();
+      });
     }, seconds * 1000);
     timer.unref();
     return {
@@ -404,6 +409,7 @@ export class MiniftpSshServer {
         return;
       }
       const channel = accept();
+      this.track(conn.id, channel);
       void this.startSftp(channel, user, conn, idle);
     });
 
@@ -411,6 +417,7 @@ export class MiniftpSshServer {
     // that may the idle watch listen too (a 'data' listener starts the flow).
     session.on('shell', (accept) => {
       const channel = accept();
+      this.track(conn.id, channel);
       if (isAdmin && this.o.console) {
         this.o.console.shell(context(channel));
         channel.on('data', idle.touch);
@@ -419,6 +426,7 @@ export class MiniftpSshServer {
 
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
+      this.track(conn.id, channel);
       if (isAdmin && this.o.console) {
         this.o.console.exec(context(channel), info.command);
         channel.on('data', idle.touch);
@@ -428,6 +436,46 @@ export class MiniftpSshServer {
       this.o.logger.info('channel.refused', { user, kind: 'exec' });
       refuseChannel(channel, FILE_TRANSFER_ONLY);
     });
+  }
+
+  private track(connId: string, channel: ServerChannel): void {
+    const set = this.openChannels.get(connId) ?? new Set<ServerChannel>();
+    this.openChannels.set(connId, set);
+    set.add(channel);
+    channel.once('close', () => set.delete(channel));
+  }
+
+  /**
+   * Ends a connection with its reason shown to the user. ssh2 cannot put a
+   * reason in its DISCONNECT, so each open channel gets it on stderr (OpenSSH's
+   * sftp and ssh print it) and is closed; the connection ends once they are
+   * closed, or after two seconds.
+   */
+  private farewell(connId: string, reason: string, end: () => void): void {
+    const channels = [...(this.openChannels.get(connId) ?? [])];
+    let ended = false;
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      end();
+    };
+    const timer = setTimeout(finish, 2000);
+    timer.unref();
+    let left = channels.length;
+    if (left === 0) finish();
+    for (const channel of channels) {
+      channel.once('close', () => {
+        if (--left === 0) finish();
+      });
+      try {
+        channel.stderr.write(`miniftp: disconnected: ${reason}\n`);
+        channel.exit(1);
+        channel.end();
+      } catch {
+        // Already closing: its 'close' still comes.
+      }
+    }
   }
 
   private async startSftp(

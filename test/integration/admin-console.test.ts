@@ -278,9 +278,14 @@ describe('admin console: commands through ssh exec', function () {
     expect(table).to.match(/^bob\s+2\.9 KiB \(0%\)\s+1 GiB\s+1\s/m);
   });
 
-  it('lists live sessions and ends one with kick', async () => {
+  it('lists live sessions and ends one with kick, saying why on its open channel', async () => {
     const client = await connectClient(server.port, { user: 'zhangsan', password: '123' });
     const closed = waitClosed(client);
+    const sftp = await new Promise<ClientChannel>((resolve, reject) =>
+      client.subsys('sftp', (err, channel) => (err ? reject(err) : resolve(channel))),
+    );
+    let said = '';
+    sftp.stderr.on('data', (d: Buffer) => (said += d.toString()));
     const sessions = JSON.parse(expectOk(await admin(['sessions', '--json']))) as {
       id: string;
       user: string | null;
@@ -297,6 +302,7 @@ describe('admin console: commands through ssh exec', function () {
     const out = expectOk(await admin(['kick', theirs?.id as string]));
     expect(out).to.match(/ended/);
     await closed;
+    expect(said).to.equal('miniftp: disconnected: kicked by admin\n');
     expect(expectError(await admin(['kick', 'zzzz']))).to.equal(
       "error: no session 'zzzz' (see: sessions)",
     );
