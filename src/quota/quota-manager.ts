@@ -8,6 +8,7 @@ import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
 import { describeError, isErrno } from '../errors';
 import { UserUsage, type ScannedUsage } from './user-usage';
+import { Jail } from '../vfs/jail';
 
 export interface DiskUsage {
   bytes: number;
@@ -22,6 +23,7 @@ export interface DiskUsage {
 export async function scanDirectory(
   dir: string,
   isOpen: (key: string) => boolean = () => false,
+  onLink?: (link: string) => Promise<unknown>,
 ): Promise<ScannedUsage> {
   const total: ScannedUsage = { bytes: 0, files: 0, open: new Map() };
   const pending = [dir];
@@ -37,6 +39,7 @@ export async function scanDirectory(
     for await (const entry of handle) {
       const full = path.join(current, entry.name);
       if (entry.isDirectory()) pending.push(full);
+      else if (entry.isSymbolicLink()) await onLink?.(full).catch(() => undefined);
       else if (entry.isFile()) {
         const st = await fsp.lstat(full).catch(() => undefined);
         if (!st?.isFile()) continue;
@@ -107,11 +110,14 @@ export class QuotaManager {
   async rescan(user: string): Promise<DiskUsage> {
     const u = this.get(user);
     const isOpen = (key: string): boolean => u.isOpen(key);
+    // The walk also settles symlinks whose target climbs (see Jail.settleLink).
+    const jail = new Jail(this.homeOf(user));
+    const onLink = (link: string): Promise<boolean> => jail.settleLink(link);
     let scanned: ScannedUsage;
     let attempts = 0;
     for (;;) {
       const before = u.generation;
-      scanned = await scanDirectory(this.homeOf(user), isOpen);
+      scanned = await scanDirectory(this.homeOf(user), isOpen, onLink);
       attempts++;
       if (u.generation === before || attempts >= 5) break;
     }

@@ -58,6 +58,21 @@ export class Jail {
     return real === this.root || real.startsWith(this.root + path.sep);
   }
 
+  /**
+   * Whether the file an open descriptor refers to is inside the jail, by the
+   * kernel's own account of where it is (/proc/self/fd): a path checked, then
+   * redirected by a swap of any of its components before it was opened,
+   * shows here. Linux only; elsewhere the check before opening must do.
+   */
+  holds(fd: number): boolean {
+    if (process.platform !== 'linux') return true;
+    try {
+      return this.contains(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      return false;
+    }
+  }
+
   /** The virtual path of a real path inside the jail. */
   toVirtual(real: string): string {
     if (!this.contains(real)) throw MiniftpError.permission();
@@ -218,6 +233,30 @@ export class Jail {
     if (!this.contains(await this.follow(path.dirname(toReal), stored))) {
       throw MiniftpError.permission('moved there, the symlink would point outside your home');
     }
+  }
+
+  /**
+   * Rewrites the symlink at `linkReal`, if its target climbs (`..`) and leads
+   * inside the home, to the absolute path it leads to now, as symlinkTarget
+   * stores new links: such a link, made by hand or before that rule, would
+   * otherwise point elsewhere once a directory above it is renamed to a
+   * shallower place, possibly out of the home. The swap is atomic (a new link
+   * renamed over the old). True when rewritten.
+   */
+  async settleLink(linkReal: string): Promise<boolean> {
+    const stored = await fsp.readlink(linkReal);
+    if (path.isAbsolute(stored) || !climbs(stored)) return false;
+    const dest = await this.follow(path.dirname(linkReal), stored);
+    if (!this.contains(dest)) return false;
+    const temp = `${linkReal}.miniftp-${process.pid}-${Date.now()}`;
+    await fsp.symlink(dest, temp);
+    try {
+      await fsp.rename(temp, linkReal);
+    } catch (err) {
+      await fsp.unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    return true;
   }
 
   /**

@@ -80,13 +80,15 @@ const O_PATH = 0o10000000;
 
 /**
  * Runs `op` on the file or directory at `real`, checked to be the one `st`
- * described, through a name that cannot be redirected: a path that was
- * checked, then swapped for a symlink before the change, must not lead the
- * change elsewhere. On Linux the name is /proc/self/fd/N of a descriptor
- * opened with O_PATH|O_NOFOLLOW (which needs no read or write permission, so
- * the usual permission rules apply to the change itself).
+ * described and to lie inside `jail`, through a name that cannot be
+ * redirected: a path that was checked, then swapped (itself or a directory
+ * above it) for a symlink before the change, must not lead the change
+ * elsewhere. On Linux the name is /proc/self/fd/N of a descriptor opened with
+ * O_PATH|O_NOFOLLOW (which needs no read or write permission, so the usual
+ * permission rules apply to the change itself).
  */
 export async function onChecked(
+  jail: Jail,
   real: string,
   st: fs.Stats,
   op: (name: string) => Promise<void>,
@@ -102,6 +104,7 @@ export async function onChecked(
     if (fileKey(now) !== fileKey(st) || (now.mode & type) !== (st.mode & type)) {
       throw MiniftpError.notFound();
     }
+    if (!jail.holds(fh.fd)) throw MiniftpError.permission();
     await op(`/proc/self/fd/${fh.fd}`);
   } finally {
     await fh.close();
@@ -201,6 +204,8 @@ export class UserFs {
     }
     let key: string | undefined;
     try {
+      // Opened where it was checked, and not through a directory swapped for a symlink since.
+      if (!this.jail.holds(fd)) throw MiniftpError.permission();
       const st = fs.fstatSync(fd);
       if (!st.isFile()) {
         throw st.isDirectory()
@@ -312,7 +317,7 @@ export class UserFs {
     }
     const times = attrs.atime !== undefined && attrs.mtime !== undefined;
     if (attrs.permissions === undefined && !times) return;
-    await onChecked(real, st, async (name) => {
+    await onChecked(this.jail, real, st, async (name) => {
       if (attrs.permissions !== undefined) await fsp.chmod(name, attrs.permissions & MODE_MASK);
       if (attrs.atime !== undefined && attrs.mtime !== undefined) {
         await fsp.utimes(name, attrs.atime, attrs.mtime);
@@ -333,7 +338,7 @@ export class UserFs {
     this.usage.openFile(key, st.size, st.nlink);
     try {
       this.checked('setstat', vpath, () => this.usage.growTo(key, size));
-      await onChecked(real, st, (name) => fsp.truncate(name, size));
+      await onChecked(this.jail, real, st, (name) => fsp.truncate(name, size));
       this.usage.setSize(key, size);
     } finally {
       const now = await fsp.lstat(real).catch(() => undefined);
@@ -343,9 +348,13 @@ export class UserFs {
 
   async readdir(virtual: string): Promise<{ real: string; entries: string[] }> {
     const real = await this.jail.resolve(virtual, { followLast: true });
-    const st = await fsp.stat(real);
+    const st = await fsp.lstat(real);
     if (!st.isDirectory()) throw MiniftpError.invalid('not a directory');
-    const entries = await fsp.readdir(real);
+    let entries: string[] = [];
+    // Listed through a descriptor of the checked directory (see onChecked).
+    await onChecked(this.jail, real, st, async (name) => {
+      entries = await fsp.readdir(name);
+    });
     return { real, entries };
   }
 

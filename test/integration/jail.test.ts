@@ -261,6 +261,20 @@ describe('jail', function () {
     expect(await readlink('/la')).to.equal('lb');
   });
 
+  it('a usage scan settles climbing links planted on disk, so renaming folders cannot turn them out', async function () {
+    await fsp.mkdir(disk('old/p/q'), { recursive: true });
+    await fsp.symlink('../../../inside/mine.txt', disk('old/p/q/climb'));
+    await fsp.symlink('down/below', disk('old/p/q/down'));
+    await server.quota.rescan('zhangsan');
+    expect(await fsp.readlink(disk('old/p/q/climb'))).to.equal(disk('inside/mine.txt'));
+    expect(await fsp.readlink(disk('old/p/q/down'))).to.equal('down/below');
+    const moved = await raw.request(PacketType.RENAME, (w) => w.string('/old/p/q').string('/q-up'));
+    expect(statusOf(moved).code).to.equal(Status.OK);
+    const h = handleOf(await raw.request(PacketType.OPEN, open('/q-up/climb', R)));
+    expect((await raw.read(h, 0, 100))?.toString()).to.equal('mine');
+    await raw.close(h);
+  });
+
   it('links planted on disk pointing outside give no access', async function () {
     for (const link of ['/abs-file-link', '/rel-file-link']) {
       await refused(`stat ${link}`, PacketType.STAT, stat(link));

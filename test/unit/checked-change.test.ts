@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { Jail } from '../../src/vfs/jail';
 import { onChecked } from '../../src/vfs/user-fs';
 
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -19,9 +20,12 @@ async function failure(p: Promise<unknown>): Promise<Error> {
 
 describe('onChecked', function () {
   let dir: string;
+  let jail: Jail;
 
   beforeEach(async function () {
-    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-test-checked-'));
+    dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-test-checked-')));
+    await fsp.mkdir(path.join(dir, 'home'));
+    jail = new Jail(path.join(dir, 'home'));
   });
 
   afterEach(async function () {
@@ -29,18 +33,18 @@ describe('onChecked', function () {
   });
 
   it('changes the file that was checked', async function () {
-    const file = path.join(dir, 'f.txt');
+    const file = path.join(dir, 'home', 'f.txt');
     await fsp.writeFile(file, 'hello', { mode: 0o600 });
     const st = await fsp.lstat(file);
-    await onChecked(file, st, (name) => fsp.chmod(name, 0o640));
-    await onChecked(file, st, (name) => fsp.truncate(name, 2));
+    await onChecked(jail, file, st, (name) => fsp.chmod(name, 0o640));
+    await onChecked(jail, file, st, (name) => fsp.truncate(name, 2));
     const after = await fsp.stat(file);
     expect(after.mode & 0o777).to.equal(0o640);
     expect(after.size).to.equal(2);
   });
 
   it('refuses when the name now holds a symlink, and changes nothing', async function () {
-    const file = path.join(dir, 'f.txt');
+    const file = path.join(dir, 'home', 'f.txt');
     const outside = path.join(dir, 'outside.txt');
     await fsp.writeFile(file, 'mine', { mode: 0o600 });
     await fsp.writeFile(outside, 'secret', { mode: 0o600 });
@@ -49,7 +53,7 @@ describe('onChecked', function () {
     await fsp.rm(file);
     await fsp.symlink(outside, file);
     let ran = false;
-    const attempt = onChecked(file, st, async (name) => {
+    const attempt = onChecked(jail, file, st, async (name) => {
       ran = true;
       await fsp.chmod(name, 0o666);
     });
@@ -58,15 +62,33 @@ describe('onChecked', function () {
     expect((await fsp.stat(outside)).mode & 0o777).to.equal(0o600);
   });
 
+  it('refuses when a directory above was swapped for a link to the same name outside', async function () {
+    const sub = path.join(dir, 'home', 'sub');
+    await fsp.mkdir(sub);
+    await fsp.writeFile(path.join(sub, 'f.txt'), 'mine', { mode: 0o600 });
+    const st = await fsp.lstat(path.join(sub, 'f.txt'));
+    // Outside: a directory holding the very same file (a second name for its inode).
+    await fsp.mkdir(path.join(dir, 'outside'));
+    await fsp.link(path.join(sub, 'f.txt'), path.join(dir, 'outside', 'f.txt'));
+    await fsp.rename(sub, path.join(dir, 'home', 'sub-away'));
+    await fsp.symlink(path.join(dir, 'outside'), sub);
+    let ran = false;
+    const attempt = onChecked(jail, path.join(sub, 'f.txt'), st, async () => {
+      ran = true;
+    });
+    expect((await failure(attempt)).message).to.equal('permission denied');
+    expect(ran).to.equal(false);
+  });
+
   it('refuses when the name now holds another file', async function () {
-    const file = path.join(dir, 'f.txt');
+    const file = path.join(dir, 'home', 'f.txt');
     await fsp.writeFile(file, 'one');
     const st = await fsp.lstat(file);
     // The checked file moves away (keeping its inode in use) and another takes its name.
     await fsp.rename(file, path.join(dir, 'moved.txt'));
     await fsp.writeFile(file, 'two');
     let ran = false;
-    const attempt = onChecked(file, st, async () => {
+    const attempt = onChecked(jail, file, st, async () => {
       ran = true;
     });
     expect((await failure(attempt)).message).to.equal('no such file or directory');
