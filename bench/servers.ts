@@ -77,10 +77,14 @@ function waitForLine(
       if (m) finish(undefined, m);
       else seen = seen.slice(-4000);
     };
-    const onExit = (code: number | null): void =>
+    const onExit = (code: number | null): void => {
+      const output = seen + otherText;
+      // A Node stack ends in lines about the loader: the message is the line naming the error.
+      const error = output.split('\n').find((l) => /\b\w*Error\b|^error:/i.test(l));
       finish(
-        new Error(`${what} exited (${code}) before it listened: ${lastLines(seen + otherText)}`),
+        new Error(`${what} exited (${code}) before it listened: ${error ?? lastLines(output)}`),
       );
+    };
     function finish(err: Error | undefined, m?: RegExpExecArray): void {
       clearTimeout(timer);
       source?.off('data', onData);
