@@ -1,5 +1,6 @@
 /** Account commands: user add / del / list / show / disable / enable, quota, passwd. */
 import { MiniftpError } from '../errors';
+import { DEFAULT_ADMIN_PASSWORD } from '../server/accounts';
 import type { UserRecord } from '../store/types';
 import { formatFields, formatTable } from './table';
 import type { AdminServices, CommandSpec, CommandResult } from './types';
@@ -280,10 +281,16 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       target: (args, actor) => args.positionals[0] ?? actor.user,
       async run({ args, io, actor }) {
         const name = args.positionals[0] ?? actor.user;
-        existingUser(s.store.users, name);
+        const user = existingUser(s.store.users, name);
         const { password, generated } = await obtainPassword(io, args, name);
         s.store.users.setPasswordHash(name, await s.hasher.hash(password));
-        const text = `password of '${name}' changed` + (generated ? `\npassword: ${password}` : '');
+        const text =
+          `password of '${name}' changed` +
+          (generated ? `\npassword: ${password}` : '') +
+          (user.isAdmin && password === DEFAULT_ADMIN_PASSWORD
+            ? `\nwarning: '${DEFAULT_ADMIN_PASSWORD}' is the first-start admin password: ` +
+              'the server will not start on a non-loopback address until it is changed'
+            : '');
         return {
           text,
           json: generated ? { name, changed: true, password } : { name, changed: true },
