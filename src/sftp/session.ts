@@ -527,11 +527,11 @@ export class SftpSession {
 
   private async closeFile(file: VFile, options: { handOff?: boolean } = {}): Promise<void> {
     await file.close(options);
-    if (file.bytesRead > 0 || file.bytesWritten > 0 || file.writable) {
+    if (file.bytesSent > 0 || file.bytesWritten > 0 || file.writable) {
       this.logger.info('file.closed', {
         path: file.virtualPath,
         bytes_in: file.bytesWritten,
-        bytes_out: file.bytesRead,
+        bytes_out: file.bytesSent,
         ms: Date.now() - file.openedAt,
       });
     }
@@ -558,6 +558,7 @@ export class SftpSession {
       this.pool.release(buf);
       return statusPacket(id, Status.EOF, 'end of file');
     }
+    file.bytesSent += n;
     return fillDataHeader(buf, id, n);
   }
 

@@ -78,7 +78,8 @@ export class VFile {
   /** The last append-mode write: the next one starts after it. */
   private appendTail: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
-  bytesRead = 0;
+  /** Bytes sent to the client in answer to READ (counted by the session, not by check-file's reads). */
+  bytesSent = 0;
   bytesWritten = 0;
   readonly openedAt = Date.now();
 
@@ -136,7 +137,6 @@ export class VFile {
     this.checkOpen();
     if (!this.readable) throw MiniftpError.permission('the file was not opened for reading');
     const { bytesRead } = await this.track(fsRead(this.fd, into, intoOffset, length, offset));
-    this.bytesRead += bytesRead;
     return bytesRead;
   }
 

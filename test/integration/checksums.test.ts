@@ -14,7 +14,7 @@ import { RawSftp, extendedOf, statusOf } from '../helpers/raw-sftp';
 import { call, connectClient, endClient, openSftp } from '../helpers/ssh-client';
 import { sshExec } from '../helpers/openssh';
 import { fixture } from '../helpers/files';
-import { waitUntil } from '../helpers/probe';
+import { waitForLog, waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const MiB = 1024 * 1024;
@@ -106,7 +106,11 @@ describe('checksums', function () {
       const blocks = await checkFile('check-file-handle', handle, { algs: 'md5', block: MiB });
       const want = [0, 1, 2, 3].map((i) => digest('md5', data.subarray(i * MiB, (i + 1) * MiB)));
       expect(blocks.rest.equals(Buffer.concat(want))).to.equal(true);
+      expect((await raw.read(handle, 0, 10))?.length).to.equal(10);
       await raw.close(handle);
+      // The log's bytes_out is what the client was sent, not what the digests read.
+      const closed = await waitForLog(server.dataDir, 'file.closed', { path: '/dir/a file.bin' });
+      expect(closed.bytes_out).to.equal(10);
     });
 
     it('answers the plain check-file request in the draft layout', async () => {
