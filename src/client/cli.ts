@@ -278,7 +278,7 @@ export async function main(
   // A batch file that cannot be read is a usage error, found before logging in.
   if (args.batch !== undefined && args.batch !== '-') {
     const problem = await fsp.access(args.batch, fsConstants.R_OK).then(
-      () => undefined,
+      async () => ((await fsp.stat(args.batch ?? '')).isDirectory() ? 'it is a folder' : undefined),
       (err: NodeJS.ErrnoException) =>
         err.code === 'ENOENT'
           ? 'no such file'

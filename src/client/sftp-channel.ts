@@ -95,10 +95,16 @@ export class SftpChannel {
     channel.on('error', (err: Error) =>
       this.fail(new ConnectionLostError(`the SFTP channel failed: ${err.message}`, { cause: err })),
     );
-    channel.on('close', () => this.fail(new ConnectionLostError()));
+    // What the server says on stderr before it ends the session ("miniftp:
+    // disconnected: kicked by admin") is the reason to show.
+    let said = '';
+    channel.stderr.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-500)));
+    const reason = (): string | undefined => said.trim().split('\n').pop() || undefined;
+    channel.on('close', () => this.fail(new ConnectionLostError(reason())));
     // The server ends the channel when it shuts the session down.
-    channel.on('end', () => this.fail(new ConnectionLostError('the server closed the session')));
-    channel.stderr.resume();
+    channel.on('end', () =>
+      this.fail(new ConnectionLostError(reason() ?? 'the server closed the session')),
+    );
   }
 
   /** Opens the "sftp" subsystem on `conn` and exchanges INIT/VERSION. */

@@ -5,8 +5,8 @@
  * type "MB" mean what `ls -lh` and `df -h` show, which are 1024-based too.
  */
 
-const UNIT_EXPONENTS: Readonly<Record<string, number>> = { k: 1, m: 2, g: 3, t: 4 };
-const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/;
+const UNIT_EXPONENTS: Readonly<Record<string, number>> = { k: 1, m: 2, g: 3, t: 4, p: 5 };
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|b)?$/;
 const HUMAN_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
 /** Why a size was refused: `problem` completes "size …" or "quota …". */
@@ -27,7 +27,7 @@ export function parseSize(text: string | number): number {
     if (text < 0) throw new SizeError('cannot be negative', text);
     if (Number.isSafeInteger(text)) return text;
     throw new SizeError(
-      Number.isInteger(text) ? 'is too large (at most 8 PiB)' : SIZE_FORMAT,
+      Number.isInteger(text) ? 'is too large (the most is 8 PiB less a byte)' : SIZE_FORMAT,
       text,
     );
   }
@@ -41,7 +41,8 @@ export function parseSize(text: string | number): number {
   // A fraction of a byte cannot be stored; "1.5K" is fine, "1.5" bytes is a typo.
   if (exponent === 0 && !Number.isInteger(amount)) throw new SizeError(SIZE_FORMAT, text);
   const bytes = Math.round(amount * 1024 ** exponent);
-  if (!Number.isSafeInteger(bytes)) throw new SizeError('is too large (at most 8 PiB)', text);
+  if (!Number.isSafeInteger(bytes))
+    throw new SizeError('is too large (the most is 8 PiB less a byte)', text);
   // "0.0001K" is not "unlimited": only a zero written as such means no limit.
   if (bytes === 0 && amount !== 0) throw new SizeError('is less than one byte', text);
   return bytes;

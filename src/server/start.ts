@@ -83,6 +83,7 @@ function listenError(host: string, port: number, err: unknown): unknown {
     EACCES: `no permission to use port ${port}; ports below 1024 need privileges (port)`,
     ENOTFOUND: `the host name ${host} cannot be resolved (host)`,
     EAI_AGAIN: `the host name ${host} cannot be resolved (host)`,
+    EINVAL: `${host} cannot be listened on here; a link-local address needs its interface, as in fe80::1%eth0 (host)`,
   };
   const text = err.code === undefined ? undefined : why[err.code];
   return text === undefined

@@ -173,10 +173,14 @@ describe('client batch mode', function () {
     expect(r.stderr).to.equal(
       `miniftp: cannot read the batch file ${path.join(work, 'no-such-script.txt')}: no such file\n`,
     );
+    const folder = await collect(spawnClient(['-b', work]));
+    expect(folder.code).to.equal(2);
+    expect(folder.stderr).to.equal(`miniftp: cannot read the batch file ${work}: it is a folder\n`);
   });
 
   it('refuses to rm the home folder or the current folder before deleting anything', async () => {
     await fsp.writeFile(path.join(local, 'keep.txt'), 'keep\n');
+    await fsp.symlink('guarded', remote('guarded-link'));
     const r = await batch([
       'mkdir guarded',
       'put keep.txt guarded/keep.txt',
@@ -188,6 +192,9 @@ describe('client batch mode', function () {
       "-rm ''",
       '-rm /',
       '-rm ~',
+      // Reached through a symlink, the current folder is still where it really is.
+      'cd /guarded-link/sub',
+      '-rm /guarded',
       'cd /',
       'rm guarded/sub',
     ]);
@@ -199,6 +206,9 @@ describe('client batch mode', function () {
     expect(r.stderr).to.include('refusing to delete "": it is or holds the current remote folder');
     expect(r.stderr).to.include('refusing to delete /: it is or holds your remote home folder');
     expect(r.stderr).to.include('refusing to delete ~: it is or holds your remote home folder');
+    expect(r.stderr).to.include(
+      'rm /guarded: refusing to delete /guarded: it is or holds the current remote folder',
+    );
     expect(await fsp.readFile(remote('guarded/keep.txt'), 'utf8')).to.equal('keep\n');
     // Once the session has left it, the folder can go.
     expect(await exists(remote('guarded/sub'))).to.equal(false);

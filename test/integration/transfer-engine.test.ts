@@ -216,6 +216,16 @@ describe('client transfer engine', function () {
       expect(await caught(sftp.lstat('/ops'))).to.be.instanceOf(NotFoundError);
     });
 
+    it('gives the reason the server ended the session with', async () => {
+      const c = await login();
+      const mine = server.connections.list().filter((x) => x.user === 'zhangsan');
+      for (const conn of mine) conn.kill('kicked by admin');
+      await c.sftp.closed;
+      const err = await caught(c.sftp.stat('/'));
+      expect(err).to.be.instanceOf(ConnectionLostError);
+      expect((err as Error).message).to.equal('miniftp: disconnected: kicked by admin');
+    });
+
     it('fails outstanding and later requests once the connection is cut', async () => {
       const c = await login();
       const pending = c.sftp.stat('/');
