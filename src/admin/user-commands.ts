@@ -284,16 +284,23 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const user = existingUser(s.store.users, name);
         const { password, generated } = await obtainPassword(io, args, name);
         s.store.users.setPasswordHash(name, await s.hasher.hash(password));
+        const warning =
+          user.isAdmin && password === DEFAULT_ADMIN_PASSWORD
+            ? `'${DEFAULT_ADMIN_PASSWORD}' is the first-start admin password: ` +
+              'the server will not start on a non-loopback address until it is changed'
+            : undefined;
         const text =
           `password of '${name}' changed` +
           (generated ? `\npassword: ${password}` : '') +
-          (user.isAdmin && password === DEFAULT_ADMIN_PASSWORD
-            ? `\nwarning: '${DEFAULT_ADMIN_PASSWORD}' is the first-start admin password: ` +
-              'the server will not start on a non-loopback address until it is changed'
-            : '');
+          (warning ? `\nwarning: ${warning}` : '');
         return {
           text,
-          json: generated ? { name, changed: true, password } : { name, changed: true },
+          json: {
+            name,
+            changed: true,
+            ...(generated ? { password } : {}),
+            ...(warning ? { warning } : {}),
+          },
           log: { generated },
         };
       },

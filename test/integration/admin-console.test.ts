@@ -200,6 +200,14 @@ describe('admin console: commands through ssh exec', function () {
       "warning: 'password' is the first-start admin password: " +
         'the server will not start on a non-loopback address until it is changed',
     );
+    const json = await sshExec(
+      server.port,
+      { user: 'admin', password: 'password' },
+      ['passwd', '--password-stdin', '--json'],
+      'password\n',
+    );
+    expect(JSON.parse(expectOk(json))).to.deep.include({ name: 'admin', changed: true });
+    expect(JSON.parse(expectOk(json)).warning).to.match(/first-start admin password/);
   });
 
   it('disables and enables accounts, never the admin itself', async () => {
