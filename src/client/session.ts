@@ -147,8 +147,7 @@ export class ClientSession {
    */
   async removeRemote(p: string, confirm: (question: string) => Promise<boolean>): Promise<boolean> {
     const target = this.resolveRemote(p);
-    refuseRemoval(p, target, [this.remoteHome, this.remoteCwd], path.posix, 'remote');
-    // The current folder may have been reached through a symlink: compare where both really are.
+    // Compared where they really are: the current folder may have been reached through a symlink.
     const real = (q: string): Promise<string> => this.sftp.realpath(q).catch(() => q);
     const [realTarget, realCwd] = await Promise.all([real(target), real(this.remoteCwd)]);
     refuseRemoval(p, realTarget, [this.remoteHome, realCwd], path.posix, 'remote');
