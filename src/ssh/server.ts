@@ -94,10 +94,15 @@ export class MiniftpSshServer {
    * on ssh2's connections would not see clients that connect and stay silent.
    */
   private readonly peers = new Map<net.Socket, Peer>();
-  /** Per connection id: its open session channels, which carry the reason it is ended. */
-  private readonly openChannels = new Map<string, Set<ServerChannel>>();
-  /** Per connection id: its SFTP sessions still ending (see session.closed). */
-  private readonly sftpEnds = new Map<string, Set<Promise<void>>>();
+  /**
+   * Per open connection (by id): its session channels, which carry the reason
+   * it is ended (see farewell), and its SFTP sessions still ending (see
+   * session.closed).
+   */
+  private readonly live = new Map<
+    string,
+    { channels: Set<ServerChannel>; sftpEnds: Set<Promise<void>> }
+  >();
   /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
   private readonly byAddress = new Map<string, Peer>();
   private readonly perIp = new Map<string, number>();
@@ -219,6 +224,7 @@ export class MiniftpSshServer {
       },
     };
     this.o.connections.add(conn);
+    this.live.set(conn.id, { channels: new Set(), sftpEnds: new Set() });
     const peer = this.byAddress.get(peerKey(ip, port));
 
     client.on('handshake', (negotiated) => {
@@ -312,12 +318,11 @@ export class MiniftpSshServer {
       }
     });
     client.on('close', () => {
-      this.openChannels.delete(conn.id);
+      const ends = [...(this.live.get(conn.id)?.sftpEnds ?? [])];
+      this.live.delete(conn.id);
       auth.close();
       this.o.connections.remove(conn.id);
       // After its SFTP sessions have closed their files, so each file.closed comes first.
-      const ends = [...(this.sftpEnds.get(conn.id) ?? [])];
-      this.sftpEnds.delete(conn.id);
       const user = conn.user;
       if (user) {
         void Promise.allSettled(ends).then(() =>
@@ -439,10 +444,10 @@ export class MiniftpSshServer {
   }
 
   private track(connId: string, channel: ServerChannel): void {
-    const set = this.openChannels.get(connId) ?? new Set<ServerChannel>();
-    this.openChannels.set(connId, set);
-    set.add(channel);
-    channel.once('close', () => set.delete(channel));
+    const channels = this.live.get(connId)?.channels;
+    if (!channels) return;
+    channels.add(channel);
+    channel.once('close', () => channels.delete(channel));
   }
 
   /**
@@ -452,7 +457,7 @@ export class MiniftpSshServer {
    * closed, or after two seconds.
    */
   private farewell(connId: string, reason: string, end: () => void): void {
-    const channels = [...(this.openChannels.get(connId) ?? [])];
+    const channels = [...(this.live.get(connId)?.channels ?? [])];
     let ended = false;
     const finish = (): void => {
       if (ended) return;
@@ -502,9 +507,8 @@ export class MiniftpSshServer {
         clientIdent: conn.clientIdent,
       });
       sftp.start();
-      if (this.o.connections.get(conn.id)) {
-        const ends = this.sftpEnds.get(conn.id) ?? new Set<Promise<void>>();
-        this.sftpEnds.set(conn.id, ends);
+      const ends = this.live.get(conn.id)?.sftpEnds;
+      if (ends) {
         ends.add(sftp.ended);
         void sftp.ended.then(() => ends.delete(sftp.ended));
       }
