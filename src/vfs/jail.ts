@@ -229,7 +229,7 @@ export class Jail {
    */
   async checkLinkMove(fromReal: string, toReal: string): Promise<void> {
     const stored = await fsp.readlink(fromReal);
-    if (path.isAbsolute(stored) || !climbs(stored)) return;
+    if (!climbs(stored)) return;
     if (!this.contains(await this.follow(path.dirname(toReal), stored))) {
       throw MiniftpError.permission('moved there, the symlink would point outside your home');
     }
@@ -245,7 +245,7 @@ export class Jail {
    */
   async settleLink(linkReal: string): Promise<boolean> {
     const stored = await fsp.readlink(linkReal);
-    if (path.isAbsolute(stored) || !climbs(stored)) return false;
+    if (!climbs(stored)) return false;
     const dest = await this.follow(path.dirname(linkReal), stored);
     if (!this.contains(dest)) return false;
     const temp = `${linkReal}.miniftp-${process.pid}-${Date.now()}`;
@@ -274,7 +274,7 @@ export class Jail {
   }
 }
 
-/** Whether a relative symlink target goes up a directory anywhere. */
+/** Whether a symlink target is relative and goes up a directory anywhere. */
 function climbs(target: string): boolean {
-  return target.split('/').includes('..');
+  return !path.isAbsolute(target) && target.split('/').includes('..');
 }
