@@ -26,15 +26,15 @@ export class MiniftpError extends Error {
     this.name = 'MiniftpError';
   }
 
-  static notFound(what = 'no such file or directory'): MiniftpError {
+  static notFound(what = 'No such file'): MiniftpError {
     return new MiniftpError('not-found', what);
   }
 
-  static permission(what = 'permission denied'): MiniftpError {
+  static permission(what = 'Permission denied'): MiniftpError {
     return new MiniftpError('permission', what);
   }
 
-  static exists(what = 'file already exists'): MiniftpError {
+  static exists(what = 'Failure'): MiniftpError {
     return new MiniftpError('exists', what);
   }
 

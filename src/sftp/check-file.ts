@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
+import { clip } from '../util/clip';
 import { HASH_ALGORITHMS, digestRange, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
 import type { VFile } from '../vfs/vfile';
 import type { UploadLedger } from '../vfs/upload-ledger';
@@ -29,7 +30,7 @@ function pickAlgorithm(list: string): HashAlgorithm {
     if (isHashAlgorithm(n)) return n;
   }
   throw MiniftpError.unsupported(
-    `no supported hash algorithm in "${list}" (MiniFTP has ${HASH_ALGORITHMS.join(', ')})`,
+    `no supported hash algorithm in "${clip(list)}" (MiniFTP has ${HASH_ALGORITHMS.join(', ')})`,
   );
 }
 

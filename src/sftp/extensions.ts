@@ -4,6 +4,7 @@
  * are registered by their own modules.
  */
 import { MiniftpError } from '../errors';
+import { clip } from '../util/clip';
 import type { PacketReader } from './codec';
 import { Ext, Status } from './constants';
 import { extendedReply, limitsReply, singleNamePacket, statusPacket } from './replies';
@@ -36,7 +37,7 @@ export class ExtensionRegistry {
   async handle(name: string, req: ExtensionRequest): Promise<Buffer> {
     const handler = this.handlers.get(name);
     if (!handler)
-      return statusPacket(req.id, Status.OP_UNSUPPORTED, `unsupported extension ${name}`);
+      return statusPacket(req.id, Status.OP_UNSUPPORTED, `unsupported extension ${clip(name)}`);
     return handler(req);
   }
 }

@@ -10,26 +10,60 @@ export interface StatusReply {
   message: string;
 }
 
+/*
+ * OpenSSH's sftp-server answers every filesystem error with the bare text of
+ * its status code, and scripts and libraries match on those words (Node's
+ * ssh2-sftp-client passes the text on as err.message, and code built on it
+ * tests for "No such file"). So errors that come from the filesystem carry
+ * exactly these texts; MiniFTP's own refusals (quota with figures, resume with
+ * the MD5s, a limit reached, a full disk) keep words that say more.
+ */
+export const OPENSSH_TEXT = {
+  [Status.NO_SUCH_FILE]: 'No such file',
+  [Status.PERMISSION_DENIED]: 'Permission denied',
+  [Status.FAILURE]: 'Failure',
+  [Status.BAD_MESSAGE]: 'Bad message',
+  [Status.OP_UNSUPPORTED]: 'Operation unsupported',
+} as const;
+
+const NO_SUCH_FILE: StatusReply = {
+  code: Status.NO_SUCH_FILE,
+  message: OPENSSH_TEXT[Status.NO_SUCH_FILE],
+};
+const DENIED: StatusReply = {
+  code: Status.PERMISSION_DENIED,
+  message: OPENSSH_TEXT[Status.PERMISSION_DENIED],
+};
+const FAILED: StatusReply = { code: Status.FAILURE, message: OPENSSH_TEXT[Status.FAILURE] };
+const DISK_FULL: StatusReply = {
+  code: Status.FAILURE,
+  message: 'no space left on the server disk',
+};
+const TOO_MANY_FILES: StatusReply = {
+  code: Status.FAILURE,
+  message: 'the server has too many open files',
+};
+
 const ERRNO: Record<string, StatusReply> = {
-  ENOENT: { code: Status.NO_SUCH_FILE, message: 'no such file or directory' },
-  ENOTDIR: { code: Status.NO_SUCH_FILE, message: 'not a directory' },
-  EACCES: { code: Status.PERMISSION_DENIED, message: 'permission denied' },
-  EPERM: { code: Status.PERMISSION_DENIED, message: 'operation not permitted' },
-  EROFS: { code: Status.PERMISSION_DENIED, message: 'read-only file system' },
-  ELOOP: { code: Status.PERMISSION_DENIED, message: 'too many levels of symbolic links' },
-  EEXIST: { code: Status.FAILURE, message: 'file already exists' },
-  ENOTEMPTY: { code: Status.FAILURE, message: 'directory not empty' },
-  EISDIR: { code: Status.FAILURE, message: 'is a directory' },
-  EINVAL: { code: Status.FAILURE, message: 'invalid argument' },
-  EXDEV: { code: Status.FAILURE, message: 'cannot move across file systems' },
-  ENOSPC: { code: Status.FAILURE, message: 'no space left on the server disk' },
-  EDQUOT: { code: Status.FAILURE, message: 'no space left on the server disk' },
-  ENAMETOOLONG: { code: Status.FAILURE, message: 'file name too long' },
-  EMFILE: { code: Status.FAILURE, message: 'the server has too many open files' },
-  ENFILE: { code: Status.FAILURE, message: 'the server has too many open files' },
-  EBADF: { code: Status.FAILURE, message: 'bad file handle' },
-  EMLINK: { code: Status.FAILURE, message: 'too many links' },
-  EBUSY: { code: Status.FAILURE, message: 'resource busy' },
+  ENOENT: NO_SUCH_FILE,
+  ENOTDIR: NO_SUCH_FILE,
+  EACCES: DENIED,
+  EPERM: DENIED,
+  EROFS: DENIED,
+  ELOOP: DENIED,
+  EEXIST: FAILED,
+  ENOTEMPTY: FAILED,
+  EISDIR: FAILED,
+  EINVAL: FAILED,
+  EXDEV: FAILED,
+  ENAMETOOLONG: FAILED,
+  EBADF: FAILED,
+  EMLINK: FAILED,
+  EBUSY: FAILED,
+  ENOSPC: DISK_FULL,
+  EDQUOT: DISK_FULL,
+  EMFILE: TOO_MANY_FILES,
+  ENFILE: TOO_MANY_FILES,
 };
 
 const KIND: Record<MiniftpError['kind'], StatusCode> = {
@@ -51,9 +85,9 @@ export function statusFromError(err: unknown): StatusReply {
   if (isErrno(err) && err.code !== undefined) {
     const known = ERRNO[err.code];
     if (known) return known;
-    return { code: Status.FAILURE, message: `server error (${err.code})` };
+    return FAILED;
   }
-  return { code: Status.FAILURE, message: 'internal server error' };
+  return FAILED;
 }
 
 /** True for errors worth an error-level log line (not a client's everyday mistake). */

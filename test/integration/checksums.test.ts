@@ -240,7 +240,7 @@ describe('checksums', function () {
       const r = await sshExec(server.port, ZS, ['sha1sum', '../../../../etc/passwd']);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.equal('');
-      expect(r.stderr).to.match(/no such file/);
+      expect(r.stderr).to.match(/: No such file\n/);
       expect(r.stderr).not.to.include(server.dataDir);
     });
 

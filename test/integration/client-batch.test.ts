@@ -284,7 +284,7 @@ describe('client batch mode', function () {
     await fsp.symlink('/etc', remote('escape'));
     const denied = await batch(['ls escape']);
     expect(denied.code).to.equal(1);
-    expect(denied.stderr).to.match(/^ls escape: permission denied/m);
+    expect(denied.stderr).to.match(/^ls escape: Permission denied/m);
     expect(denied.stderr).to.not.include(server.dataDir);
     expect(denied.stdout).to.not.include('passwd');
     await fsp.unlink(remote('escape'));

@@ -57,7 +57,7 @@ describe('onChecked', function () {
       ran = true;
       await fsp.chmod(name, 0o666);
     });
-    expect((await failure(attempt)).message).to.equal('no such file or directory');
+    expect((await failure(attempt)).message).to.equal('No such file');
     expect(ran).to.equal(false);
     expect((await fsp.stat(outside)).mode & 0o777).to.equal(0o600);
   });
@@ -76,7 +76,7 @@ describe('onChecked', function () {
     const attempt = onChecked(jail, path.join(sub, 'f.txt'), st, async () => {
       ran = true;
     });
-    expect((await failure(attempt)).message).to.equal('permission denied');
+    expect((await failure(attempt)).message).to.equal('Permission denied');
     expect(ran).to.equal(false);
   });
 
@@ -91,7 +91,7 @@ describe('onChecked', function () {
     const attempt = onChecked(jail, file, st, async () => {
       ran = true;
     });
-    expect((await failure(attempt)).message).to.equal('no such file or directory');
+    expect((await failure(attempt)).message).to.equal('No such file');
     expect(ran).to.equal(false);
   });
 });
