@@ -4,6 +4,7 @@
  * split into words, run through the command table, and its result or a one-line error printed.
  */
 import type { ChannelContext, ConsoleHandler } from '../ssh/channel-handlers';
+import { DEFAULT_ADMIN_PASSWORD } from '../auth/passwords';
 import { MiniftpError, describeError } from '../errors';
 import { tokenize } from './args';
 import { CommandTable } from './commands';
@@ -76,7 +77,11 @@ class ConsoleSession implements ConsoleIo {
 
   async runShell(): Promise<void> {
     try {
-      if (this.interactive) this.print(BANNER);
+      if (this.interactive) {
+        this.print(BANNER);
+        const warning = await this.defaultPasswordWarning();
+        if (warning) this.print(warning);
+      }
       for (;;) {
         const read = await this.reader.read({ prompt: PROMPT, history: true });
         if (read.kind === 'eof') {
@@ -118,7 +123,21 @@ class ConsoleSession implements ConsoleIo {
     }
   }
 
+  /** Said at every interactive login while the admin password is the first-start one. */
+  private async defaultPasswordWarning(): Promise<string | undefined> {
+    const me = this.s.store.users.get(this.ctx.user);
+    if (!me?.isAdmin || !(await this.s.hasher.isDefaultAdminPassword(me.passwordHash))) return;
+    return (
+      `warning: the admin password is still the first-start one ('${DEFAULT_ADMIN_PASSWORD}'); ` +
+      'anyone who can reach this port can log in. Change it with: passwd'
+    );
+  }
+
   // ConsoleIo
+
+  get columns(): number | undefined {
+    return this.terminal ? this.out.columns : undefined;
+  }
 
   async readLine(): Promise<string | undefined> {
     const read = await this.reader.read();

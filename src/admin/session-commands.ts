@@ -11,7 +11,7 @@ export function sessionCommands(s: AdminServices): CommandSpec[] {
       usage: 'sessions [--json]',
       summary: 'live connections: id, user, address, since when, client software',
       maxArgs: 0,
-      async run({ actor }) {
+      async run({ actor, io }) {
         const live = s.connections.list();
         const rows = live.map((c) => ({
           id: c.id,
@@ -26,11 +26,12 @@ export function sessionCommands(s: AdminServices): CommandSpec[] {
         const text = formatTable(
           [
             { header: 'ID' },
-            { header: 'USER' },
+            { header: 'USER', cutOrder: 2 },
             { header: 'FROM' },
             { header: 'SINCE' },
             { header: 'AUTH' },
-            { header: 'CLIENT' },
+            // At a narrow terminal the client software is cut first, then the user name.
+            { header: 'CLIENT', cutOrder: 1 },
           ],
           rows.map((r) => [
             r.id,
@@ -40,6 +41,7 @@ export function sessionCommands(s: AdminServices): CommandSpec[] {
             r.method ?? '-',
             r.client?.replace(/^SSH-2\.0-/, '') ?? '',
           ]),
+          { maxWidth: io.columns },
         );
         return { text, json: rows };
       },

@@ -36,6 +36,8 @@ export interface ConsoleIo {
   readonly terminal: boolean;
   /** An interactive shell at a terminal (not `ssh host CMD`, not a script on stdin). */
   readonly interactive: boolean;
+  /** The terminal's width in columns, kept up to date; undefined without a terminal. */
+  readonly columns: number | undefined;
   /** The next line of input (`--password-stdin`); undefined at end of input. */
   readLine(): Promise<string | undefined>;
   /** Asks at the terminal; `secret` hides what is typed. Throws Cancelled on Ctrl-C / Ctrl-D. */

@@ -1,6 +1,6 @@
 /** Account commands: user add / del / list / show / disable / enable, quota, passwd. */
 import { MiniftpError } from '../errors';
-import { DEFAULT_ADMIN_PASSWORD } from '../server/accounts';
+import { DEFAULT_ADMIN_PASSWORD } from '../auth/passwords';
 import type { UserRecord } from '../store/types';
 import { formatFields, formatTable } from './table';
 import type { AdminServices, CommandSpec, CommandResult } from './types';
@@ -79,7 +79,8 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       summary: 'delete an account and end its sessions (files kept unless --purge)',
       details:
         `Without --purge the home directory stays on disk, and a new account of the same name gets\n` +
-        `it back. At the console the deletion is confirmed unless --yes is given.\n\n` +
+        `it back. The deletion is confirmed at a terminal; without one (a script, 'ssh host CMD')\n` +
+        `--yes is required.\n\n` +
         `  user del bob\n  user del bob --purge --yes`,
       options: { purge: 'switch', yes: 'switch' },
       minArgs: 1,
@@ -89,8 +90,14 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         if (name === actor.user) throw MiniftpError.permission('cannot delete your own account');
         ordinaryUser(s, name, 'delete');
         const purge = args.has('purge');
-        if (io.interactive && !args.has('yes')) {
+        if (!args.has('yes')) {
           const what = purge ? 'and all their files' : '(files are kept)';
+          // `ssh admin@host user del bob` from a script has no one to ask: it must say so.
+          if (!io.terminal) {
+            throw MiniftpError.invalid(
+              `user del needs --yes without a terminal to confirm on (it would delete '${name}' ${what})`,
+            );
+          }
           if (!(await confirm(io, `Delete user '${name}' ${what}?`))) {
             return {
               text: 'nothing deleted',
@@ -227,7 +234,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       summary: 'show or set the quota of an account (applies to open sessions at once)',
       details:
         `SIZE is like 500M, 1G, 1.5G or unlimited; --files N limits the number of files\n` +
-        `(unlimited or 0 for no limit). A user above a lowered quota can still read and\n` +
+        `(or unlimited). A user above a lowered quota can still read and\n` +
         `delete, but cannot upload until under it.\n\n` +
         `  quota bob 500M\n  quota bob unlimited --files 10000`,
       options: { files: 'value' },

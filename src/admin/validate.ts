@@ -53,22 +53,37 @@ export function existingUser(users: UserStore, name: string): UserRecord {
   return user;
 }
 
-/** Bytes from "500M", "1G", "unlimited" (0). */
+/**
+ * Bytes from "500M", "1G", "unlimited" (0). A typed 0 is refused: stored, it would
+ * mean no limit at all, the opposite of what "quota bob 0" looks like it asks.
+ */
 export function parseQuota(text: string): number {
+  let bytes: number;
   try {
-    return parseSize(text);
+    bytes = parseSize(text);
   } catch (err) {
     const problem = err instanceof SizeError ? err.problem : SIZE_FORMAT;
     const hint = problem === SIZE_FORMAT ? ' (or unlimited)' : '';
     throw MiniftpError.invalid(`quota ${problem}${hint}, got '${text}'`);
   }
+  if (bytes === 0 && text.trim().toLowerCase() !== 'unlimited') {
+    throw MiniftpError.invalid(
+      `a quota of '${text}' would mean no limit: write 'unlimited' for that, or a size such as 500M`,
+    );
+  }
+  return bytes;
 }
 
-/** A file count from "1000" or "unlimited" (0). */
+/** A file count from "1000" or "unlimited" (0); a typed 0 is refused as for sizes. */
 export function parseFileCount(text: string): number {
   if (text.toLowerCase() === 'unlimited') return 0;
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw MiniftpError.invalid(`--files must be a whole number or unlimited, got '${text}'`);
+  }
+  if (Number(text) === 0) {
+    throw MiniftpError.invalid(
+      `--files ${text} would mean no limit: write 'unlimited' for that, or a count such as 1000`,
+    );
   }
   return Number(text);
 }

@@ -29,6 +29,9 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   }
 }
 
+/** The admin password a fresh install starts with; never allowed off loopback. */
+export const DEFAULT_ADMIN_PASSWORD = 'password';
+
 /**
  * Hashing with the configured parameters, plus a decoy verify for logins to unknown users: without
  * it, "no such user" would answer in microseconds and "wrong password" in tens of milliseconds,
@@ -37,6 +40,7 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
 export class PasswordHasher {
   private readonly params: Argon2Params;
   private dummyHash: Promise<string> | undefined;
+  private lastDefaultCheck: { hash: string; isDefault: Promise<boolean> } | undefined;
 
   constructor(params: Argon2Params) {
     this.params = { ...params };
@@ -48,6 +52,17 @@ export class PasswordHasher {
 
   verify(hash: string, password: string): Promise<boolean> {
     return verifyPassword(hash, password);
+  }
+
+  /**
+   * Whether `hash` is of the first-start admin password. The answer for the last hash asked
+   * about is kept: the console asks at every login, and the hash changes with the password.
+   */
+  async isDefaultAdminPassword(hash: string): Promise<boolean> {
+    if (this.lastDefaultCheck?.hash !== hash) {
+      this.lastDefaultCheck = { hash, isDefault: this.verify(hash, DEFAULT_ADMIN_PASSWORD) };
+    }
+    return this.lastDefaultCheck.isDefault;
   }
 
   /** Costs what a real verify costs and always resolves false. */

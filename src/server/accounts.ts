@@ -2,12 +2,9 @@
 import type { Config } from '../config/types';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
-import type { PasswordHasher } from '../auth/passwords';
+import { DEFAULT_ADMIN_PASSWORD, type PasswordHasher } from '../auth/passwords';
 import type { Homes } from '../vfs/homes';
 import { MiniftpError } from '../errors';
-
-/** The admin password a fresh install starts with; never allowed off loopback. */
-export const DEFAULT_ADMIN_PASSWORD = 'password';
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

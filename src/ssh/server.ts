@@ -106,6 +106,8 @@ export class MiniftpSshServer {
   /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
   private readonly byAddress = new Map<string, Peer>();
   private readonly perIp = new Map<string, number>();
+  /** Channels with a pty: a terminal in raw mode needs "\r\n" to start a line. */
+  private readonly onTerminal = new WeakSet<ServerChannel>();
   private unauthenticated = 0;
   private readonly offers: CipherOffers;
 
@@ -423,6 +425,7 @@ export class MiniftpSshServer {
     session.on('shell', (accept) => {
       const channel = accept();
       this.track(conn.id, channel);
+      if (pty) this.onTerminal.add(channel);
       if (isAdmin && this.o.console) {
         this.o.console.shell(context(channel));
         channel.on('data', idle.touch);
@@ -432,6 +435,7 @@ export class MiniftpSshServer {
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
       this.track(conn.id, channel);
+      if (pty) this.onTerminal.add(channel);
       if (isAdmin && this.o.console) {
         this.o.console.exec(context(channel), info.command);
         channel.on('data', idle.touch);
@@ -474,7 +478,8 @@ export class MiniftpSshServer {
         if (--left === 0) finish();
       });
       try {
-        channel.stderr.write(`miniftp: disconnected: ${reason}\n`);
+        const eol = this.onTerminal.has(channel) ? '\r\n' : '\n';
+        channel.stderr.write(`miniftp: disconnected: ${reason}${eol}`);
         channel.exit(1);
         channel.end();
       } catch {

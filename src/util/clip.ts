@@ -8,10 +8,6 @@ export const CLIP_DEFAULT = 64;
 
 export function clip(text: string, max = CLIP_DEFAULT): string {
   const cut = text.length > max;
-  // eslint-disable-next-line no-control-regex
-  const shown = (cut ? text.slice(0, max) : text).replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    '\ufffd',
-  );
+  const shown = (cut ? text.slice(0, max) : text).replace(/\p{Cc}/gu, '\ufffd');
   return cut ? `${shown}… (${text.length} characters)` : shown;
 }

@@ -168,6 +168,13 @@ describe('admin console: commands through ssh exec', function () {
     expect(expectError(await admin(['quota', 'bob', '0.0001K']))).to.equal(
       "error: quota is less than one byte, got '0.0001K'",
     );
+    // 0 would be stored as "no limit": it must be written as such.
+    expect(expectError(await admin(['quota', 'bob', '0']))).to.equal(
+      "error: a quota of '0' would mean no limit: write 'unlimited' for that, or a size such as 500M",
+    );
+    expect(expectError(await admin(['quota', 'bob', '--files', '0']))).to.equal(
+      "error: --files 0 would mean no limit: write 'unlimited' for that, or a count such as 1000",
+    );
     expect(server.store.users.get('bob')?.quotaBytes).to.equal(500 * 1024 * 1024);
     const json = JSON.parse(
       expectOk(await admin(['quota', 'bob', 'unlimited', '--files', '10', '--json'])),
@@ -323,13 +330,18 @@ describe('admin console: commands through ssh exec', function () {
     expectOk(await admin(['user', 'add', 'erin', '--password-stdin'], 'erinpw\n'));
     const erin = await connectClient(server.port, { user: 'erin', password: 'erinpw' });
     const closed = waitClosed(erin);
-    const out = expectOk(await admin(['user', 'del', 'erin']));
+    // A one-shot command has no terminal to confirm on: without --yes nothing happens.
+    expect(expectError(await admin(['user', 'del', 'erin']))).to.equal(
+      "error: user del needs --yes without a terminal to confirm on (it would delete 'erin' (files are kept))",
+    );
+    expect(server.store.users.get('erin')).to.not.equal(undefined);
+    const out = expectOk(await admin(['user', 'del', 'erin', '--yes']));
     expect(out).to.equal("user 'erin' deleted; 1 session ended; files kept\n");
     await closed;
     expect(await canSftp(server.port, 'erin', 'erinpw')).to.equal(false);
     await fsp.access(server.home('erin'));
 
-    expectOk(await admin(['user', 'del', 'dave', '--purge']));
+    expectOk(await admin(['user', 'del', 'dave', '--purge', '--yes']));
     const gone = await fsp.access(server.home('dave')).then(
       () => false,
       () => true,
@@ -401,8 +413,9 @@ describe('admin console: commands through ssh exec', function () {
     expect(added?.session).to.be.a('string');
     const refused = lines.find((l) => l.command === 'user add' && l.outcome === 'failed');
     expect(refused?.error).to.be.a('string');
-    expect(lines.find((l) => l.command === 'user del' && l.target === 'erin')).to.include({
-      outcome: 'ok',
+    const deletions = lines.filter((l) => l.command === 'user del' && l.target === 'erin');
+    expect(deletions.map((l) => l.outcome)).to.deep.equal(['failed', 'ok']);
+    expect(deletions[1]).to.include({
       sessions_ended: 1,
     });
     const everything = JSON.stringify(await logLines(server));
@@ -662,6 +675,67 @@ describe('admin console: interactive through a pty', function () {
     term.type('\x04');
     await term.whenClosed();
     expect(term.exitCode).to.equal(0);
+  });
+});
+
+describe('admin console: at a terminal, what it warns of and how it draws', function () {
+  let server: TestServer;
+
+  let stopped = false;
+
+  beforeEach(async () => {
+    server = await startTestServer();
+    stopped = false;
+  });
+
+  afterEach(async () => {
+    if (!stopped) await server?.stop();
+  });
+
+  it('warns at every login while the admin password is the first-start one', async () => {
+    const client = await connectClient(server.port, ADMIN);
+    const term = await openShell(client);
+    const banner = await term.waitFor(/Type help[\s\S]*miniftp> $/, 0);
+    expect(banner).to.match(/warning: the admin password is still the first-start one/);
+    await endClient(client);
+    expectOk(await sshExec(server.port, ADMIN, ['passwd', '--password-stdin'], 'n3w-admin\n'));
+    const again = await connectClient(server.port, { user: 'admin', password: 'n3w-admin' });
+    const second = await openShell(again);
+    const quiet = await second.waitFor(/Type help[\s\S]*miniftp> $/, 0);
+    expect(quiet).to.not.include('warning');
+    await endClient(again);
+  });
+
+  it('fits sessions to an 80-column terminal, cutting the client software first', async () => {
+    const long = `VeryLongClientSoftware_${'x'.repeat(80)}`;
+    const zs = await connectClient(server.port, { user: 'zhangsan', password: '123', ident: long });
+    const client = await connectClient(server.port, ADMIN);
+    const term = await openShell(client);
+    await term.waitFor(/miniftp> $/, 0);
+    const out = await term.command('sessions', 'AUTH');
+    const rows = out.split('\r\n').filter((l) => /^\d{4}\s/.test(l) || l.startsWith('ID'));
+    expect(rows.length, out).to.be.at.least(3);
+    for (const row of rows) expect([...row].length, row).to.be.at.most(80);
+    expect(out).to.include('VeryLongClie');
+    expect(out).to.include('…');
+    expect(out).to.include('zhangsan');
+    // Without a terminal nothing is cut: scripts get the whole text.
+    expect(expectOk(await sshExec(server.port, ADMIN, ['sessions']))).to.include(long);
+    await endClient(zs);
+    await endClient(client);
+  });
+
+  it('starts each line of the goodbye at the left margin when the server stops', async () => {
+    const client = await connectClient(server.port, ADMIN);
+    const term = await openShell(client);
+    await term.waitFor(/miniftp> $/, 0);
+    const from = term.mark();
+    const stopping = server.stop();
+    stopped = true;
+    const said = await term.waitFor(/miniftp: disconnected: [^\n]*\n/, from);
+    expect(said).to.match(/miniftp: disconnected: [^\r\n]+\r\n/);
+    await stopping;
+    await term.whenClosed();
   });
 });
 
