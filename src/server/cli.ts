@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     server.logger.info('server.runtime', {
       hint:
         `started without ${missing.map((m) => `${m.setting} (${m.without})`).join(' and ')}; ` +
-        'npm start gives both (see README, Quick start)',
+        'npm start gives both (see docs/operations.md, Running the server)',
     });
   }
   return stopped;

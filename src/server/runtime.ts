@@ -31,7 +31,7 @@ export const MALLOC_THRESHOLD = { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072
  * helper threads and the event loop waits for them; on a machine whose cores
  * are busy with the transfers themselves it waits for CPU time. Collecting on
  * the event loop alone measured about 12% more upload throughput and 14% more
- * with 8 clients, on 2 cores (README, Performance).
+ * with 8 clients, on 2 cores (docs/performance.md).
  */
 export const GC_FLAG = '--single-threaded-gc';
 
