@@ -234,8 +234,9 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       summary: 'show or set the quota of an account (applies to open sessions at once)',
       details:
         `SIZE is like 500M, 1G, 1.5G or unlimited; --files N limits the number of files\n` +
-        `(or unlimited). A user above a lowered quota can still read and\n` +
-        `delete, but cannot upload until under it.\n\n` +
+        `(or unlimited). Directories and symlinks count as files too, a directory with\n` +
+        `4 KiB and a symlink with the length of its target. A user above a lowered quota can\n` +
+        `still read and delete, but cannot upload until under it.\n\n` +
         `  quota bob 500M\n  quota bob unlimited --files 10000`,
       options: { files: 'value' },
       minArgs: 1,

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
 import { describeError, isErrno } from '../errors';
-import { UserUsage, type ScannedUsage } from './user-usage';
+import { DIRECTORY_CHARGE, UserUsage, linkCharge, type ScannedUsage } from './user-usage';
 import { Jail } from '../vfs/jail';
 
 export interface DiskUsage {
@@ -16,9 +16,12 @@ export interface DiskUsage {
 }
 
 /**
- * Sums the sizes of the regular files below `dir` (each hard link counts, as
- * each name does). Files for which `isOpen(device:inode)` is true are also
- * reported one by one, so the ledger can keep its own figure for them.
+ * Measures what the quota counts below `dir` (the home, which is not counted
+ * itself), as the ledger does (see user-usage.ts): the sizes of the regular
+ * files (each hard link counts, as each name does), and each directory and
+ * symlink as one file with its charge. Files for which `isOpen(device:inode)`
+ * is true are also reported one by one, so the ledger can keep its own figure
+ * for them. `onLink` may rewrite a symlink; its charge is taken afterwards.
  */
 export async function scanDirectory(
   dir: string,
@@ -38,9 +41,18 @@ export async function scanDirectory(
     }
     for await (const entry of handle) {
       const full = path.join(current, entry.name);
-      if (entry.isDirectory()) pending.push(full);
-      else if (entry.isSymbolicLink()) await onLink?.(full).catch(() => undefined);
-      else if (entry.isFile()) {
+      if (entry.isDirectory()) {
+        pending.push(full);
+        total.bytes += DIRECTORY_CHARGE;
+        total.files += 1;
+      } else if (entry.isSymbolicLink()) {
+        await onLink?.(full).catch(() => undefined);
+        // Gone (or replaced by something else) meanwhile: a path operation that a rescan retries on.
+        const stored = await fsp.readlink(full).catch(() => undefined);
+        if (stored === undefined) continue;
+        total.bytes += linkCharge(stored, dir);
+        total.files += 1;
+      } else if (entry.isFile()) {
         const st = await fsp.lstat(full).catch(() => undefined);
         if (!st?.isFile()) continue;
         total.bytes += st.size;
@@ -110,14 +122,16 @@ export class QuotaManager {
   async rescan(user: string): Promise<DiskUsage> {
     const u = this.get(user);
     const isOpen = (key: string): boolean => u.isOpen(key);
+    // The real path, as sessions' jails have it: link charges are measured against it.
+    const home = await fsp.realpath(this.homeOf(user)).catch(() => this.homeOf(user));
     // The walk also settles symlinks whose target climbs (see Jail.settleLink).
-    const jail = new Jail(this.homeOf(user));
+    const jail = new Jail(home);
     const onLink = (link: string): Promise<boolean> => jail.settleLink(link);
     let scanned: ScannedUsage;
     let attempts = 0;
     for (;;) {
       const before = u.generation;
-      scanned = await scanDirectory(this.homeOf(user), isOpen, onLink);
+      scanned = await scanDirectory(home, isOpen, onLink);
       attempts++;
       if (u.generation === before || attempts >= 5) break;
     }

@@ -3,17 +3,29 @@
  * concurrent writers together can never pass the quota. All checks are
  * synchronous: Node runs one request's check-and-reserve without interleaving.
  *
- * Usage is the sum of the sizes of the user's regular files, each name counted
- * (a file with two hard links in the home counts twice, as `du -l` does). The
- * ledger holds, at every moment:
+ * Usage counts every name below the home (the home itself is free): regular
+ * files with their sizes, each name counted (a file with two hard links in the
+ * home counts twice, as `du -l` does), and directories and symlinks as one
+ * file each with a charge in bytes (DIRECTORY_CHARGE, linkCharge), so that
+ * neither can be made without limit. The ledger holds, at every moment:
  *
  *   bytes = Σ closed files: size × names  +  Σ open files: charged size × max(names, 1)
+ *         + Σ directories: DIRECTORY_CHARGE  +  Σ symlink names: linkCharge(target)
+ *   files = names of regular files + directories + symlink names
  *
  * where an open file's charged size is the largest size any handle has
  * reserved so far (writes reserve before they reach the disk), and a file
  * whose last name was removed while open stays charged until its last handle
- * closes (its bytes are still on the disk until then).
+ * closes (its bytes are still on the disk until then). A directory or symlink
+ * is reserved (addEntry) before it is made, and released (removeEntry) only
+ * once it is gone. MKDIR, SYMLINK, RMDIR and REMOVE of a link make the change
+ * on disk synchronously, in the same turn of the event loop as the
+ * reservation or release, so a rescan (which starts over when `generation`
+ * moved) sees both or neither. Renames change no charge, except that the name
+ * a rename replaces is given back: a link's charge depends on its target
+ * text only, not on where the link is.
  */
+import * as path from 'node:path';
 import { MiniftpError } from '../errors';
 import { formatSize } from '../config/size';
 
@@ -21,6 +33,28 @@ export interface QuotaLimits {
   /** 0 = unlimited. */
   readonly bytes: number;
   readonly files: number;
+}
+
+/** What a directory below the home is charged: one file and this many bytes (a block). */
+export const DIRECTORY_CHARGE = 4096;
+
+/**
+ * What a symlink whose stored target is `stored` is charged, besides one
+ * file: the length of its target as READLINK shows it. A target below the
+ * home `home` (stored absolute by Jail.symlinkTarget) counts as its path from
+ * the home, so the charge does not depend on where the home lies on the
+ * server; any other target counts as stored. The charge depends on the
+ * target text alone, so moving a link or the directories above it keeps it.
+ */
+export function linkCharge(stored: string, home: string): number {
+  if (path.isAbsolute(stored)) {
+    const resolved = path.resolve(stored);
+    if (resolved === home) return 1;
+    if (resolved.startsWith(home + path.sep)) {
+      return Buffer.byteLength(resolved) - Buffer.byteLength(home);
+    }
+  }
+  return Buffer.byteLength(stored);
 }
 
 /** What a scan of the home found (see scanDirectory in quota-manager.ts). */
@@ -129,6 +163,23 @@ export class UserUsage {
     this.checkFiles(1);
     this.files += 1;
     this.touched();
+  }
+
+  /**
+   * A directory or symlink charged `bytes` is about to be made: takes one file
+   * and the bytes, or throws QuotaExceeded without taking either.
+   */
+  addEntry(bytes: number): void {
+    this.checkFiles(1);
+    this.checkBytes(bytes);
+    this.files += 1;
+    this.bytes += bytes;
+    this.touched();
+  }
+
+  /** A directory or symlink charged `bytes` was removed (or could not be made): gives it back. */
+  removeEntry(bytes: number): void {
+    this.adjust(-bytes, -1);
   }
 
   /** Unchecked change: space given back, or a correction from what the disk says. */

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
-import { QuotaExceeded, type UserUsage } from '../quota/user-usage';
+import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge, type UserUsage } from '../quota/user-usage';
 import type { Logger } from '../log/types';
 import type { Attrs } from '../sftp/codec';
 import { Jail, normalizeVirtual } from './jail';
@@ -378,9 +378,10 @@ export class UserFs {
     const real = await this.jail.resolve(vpath, { followLast: false });
     const st = await fsp.lstat(real);
     if (st.isDirectory()) throw MiniftpError.invalid('is a directory (use rmdir)');
-    await fsp.unlink(real);
+    if (st.isSymbolicLink()) this.removeLink(real);
+    else await fsp.unlink(real);
     if (st.isFile()) this.usage.removeName(fileKey(st), st.size);
-    else this.usage.touched();
+    else if (!st.isSymbolicLink()) this.usage.touched();
     this.o.onPathGone?.(vpath);
     this.o.logger?.info('file.removed', { path: vpath, bytes: st.size });
   }
@@ -389,15 +390,59 @@ export class UserFs {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.exists();
     const real = await this.jail.resolve(vpath, { followLast: false });
-    await fsp.mkdir(real, { mode: (attrs.permissions ?? 0o777) & MODE_MASK });
+    this.createCharged('mkdir', vpath, real, DIRECTORY_CHARGE, () =>
+      fs.mkdirSync(real, { mode: (attrs.permissions ?? 0o777) & MODE_MASK }),
+    );
     this.o.logger?.info('dir.created', { path: vpath });
+  }
+
+  /**
+   * Makes a directory or symlink charged `bytes`: reserved, then made
+   * synchronously in the same turn (see user-usage.ts), given back if that
+   * fails. An existing name is EXISTS, even for a user at the quota.
+   */
+  private createCharged(
+    op: string,
+    vpath: string,
+    real: string,
+    bytes: number,
+    make: () => void,
+  ): void {
+    if (fs.lstatSync(real, { throwIfNoEntry: false })) throw MiniftpError.exists();
+    this.checked(op, vpath, () => this.usage.addEntry(bytes));
+    try {
+      make();
+    } catch (err) {
+      this.usage.removeEntry(bytes);
+      throw err;
+    }
+  }
+
+  /** The charge of the directory or symlink at `real` (`st` its lstat); undefined for anything else. */
+  private entryCharge(real: string, st: fs.Stats): number | undefined {
+    if (st.isDirectory()) return DIRECTORY_CHARGE;
+    if (!st.isSymbolicLink()) return undefined;
+    try {
+      return linkCharge(fs.readlinkSync(real), this.jail.root);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes the symlink at `real` and gives its charge back, in one turn (see user-usage.ts). */
+  private removeLink(real: string): void {
+    const bytes = linkCharge(fs.readlinkSync(real), this.jail.root);
+    fs.unlinkSync(real);
+    this.usage.removeEntry(bytes);
   }
 
   async rmdir(virtual: string): Promise<void> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.permission('cannot remove your home directory');
     const real = await this.jail.resolve(vpath, { followLast: false });
-    await fsp.rmdir(real);
+    // Synchronous, released in the same turn (see user-usage.ts).
+    fs.rmdirSync(real);
+    this.usage.removeEntry(DIRECTORY_CHARGE);
     this.o.logger?.info('dir.removed', { path: vpath });
   }
 
@@ -430,10 +475,12 @@ export class UserFs {
       throw MiniftpError.invalid('cannot move a directory into itself');
     }
     if (src.isSymbolicLink()) await this.jail.checkLinkMove(realFrom, realTo);
-    await fsp.rename(realFrom, realTo);
     // The same inode under two names (hard links): rename does nothing, nothing to give back.
-    if (dst?.isFile() && fileKey(dst) !== fileKey(src))
-      this.usage.removeName(fileKey(dst), dst.size);
+    const other = dst !== undefined && fileKey(dst) !== fileKey(src);
+    const replaced = other ? this.entryCharge(realTo, dst) : undefined;
+    await fsp.rename(realFrom, realTo);
+    if (other && dst.isFile()) this.usage.removeName(fileKey(dst), dst.size);
+    else if (replaced !== undefined) this.usage.removeEntry(replaced);
     // Even a plain move changes what a running rescan finds where.
     else this.usage.touched();
     if (dst) this.o.onPathGone?.(to);
@@ -450,7 +497,10 @@ export class UserFs {
   async symlink(linkVirtual: string, target: string): Promise<void> {
     const link = normalizeVirtual(linkVirtual);
     const real = await this.jail.resolve(link, { followLast: false });
-    await fsp.symlink(await this.jail.symlinkTarget(real, target), real);
+    const stored = await this.jail.symlinkTarget(real, target);
+    this.createCharged('symlink', link, real, linkCharge(stored, this.jail.root), () =>
+      fs.symlinkSync(stored, real),
+    );
     this.o.logger?.info('link.created', { path: link, symbolic: true });
   }
 
@@ -461,6 +511,13 @@ export class UserFs {
     const st = await fsp.lstat(realFrom);
     if (st.isDirectory()) throw MiniftpError.permission('cannot hard-link a directory');
     if (st.isSymbolicLink()) await this.jail.checkLinkMove(realFrom, realTo);
+    if (st.isSymbolicLink()) {
+      // A new name of a symlink is charged as a new symlink.
+      const bytes = linkCharge(fs.readlinkSync(realFrom), this.jail.root);
+      this.createCharged('hardlink', to, realTo, bytes, () => fs.linkSync(realFrom, realTo));
+      this.o.logger?.info('link.created', { path: to, symbolic: false });
+      return;
+    }
     // A new name of a regular file counts as a file of its size (as a rescan would find).
     const key = fileKey(st);
     if (st.isFile()) this.checked('hardlink', to, () => this.usage.addName(key, st.size));

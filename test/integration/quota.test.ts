@@ -1,7 +1,8 @@
 /**
  * Per-user quota, end to end: real server, stock OpenSSH `sftp`, ssh2 and
  * ssh2-sftp-client. After every operation the ledger must equal what a walk of
- * the home on disk finds (each name of a regular file counted with its size).
+ * the home on disk finds (each name of a regular file counted with its size,
+ * directories and symlinks as files with a charge of their own).
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -26,15 +27,23 @@ interface Usage {
   files: number;
 }
 
-/** What the quota counts, measured independently of the server: every regular file's size, per name. */
+/**
+ * What the quota counts, measured independently of the server: every regular
+ * file's size, per name; each directory below `dir` as a file of 4 KiB; each
+ * symlink as a file of its target's length (these tests make only links whose
+ * targets are stored as given).
+ */
 async function diskUsage(dir: string): Promise<Usage> {
   const total: Usage = { bytes: 0, files: 0 };
   for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       const sub = await diskUsage(full);
-      total.bytes += sub.bytes;
-      total.files += sub.files;
+      total.bytes += sub.bytes + 4096;
+      total.files += sub.files + 1;
+    } else if (entry.isSymbolicLink()) {
+      total.bytes += Buffer.byteLength(await fsp.readlink(full));
+      total.files += 1;
     } else if (entry.isFile()) {
       total.bytes += (await fsp.lstat(full)).size;
       total.files += 1;

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { QuotaExceeded, UserUsage } from '../../src/quota/user-usage';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { scanDirectory } from '../../src/quota/quota-manager';
+import { DIRECTORY_CHARGE, QuotaExceeded, UserUsage, linkCharge } from '../../src/quota/user-usage';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -104,5 +108,57 @@ describe('UserUsage', function () {
     u.setSize('1:1', 5);
     expect(u.generation).to.equal(before);
     expect(u.isDirty).to.equal(true);
+  });
+
+  it('charges a directory or symlink one file and its bytes, or refuses it taking nothing', function () {
+    const u = usage(0, 0, 10 * KiB, 3);
+    u.addEntry(DIRECTORY_CHARGE);
+    u.addEntry(5);
+    expect(u).to.include({ bytes: DIRECTORY_CHARGE + 5, files: 2 });
+    const bytes = refusal(() => u.addEntry(2 * DIRECTORY_CHARGE));
+    expect(bytes).to.include({ unit: 'bytes', used: DIRECTORY_CHARGE + 5, limit: 10 * KiB });
+    expect(bytes.message).to.equal('quota exceeded: 4 KiB of 10 KiB used');
+    u.addEntry(0);
+    const files = refusal(() => u.addEntry(0));
+    expect(files.message).to.equal('quota exceeded: 3 of 3 files used');
+    expect(u).to.include({ bytes: DIRECTORY_CHARGE + 5, files: 3 });
+    const before = u.generation;
+    u.removeEntry(DIRECTORY_CHARGE);
+    expect(u).to.include({ bytes: 5, files: 2 });
+    expect(u.generation).to.be.above(before);
+  });
+
+  it('charges a symlink the length of its target as READLINK shows it', function () {
+    const home = '/data/docs/bob';
+    expect(linkCharge('notes/a.txt', home)).to.equal(11);
+    expect(linkCharge('../x', home)).to.equal(4);
+    // Stored absolute below the home: counted as the path from the home.
+    expect(linkCharge('/data/docs/bob/dir/x', home)).to.equal('/dir/x'.length);
+    expect(linkCharge('/data/docs/bob', home)).to.equal(1);
+    // Elsewhere (only made on disk by hand): as stored.
+    expect(linkCharge('/data/docs/bobby/x', home)).to.equal('/data/docs/bobby/x'.length);
+    expect(linkCharge('/etc/passwd', home)).to.equal(11);
+    // Bytes, not characters.
+    expect(linkCharge('é', home)).to.equal(2);
+  });
+
+  it('scans directories and symlinks as the ledger charges them, the home itself free', async function () {
+    const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-test-scan-'));
+    try {
+      expect(await scanDirectory(home)).to.include({ bytes: 0, files: 0 });
+      await fsp.mkdir(path.join(home, 'a', 'b'), { recursive: true });
+      await fsp.writeFile(path.join(home, 'a', 'f'), Buffer.alloc(100));
+      await fsp.symlink('f', path.join(home, 'a', 'rel'));
+      await fsp.symlink(path.join(home, 'a', 'f'), path.join(home, 'a', 'b', 'abs'));
+      // A hard link of a symlink is a second name: charged again, as for files.
+      await fsp.link(path.join(home, 'a', 'rel'), path.join(home, 'rel2'));
+      const scan = await scanDirectory(home);
+      expect(scan).to.include({
+        bytes: 100 + 2 * DIRECTORY_CHARGE + 2 * 'f'.length + '/a/f'.length,
+        files: 1 + 2 + 3,
+      });
+    } finally {
+      await fsp.rm(home, { recursive: true, force: true });
+    }
   });
 });
