@@ -5,6 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { bypassesModes, effectiveCapabilities } from '../../src/server/privileges';
 import { testServerArgs } from './server';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -61,8 +62,14 @@ export async function startServerProcess(
   return { child, port, pid, exited };
 }
 
+/**
+ * `pid` itself, or its child when it re-executed itself through setpriv: the
+ * outer process is then the one that keeps CAP_DAC_OVERRIDE (see src/server/launch.ts).
+ */
 function serverPid(pid: number): number {
   try {
+    if (!bypassesModes(effectiveCapabilities(readFileSync(`/proc/${pid}/status`, 'utf8'))))
+      return pid;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     const first = Number(children.split(/\s+/)[0]);
     return children !== '' && Number.isInteger(first) ? first : pid;

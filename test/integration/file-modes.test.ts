@@ -261,6 +261,30 @@ describe('file modes', function () {
     }
   });
 
+  it('passes SIGINT to the server once; a signal sent to both processes stops it once, gracefully', async function () {
+    const dataDir = await makeDataDir();
+    try {
+      let server = await startServerProcess(dataDir);
+      server.child.kill('SIGINT');
+      let end = await server.exited;
+      expect(end.code, end.stderr).to.equal(0);
+      // As systemd stops a service: every process of the group gets the signal.
+      server = await startServerProcess(dataDir);
+      expect(server.pid).to.not.equal(server.child.pid);
+      process.kill(server.pid, 'SIGTERM');
+      server.child.kill('SIGTERM');
+      end = await server.exited;
+      expect(end.code, end.stderr).to.equal(0);
+      const signals = (await logLines(dataDir)).filter((l) => l.event === 'server.signal');
+      expect(signals.map((l) => l.signal)).to.deep.equal(['SIGINT', 'SIGTERM']);
+      expect((await logLines(dataDir)).filter((l) => l.event === 'server.stopped')).to.have.length(
+        2,
+      );
+    } finally {
+      await fsp.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   describe('--run-as', function () {
     const name = `mftp${process.pid % 100000}`;
     let uid: number;
@@ -304,6 +328,11 @@ describe('file modes', function () {
           Array(4).fill(String(uid)),
         );
         expect(procStatus(server.pid, 'CapEff')).to.match(/^0+$/);
+        // Every thread, those started before the switch included (libuv's pool, V8's).
+        for (const tid of await fsp.readdir(`/proc/${server.pid}/task`)) {
+          const status = readFileSync(`/proc/${server.pid}/task/${tid}/status`, 'utf8');
+          expect(/^Uid:\s*(\d+)/m.exec(status)?.[1], `thread ${tid}`).to.equal(String(uid));
+        }
         for (const entry of ['.', 'miniftp.db', 'docs', 'docs/zhangsan', 'log']) {
           expect((await fsp.stat(path.join(dataDir, entry))).uid, entry).to.equal(uid);
         }
