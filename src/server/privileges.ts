@@ -136,14 +136,13 @@ const OWN_ENTRIES = [
  * command that fixes it.
  */
 export async function prepareDataDir(dir: string, user: SystemUser): Promise<void> {
-  const exists = await fsp.lstat(dir).then(
-    () => true,
-    (err: unknown) => {
-      if (isErrno(err) && err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-  if (!exists) {
+  const st = await fsp.stat(dir).catch((err: unknown) => {
+    if (isErrno(err) && err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  // Something else in the way: the usual start-up steps name it.
+  if (st && !st.isDirectory()) return;
+  if (!st) {
     // The directories made here, from the top: each becomes the user's.
     const made: string[] = [];
     for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) made.unshift(d);
@@ -161,11 +160,13 @@ export async function prepareDataDir(dir: string, user: SystemUser): Promise<voi
     owned.push(...names.map((n) => path.join(sub, n)));
   }
   for (const entry of owned) {
-    const st = await fsp.lstat(path.join(dir, entry)).catch(() => undefined);
-    if (st && st.uid !== user.uid) {
+    // The directory itself may be a symlink to where the data lives.
+    const full = path.join(dir, entry);
+    const found = await (entry === '.' ? fsp.stat(full) : fsp.lstat(full)).catch(() => undefined);
+    if (found && found.uid !== user.uid) {
       const what = entry === '.' ? 'it' : `its ${entry}`;
       throw MiniftpError.invalid(
-        `cannot use dataDir '${dir}' as user ${user.name}: ${what} belongs to uid ${st.uid}; ` +
+        `cannot use dataDir '${dir}' as user ${user.name}: ${what} belongs to uid ${found.uid}; ` +
           `give it to the user first (chown -R ${user.name}: '${dir}')`,
       );
     }
