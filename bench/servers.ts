@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
 import { cpuTicks, descendants, type ChildRegistry } from './proc';
+import { bypassesModes, effectiveCapabilities } from '../src/server/privileges';
 import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
 import { OPENSSH_CIPHERS } from '../src/ssh/cipher-offer';
 
@@ -183,7 +184,13 @@ export async function startMiniftp(
     paths.repo,
   );
   const home = path.join(paths.dataDir, 'docs', 'zhangsan');
-  const pid = child.pid as number;
+  // Started as root, the command serves from its child, run through setpriv
+  // without CAP_DAC_OVERRIDE, which the outer process keeps (see src/server/launch.ts).
+  const outer = child.pid as number;
+  const wrapped = bypassesModes(
+    effectiveCapabilities(fs.readFileSync(`/proc/${outer}/status`, 'utf8')),
+  );
+  const pid = (wrapped ? descendants(outer)[0] : undefined) ?? outer;
   const password: Credentials = { user: 'zhangsan', password: '123' };
   return {
     name: 'MiniFTP',

@@ -348,6 +348,7 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
     port: num('port'),
     dataDir: dir('dataDir'),
     keysDir: dir('keysDir'),
+    runAs: text('runAs'),
     admin: { user: text('admin.user'), password: text('admin.password') },
     demoUser: { name: text('demoUser.name'), password: text('demoUser.password') },
     users: {

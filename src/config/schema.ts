@@ -79,6 +79,14 @@ export function configSchema(): ConfigSchema {
       env: 'MINIFTP_KEYS_DIR',
       arg: 'keys-dir',
     },
+    runAs: {
+      doc: 'System user to run as once the port is bound and the host keys are read (the server must start as root); the data directory then belongs to that user. Empty: stay the user that started it.',
+      format: 'text',
+      default: '',
+      allowEmpty: true,
+      env: 'MINIFTP_RUN_AS',
+      arg: 'run-as',
+    },
     admin: {
       user: {
         doc: 'Name of the administrator account, which gets the admin console instead of SFTP.',

@@ -6,6 +6,8 @@ export interface Config {
   readonly dataDir: string;
   /** Absolute. Host keys, generated on first start. */
   readonly keysDir: string;
+  /** System user (name or uid) the server becomes after binding the port; empty: no change. */
+  readonly runAs: string;
   readonly admin: {
     readonly user: string;
     /** Only used to create the admin account on first start. */

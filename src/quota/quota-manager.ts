@@ -27,6 +27,7 @@ export async function scanDirectory(
   dir: string,
   isOpen: (key: string) => boolean = () => false,
   onLink?: (link: string) => Promise<unknown>,
+  onUnreadable?: (path: string) => void,
 ): Promise<ScannedUsage> {
   const total: ScannedUsage = { bytes: 0, files: 0, open: new Map() };
   const pending = [dir];
@@ -37,6 +38,11 @@ export async function scanDirectory(
       handle = await fsp.opendir(current);
     } catch (err) {
       if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
+      // A directory its owner made unreadable (chmod 000): the rest is still counted.
+      if (isErrno(err) && (err.code === 'EACCES' || err.code === 'EPERM')) {
+        onUnreadable?.(current);
+        continue;
+      }
       throw err;
     }
     for await (const entry of handle) {
@@ -53,7 +59,11 @@ export async function scanDirectory(
         total.bytes += linkCharge(stored, dir);
         total.files += 1;
       } else if (entry.isFile()) {
-        const st = await fsp.lstat(full).catch(() => undefined);
+        const st = await fsp.lstat(full).catch((err: unknown) => {
+          // Listed but not searchable (chmod 600 on a directory): the size cannot be known.
+          if (isErrno(err) && (err.code === 'EACCES' || err.code === 'EPERM')) onUnreadable?.(full);
+          return undefined;
+        });
         if (!st?.isFile()) continue;
         total.bytes += st.size;
         total.files += 1;
@@ -129,13 +139,33 @@ export class QuotaManager {
     const onLink = (link: string): Promise<boolean> => jail.settleLink(link);
     let scanned: ScannedUsage;
     let attempts = 0;
+    let unreadable: string[];
     for (;;) {
       const before = u.generation;
-      scanned = await scanDirectory(home, isOpen, onLink);
+      const missed: string[] = [];
+      scanned = await scanDirectory(home, isOpen, onLink, (p) => missed.push(p));
+      unreadable = missed;
       attempts++;
       if (u.generation === before || attempts >= 5) break;
     }
+    if (unreadable.length > 0) {
+      // One line per rescan, with the home-relative path of the first.
+      this.options.logger.warn('quota.rescan_partial', {
+        user,
+        unreadable: unreadable.length,
+        first: `/${path.relative(home, unreadable[0] as string)}`,
+      });
+    }
     const was = { bytes: u.bytes, files: u.files };
+    if (unreadable.length > 0) {
+      // What a user closed to the server (chmod 000) cannot be measured, and must not fall out of
+      // the quota by it: a partial scan never lowers the figure the ledger had.
+      scanned = {
+        ...scanned,
+        bytes: Math.max(scanned.bytes, was.bytes),
+        files: Math.max(scanned.files, was.files),
+      };
+    }
     u.reset(scanned);
     if (was.bytes !== u.bytes || was.files !== u.files) {
       this.options.logger.info('quota.rescan', {

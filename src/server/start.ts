@@ -1,8 +1,9 @@
 /** Wires every part of the server together and starts listening. */
 import { promises as fsp } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Config } from '../config/types';
-import type { Logger } from '../log/types';
+import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
 import { openStore } from '../store/sqlite-store';
 import { PasswordHasher } from '../auth/passwords';
@@ -22,6 +23,15 @@ import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
+import {
+  type SystemUser,
+  bypassesModes,
+  checkRunAs,
+  dropPrivileges,
+  effectiveCapabilities,
+  lookupUser,
+  prepareDataDir,
+} from './privileges';
 
 export interface RunningServer {
   readonly host: string;
@@ -61,12 +71,18 @@ function dirProblem(err: NodeJS.ErrnoException): string {
  * Runs a start-up step that works in the directory a setting names; a failure
  * names the setting and its value: "cannot use dataDir '/srv/x': permission denied".
  */
-async function inSetting<T>(setting: string, dir: string, step: () => Promise<T>): Promise<T> {
+async function inSetting<T>(
+  setting: string,
+  dir: string,
+  step: () => Promise<T>,
+  runAs?: SystemUser,
+): Promise<T> {
   try {
     return await step();
   } catch (err) {
     const why = isErrno(err)
-      ? dirProblem(err)
+      ? dirProblem(err) +
+        (runAs && (err.code === 'EACCES' || err.code === 'EPERM') ? ` for user ${runAs.name}` : '')
       : err instanceof MiniftpError && err.kind === 'failure'
         ? err.message
         : undefined;
@@ -91,23 +107,107 @@ function listenError(host: string, port: number, err: unknown): unknown {
     : MiniftpError.invalid(`cannot listen on ${host}:${port}: ${text}`);
 }
 
+/**
+ * Lines logged before the log file can be opened (the host keys are read
+ * before the data directory is touched); written to the real logger later.
+ */
+class EarlyLog implements Logger {
+  private readonly lines: Array<{
+    level: 'debug' | 'info' | 'warn' | 'error';
+    event: string;
+    fields?: LogFields;
+  }> = [];
+
+  debug(event: string, fields?: LogFields): void {
+    this.lines.push({ level: 'debug', event, fields });
+  }
+  info(event: string, fields?: LogFields): void {
+    this.lines.push({ level: 'info', event, fields });
+  }
+  warn(event: string, fields?: LogFields): void {
+    this.lines.push({ level: 'warn', event, fields });
+  }
+  error(event: string, fields?: LogFields): void {
+    this.lines.push({ level: 'error', event, fields });
+  }
+  child(): Logger {
+    return this;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  replay(to: Logger): void {
+    for (const l of this.lines) to[l.level](l.event, l.fields);
+    this.lines.length = 0;
+  }
+}
+
+/**
+ * The listening socket, bound first: with `runAs` the process gives up root
+ * right after, and a port below 1024 needs it. Connections accepted before
+ * the SSH server takes the socket over wait in `accepted`.
+ */
+function bindPort(
+  host: string,
+  port: number,
+): Promise<{ server: net.Server; accepted: net.Socket[] }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer({ noDelay: true }, (socket) => accepted.push(socket));
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(listenError(host, port, err)));
+    server.listen({ host, port }, () => resolve({ server, accepted }));
+  });
+}
+
 export async function startServer(
   config: Config,
   options: { logger?: Logger } = {},
 ): Promise<RunningServer> {
   // New files get exactly the configured umask, whatever the shell that started us had.
   process.umask(config.users.umask);
-  const store = await inSetting('dataDir', config.dataDir, async () => {
-    await makeDirs(config.dataDir, 0o700);
-    const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
-    try {
-      await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
-    } catch (err) {
-      opened.close();
-      throw err;
+  let runAs: SystemUser | undefined;
+  if (config.runAs !== '') {
+    runAs = lookupUser(config.runAs);
+    checkRunAs(runAs);
+  }
+  const early = new EarlyLog();
+  // Read while the process may still be root: the keys can stay readable by root alone.
+  const hostKeys = await inSetting('keysDir', config.keysDir, () =>
+    loadHostKeys({ dir: config.keysDir, logger: options.logger ?? early }),
+  );
+  const port = await bindPort(config.host, config.port);
+  const unbind = (): void => {
+    port.server.close();
+    for (const s of port.accepted) s.destroy();
+  };
+  let store: Store;
+  try {
+    if (runAs) {
+      const user = runAs;
+      await inSetting('dataDir', config.dataDir, () => prepareDataDir(config.dataDir, user));
+      dropPrivileges(user);
     }
-    return opened;
-  });
+    store = await inSetting(
+      'dataDir',
+      config.dataDir,
+      async () => {
+        await makeDirs(config.dataDir, 0o700);
+        const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+        try {
+          await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
+        } catch (err) {
+          opened.close();
+          throw err;
+        }
+        return opened;
+      },
+      runAs,
+    );
+  } catch (err) {
+    unbind();
+    throw err;
+  }
   const logger =
     options.logger ??
     createLogger({
@@ -115,7 +215,14 @@ export async function startServer(
       level: config.log.level,
       stdout: config.log.stdout,
     });
+  early.replay(logger);
   try {
+    if (bypassesModes(effectiveCapabilities())) {
+      // Only where the server is embedded: miniftp-server itself never serves like this.
+      logger.warn('server.modes_not_enforced', {
+        reason: 'the process has CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH',
+      });
+    }
     const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
     const quota = new QuotaManager({ store, logger, docsDir: await fsp.realpath(docsDir) });
@@ -126,9 +233,6 @@ export async function startServer(
       hooks: (user) => ledger.hooks(user),
     });
     await ensureAccounts({ config, store, hasher, homes, logger });
-    const hostKeys = await inSetting('keysDir', config.keysDir, () =>
-      loadHostKeys({ dir: config.keysDir, logger }),
-    );
     const throttle = new LoginThrottle({
       threshold: config.limits.banThreshold,
       windowSeconds: config.limits.banWindow,
@@ -162,13 +266,15 @@ export async function startServer(
         defaultFileQuota: config.users.defaultFileQuota,
       }),
     });
-    const address = await ssh.listen(config.host, config.port).catch((err: unknown) => {
-      throw listenError(config.host, config.port, err);
-    });
+    const address = await ssh.listen(port.server, port.accepted);
     quota.start();
     // Usage is rebuilt from the disk in the background: connections are served meanwhile.
     const scanned = quota.rescanAll();
-    logger.info('server.listening', { host: address.address, port: address.port });
+    logger.info('server.listening', {
+      host: address.address,
+      port: address.port,
+      ...(runAs ? { user: runAs.name, uid: runAs.uid } : {}),
+    });
     let closing: Promise<void> | undefined;
     return {
       host: address.address,
@@ -193,6 +299,7 @@ export async function startServer(
       },
     };
   } catch (err) {
+    unbind();
     store.close();
     throw err;
   }

@@ -133,12 +133,17 @@ export class MiniftpSshServer {
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
   }
 
-  listen(host: string, port: number): Promise<net.AddressInfo> {
+  /**
+   * Serves on `bound`, a server already listening (the start-up binds the port
+   * before it gives up root), and the connections it accepted meanwhile.
+   */
+  listen(bound: net.Server, accepted: readonly net.Socket[] = []): Promise<net.AddressInfo> {
     return new Promise((resolve, reject) => {
       this.tcp.once('error', reject);
-      this.tcp.listen({ host, port }, () => {
+      this.tcp.listen(bound, () => {
         this.tcp.off('error', reject);
         this.tcp.on('error', (err) => this.o.logger.error('server.error', { error: err.message }));
+        for (const socket of accepted) if (!socket.destroyed) this.onSocket(socket);
         resolve(this.tcp.address() as net.AddressInfo);
       });
     });

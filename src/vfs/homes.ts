@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { QuotaManager } from '../quota/quota-manager';
 import type { Logger } from '../log/types';
+import { isErrno } from '../errors';
 import { Jail } from './jail';
 import { UserFs, type UserFsOptions } from './user-fs';
 
@@ -45,6 +46,24 @@ export class Homes {
 
   /** Deletes a home and everything in it (admin `user del --purge`). */
   async purge(user: string): Promise<void> {
-    await fsp.rm(this.pathOf(user), { recursive: true, force: true });
+    const home = this.pathOf(user);
+    try {
+      await fsp.rm(home, { recursive: true, force: true });
+    } catch (err) {
+      if (!isErrno(err) || (err.code !== 'EACCES' && err.code !== 'EPERM')) throw err;
+      // Directories the user closed (chmod 000 or 500) are the server's own: opened again, then removed.
+      await openUp(home);
+      await fsp.rm(home, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Gives the owner full access to `dir` and every directory below it. */
+async function openUp(dir: string): Promise<void> {
+  const st = await fsp.lstat(dir);
+  if (!st.isDirectory()) return;
+  await fsp.chmod(dir, 0o700);
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) await openUp(path.join(dir, e.name));
   }
 }

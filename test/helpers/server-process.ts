@@ -3,7 +3,9 @@
  * the server outright (SIGKILL) or watch it as a whole process.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { bypassesModes, effectiveCapabilities } from '../../src/server/privileges';
 import { testServerArgs } from './server';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -12,7 +14,12 @@ const SERVER_BIN = path.join(REPO, 'bin', 'miniftp-server.js');
 export interface ServerProcess {
   child: ChildProcessWithoutNullStreams;
   port: number;
-  /** Resolves when the process has exited (code, or the signal that ended it). */
+  /**
+   * The server's own process: `child`, or the one `child` runs it in when it
+   * starts as root (through setpriv, see src/server/launch.ts).
+   */
+  pid: number;
+  /** Resolves when the process has exited (code, or the signal that ended it), the server's own too. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
@@ -30,7 +37,7 @@ export async function startServerProcess(
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{
+  const closed = new Promise<{
     code: number | null;
     signal: NodeJS.Signals | null;
     stderr: string;
@@ -41,9 +48,48 @@ export async function startServerProcess(
       const m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(stdout);
       if (m) resolve(Number(m[1]));
     });
-    void exited.then(({ code, signal }) =>
+    void closed.then(({ code, signal }) =>
       reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)),
     );
   });
-  return { child, port, exited };
+  const pid = serverPid(child.pid as number);
+  // Killed outright, the outer process takes the server with it (the kernel's
+  // parent-death signal): wait until that one is gone too.
+  const exited = closed.then(async (end) => {
+    if (pid !== child.pid) await gone(pid);
+    return end;
+  });
+  return { child, port, pid, exited };
+}
+
+/**
+ * `pid` itself, or its child when it re-executed itself through setpriv: the
+ * outer process is then the one that keeps CAP_DAC_OVERRIDE (see src/server/launch.ts).
+ */
+function serverPid(pid: number): number {
+  try {
+    if (!bypassesModes(effectiveCapabilities(readFileSync(`/proc/${pid}/status`, 'utf8'))))
+      return pid;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    const first = Number(children.split(/\s+/)[0]);
+    return children !== '' && Number.isInteger(first) ? first : pid;
+  } catch {
+    return pid;
+  }
+}
+
+/** Resolves once `pid` has exited (gone, or a zombie nobody reaps yet); 10 s at most. */
+async function gone(pid: number): Promise<void> {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    let state: string | undefined;
+    try {
+      state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    } catch {
+      return;
+    }
+    if (state === undefined || state === 'Z' || state === 'X') return;
+    if (Date.now() > deadline) throw new Error(`server process ${pid} did not exit`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -66,9 +66,9 @@ describe('hardening: load', function () {
       }),
     );
 
-    const baseline = rssOf(s.child.pid as number);
+    const baseline = rssOf(s.pid);
     let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(s.child.pid as number))), 100);
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(s.pid))), 100);
     let done = false;
     let logins = 0;
     let loginFailure: unknown;
@@ -106,7 +106,7 @@ describe('hardening: load', function () {
       await loginLoop;
       clearInterval(sampler);
     }
-    peak = Math.max(peak, rssOf(s.child.pid as number));
+    peak = Math.max(peak, rssOf(s.pid));
     console.log(
       `      server RSS: ${(baseline / MiB).toFixed(0)} MiB at rest, ` +
         `${(peak / MiB).toFixed(0)} MiB at peak; ${logins} logins alongside`,
