@@ -142,6 +142,7 @@ export async function startServer(
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
+      hashing,
     );
     const ssh = new MiniftpSshServer({
       config,

@@ -130,6 +130,23 @@ describe('hardening: hashing', function () {
     await waitUntil('the hashes to be dropped', () => server.hashingStats().jobs === 0);
   });
 
+  it("stops checking a resume's prefix once the client disconnects", async function () {
+    const client = await connectClient(server.port, ZS);
+    const raw = await RawSftp.open(client);
+    // The MD5 of the first 60 GiB, on the hashing pool like any other hash.
+    void raw.extended('resume-upload@miniftp', (w) =>
+      w
+        .string('/huge.bin')
+        .u64(60 * GiB)
+        .bytes(Buffer.alloc(16)),
+    );
+    await waitUntil('the prefix hash to run', () => server.hashingStats().running === 1);
+    const gone = closed(client);
+    client.destroy();
+    await gone;
+    await waitUntil('the prefix hash to be dropped', () => server.hashingStats().jobs === 0);
+  });
+
   it("answers another user's STAT and checksums while one user hashes all it may", async function () {
     const heavy = await connectClient(server.port, ZS);
     // One hash per session (a session runs its check-file requests in turn), on one connection.

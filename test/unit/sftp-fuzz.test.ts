@@ -60,6 +60,7 @@ class Harness {
     this.extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, this.hashing),
       ledger,
+      this.hashing,
     );
     this.fs = new UserFs({
       jail: new Jail(root),
