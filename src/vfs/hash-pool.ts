@@ -2,7 +2,7 @@
  * The digests clients ask for (check-file, md5sum & co. over exec), computed
  * on a small pool of worker threads instead of the event loop.
  *
- * Work is cut into slices of at most 1 MiB. The event loop reads a slice
+ * Work is cut into slices of at most 4 MiB. The event loop reads a slice
  * (through the VFile, so a handle being closed waits for the read, and a
  * closed handle ends the job with an error) and transfers the bytes to the
  * job's thread, which keeps the job's hash state. A thread that finishes a
@@ -30,7 +30,7 @@ import { planRange, type HashAlgorithm, type RangeDigestOptions } from './hashin
 import type { VFile } from './vfile';
 
 /** Bytes read and hashed per turn. */
-const SLICE = 1024 * 1024;
+const SLICE = 4 * 1024 * 1024;
 
 /** Most threads the automatic size picks. */
 const AUTO_MAX_THREADS = 4;
