@@ -363,6 +363,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
     },
     log: { level: read('log.level', isLogLevel), stdout: read('log.stdout', isBoolean) },
     ssh: { gcmForOpenssh: read('ssh.gcmForOpenssh', isBoolean) },
+    hashing: {
+      threads: num('hashing.threads'),
+      maxJobsPerUser: num('hashing.maxJobsPerUser'),
+      maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
+    },
     limits: {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),

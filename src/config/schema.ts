@@ -199,6 +199,32 @@ export function configSchema(): ConfigSchema {
         arg: 'gcm-for-openssh',
       },
     },
+    hashing: {
+      threads: {
+        doc: 'Threads that compute the checksums clients ask for (check-file, md5sum and the like over exec); 0 = one less than the CPU cores, from 1 to 4.',
+        format: 'count',
+        default: 0,
+        max: 64,
+        env: 'MINIFTP_HASHING_THREADS',
+        arg: 'hashing-threads',
+      },
+      maxJobsPerUser: {
+        doc: 'Checksums one user may have being computed or waiting at once; more are refused until one finishes.',
+        format: 'count',
+        default: 16,
+        min: 1,
+        env: 'MINIFTP_HASHING_MAX_JOBS_PER_USER',
+        arg: 'hashing-max-jobs-per-user',
+      },
+      maxPathsPerCommand: {
+        doc: 'Files one md5sum (sha1sum, sha256sum, sha512sum) command over exec may name; a longer command is refused with a usage error.',
+        format: 'count',
+        default: 100,
+        min: 1,
+        env: 'MINIFTP_HASHING_MAX_PATHS_PER_COMMAND',
+        arg: 'hashing-max-paths-per-command',
+      },
+    },
     limits: {
       maxConnections: {
         doc: 'Open connections at once, from all addresses.',

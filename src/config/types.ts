@@ -40,6 +40,14 @@ export interface Config {
     /** Offer OpenSSH clients AES-GCM only, so they do not settle for a slower cipher. */
     readonly gcmForOpenssh: boolean;
   };
+  readonly hashing: {
+    /** Threads of the hashing pool; 0 = sized to the machine. */
+    readonly threads: number;
+    /** Hashing jobs (running or waiting) one user may have at once. */
+    readonly maxJobsPerUser: number;
+    /** Files one hash command over exec may name. */
+    readonly maxPathsPerCommand: number;
+  };
   readonly limits: {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;

@@ -19,6 +19,7 @@ import { UploadLedger } from '../vfs/upload-ledger';
 import { registerCheckFile } from '../sftp/check-file';
 import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
+import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
 import { MiniftpError, describeError, isErrno } from '../errors';
@@ -43,6 +44,8 @@ export interface RunningServer {
   readonly connections: ConnectionRegistry;
   /** Resolves once the background usage scan at start-up has finished. */
   readonly scanned: Promise<void>;
+  /** The checksums clients asked for that are being computed or wait for a thread. */
+  hashingStats(): HashPoolStats;
   close(): Promise<void>;
 }
 
@@ -239,9 +242,11 @@ export async function startServer(
       banSeconds: config.limits.banTime,
     });
     const connections = new ConnectionRegistry();
+    const hashing = new HashPool(config.hashing);
     const extensions = registerResume(
-      registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger),
+      registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
+      hashing,
     );
     const ssh = new MiniftpSshServer({
       config,
@@ -253,7 +258,12 @@ export async function startServer(
       hostKeys,
       extensions,
       connections,
-      userExec: new HashExec({ homes, logger }),
+      userExec: new HashExec({
+        homes,
+        logger,
+        pool: hashing,
+        maxPaths: config.hashing.maxPathsPerCommand,
+      }),
       console: new AdminConsole({
         store,
         hasher,
@@ -285,9 +295,11 @@ export async function startServer(
       quota,
       connections,
       scanned,
+      hashingStats: () => hashing.stats,
       close: () => {
         closing ??= (async () => {
           await ssh.close();
+          await hashing.close();
           await scanned.catch(() => undefined);
           quota.stop();
           await ledger.close();

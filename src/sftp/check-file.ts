@@ -7,11 +7,15 @@
  * what WinSCP reads. paramiko's `SFTPFile.check()` and Apache MINA send a
  * request named plain `check-file` with a handle and expect the reply to start
  * with the string "check-file" before the algorithm.
+ *
+ * The digests are computed by the hashing pool, off the event loop, charged
+ * to the session's user, and dropped when the session's channel closes.
  */
 import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
 import { clip } from '../util/clip';
-import { HASH_ALGORITHMS, digestRange, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
+import { HASH_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
+import type { HashPool } from '../vfs/hash-pool';
 import type { VFile } from '../vfs/vfile';
 import type { UploadLedger } from '../vfs/upload-ledger';
 import type { PacketReader } from './codec';
@@ -39,7 +43,7 @@ async function answer(
   file: VFile,
   r: PacketReader,
   layout: 'proftpd' | 'draft',
-  ledger: UploadLedger,
+  deps: CheckFileDeps,
 ): Promise<Buffer> {
   const algorithm = pickAlgorithm(r.string());
   const offset = r.u64();
@@ -51,14 +55,22 @@ async function answer(
   if (!file.readable) throw MiniftpError.permission('the handle was not opened for reading');
   const known =
     algorithm === 'md5' && offset === 0 && blockSize === 0
-      ? await ledger.wholeMd5(req.session.user, file, length)
+      ? await deps.ledger.wholeMd5(req.session.user, file, length)
       : undefined;
   // The reply is one packet: as many digests as the client's packet limit holds.
   const room = req.session.limits.maxPacket - REPLY_OVERHEAD;
   const maxDigests = Math.floor(room / createHash(algorithm).digest().length);
   const digests = known
     ? [known]
-    : await digestRange(file, { algorithm, offset, length, blockSize, maxDigests });
+    : await deps.pool.digest(file, {
+        algorithm,
+        offset,
+        length,
+        blockSize,
+        maxDigests,
+        user: req.session.user,
+        signal: req.session.signal,
+      });
   const w = extendedReply(req.id);
   if (layout === 'draft') w.string('check-file');
   w.string(algorithm);
@@ -66,19 +78,29 @@ async function answer(
   return w.finish();
 }
 
-export function registerCheckFile(reg: ExtensionRegistry, ledger: UploadLedger): ExtensionRegistry {
+interface CheckFileDeps {
+  ledger: UploadLedger;
+  pool: HashPool;
+}
+
+export function registerCheckFile(
+  reg: ExtensionRegistry,
+  ledger: UploadLedger,
+  pool: HashPool,
+): ExtensionRegistry {
+  const deps: CheckFileDeps = { ledger, pool };
   reg.register(Ext.CHECK_FILE, HASH_ALGORITHMS.join(','), (req) => {
     const file = req.session.file(req.reader.string());
-    return answer(req, file, req.reader, 'draft', ledger);
+    return answer(req, file, req.reader, 'draft', deps);
   });
   reg.register(Ext.CHECK_FILE_HANDLE, undefined, (req) => {
     const file = req.session.file(req.reader.string());
-    return answer(req, file, req.reader, 'proftpd', ledger);
+    return answer(req, file, req.reader, 'proftpd', deps);
   });
   reg.register(Ext.CHECK_FILE_NAME, undefined, async (req) => {
     const file = await req.session.fs.openForReading(req.reader.path());
     try {
-      return await answer(req, file, req.reader, 'proftpd', ledger);
+      return await answer(req, file, req.reader, 'proftpd', deps);
     } finally {
       await file.close();
     }

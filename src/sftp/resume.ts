@@ -12,20 +12,28 @@ import { fileKey } from '../vfs/user-fs';
 import type { SftpSession } from './session';
 import type { Logger } from '../log/types';
 import type { UploadLedger } from '../vfs/upload-ledger';
-import { digestRange } from '../vfs/hashing';
+import type { HashPool } from '../vfs/hash-pool';
 import { normalizeVirtual } from '../vfs/jail';
 import { Ext } from './constants';
 import type { ExtensionRegistry } from './extensions';
 import { handlePacket } from './replies';
 
-async function prefixMd5(file: VFile, bytes: number): Promise<string> {
-  // digestRange reads length 0 as "to the end"; an empty prefix is simply the MD5 of nothing.
+async function prefixMd5(
+  file: VFile,
+  bytes: number,
+  pool: HashPool,
+  session: SftpSession,
+): Promise<string> {
+  // A range's length 0 means "to the end"; an empty prefix is simply the MD5 of nothing.
   if (bytes === 0) return createHash('md5').digest('hex');
-  const [digest] = await digestRange(file, {
+  // On the hashing pool, charged to the user, dropped if the session's channel closes.
+  const [digest] = await pool.digest(file, {
     algorithm: 'md5',
     offset: 0,
     length: bytes,
     blockSize: 0,
+    user: session.user,
+    signal: session.signal,
   });
   return (digest as Buffer).toString('hex');
 }
@@ -70,7 +78,11 @@ async function waitForOtherWriters(
   }
 }
 
-export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): ExtensionRegistry {
+export function registerResume(
+  reg: ExtensionRegistry,
+  ledger: UploadLedger,
+  pool: HashPool,
+): ExtensionRegistry {
   reg.register(Ext.RESUME_UPLOAD, '1', async ({ id, reader, session }) => {
     const path = normalizeVirtual(reader.path());
     const offset = reader.u64();
@@ -96,7 +108,8 @@ export function registerResume(reg: ExtensionRegistry, ledger: UploadLedger): Ex
       // A digest still being finished for this file after its CLOSE.
       await ledger.settled(session.user, path);
       const known = ledger.current(session.user, path, st);
-      const serverMd5 = known && known.bytes === offset ? known.md5 : await prefixMd5(file, offset);
+      const serverMd5 =
+        known && known.bytes === offset ? known.md5 : await prefixMd5(file, offset, pool, session);
       const fromLedger = known !== undefined && known.bytes === offset;
       const clientHex = clientMd5.toString('hex');
       if (serverMd5 !== clientHex) {

@@ -171,6 +171,13 @@ export class SftpSession {
   readonly ended = new Promise<void>((resolve) => (this.endedResolve = resolve));
   /** Settles when the last request that waits for all before it has been answered. */
   private lastBarrier: Promise<void> | undefined;
+  private readonly ending = new AbortController();
+  /**
+   * Aborts when the channel closes: nobody can receive an answer any more, so
+   * long work for the session (hashing) stops. A client's EOF alone does not
+   * abort: the requests before it are still answered.
+   */
+  readonly signal: AbortSignal = this.ending.signal;
 
   constructor(o: SftpSessionOptions) {
     this.channel = o.channel;
@@ -193,6 +200,7 @@ export class SftpSession {
       this.processPackets();
     });
     this.channel.on('close', () => void this.shutdown('channel closed'));
+    this.channel.once('close', () => this.ending.abort());
     this.channel.on('error', (err: Error) => {
       this.logger.warn('sftp.channel_error', { error: err.message });
       void this.shutdown('channel error');

@@ -24,9 +24,8 @@ export interface RangeDigestOptions {
   maxDigests?: number;
 }
 
-/** Digests of the range, one per block (or one). A range past the end of the file is refused. */
-export async function digestRange(file: VFile, o: RangeDigestOptions): Promise<Buffer[]> {
-  const size = (await file.stat()).size;
+/** Where a range ends and how many digests it takes; refuses what cannot be answered. */
+export function planRange(size: number, o: RangeDigestOptions): { end: number; blocks: number } {
   if (o.offset > size)
     throw MiniftpError.invalid(`offset ${o.offset} is past the end of the file (${size} bytes)`);
   const end = o.length === 0 ? size : Math.min(size, o.offset + o.length);
@@ -38,6 +37,16 @@ export async function digestRange(file: VFile, o: RangeDigestOptions): Promise<B
         `ask for blocks of at least ${least} bytes, or a shorter range`,
     );
   }
+  return { end, blocks };
+}
+
+/**
+ * Digests of the range, one per block (or one), computed on the calling
+ * thread. A range past the end of the file is refused. Requests of clients go
+ * through the hashing pool instead (hash-pool.ts).
+ */
+export async function digestRange(file: VFile, o: RangeDigestOptions): Promise<Buffer[]> {
+  const { end } = planRange((await file.stat()).size, o);
   const digests: Buffer[] = [];
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = o.offset;

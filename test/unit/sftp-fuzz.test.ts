@@ -23,6 +23,7 @@ import { SftpSession, type SftpLimits } from '../../src/sftp/session';
 import { createMemoryStore } from '../../src/store/memory-store';
 import { Jail } from '../../src/vfs/jail';
 import { UploadLedger } from '../../src/vfs/upload-ledger';
+import { HashPool } from '../../src/vfs/hash-pool';
 import { UserFs } from '../../src/vfs/user-fs';
 import { FakeChannel, RecordingLogger, asServerChannel } from '../helpers/fake-channel';
 import { INIT, checkReplies, frame, packetArb } from '../helpers/sftp-packets';
@@ -43,6 +44,7 @@ class Harness {
   readonly fs: UserFs;
   readonly extensions: ExtensionRegistry;
   readonly ledger: UploadLedger;
+  readonly hashing = new HashPool({ threads: 1, maxJobsPerUser: 16 });
 
   constructor(readonly root: string) {
     const store = createMemoryStore();
@@ -56,8 +58,9 @@ class Harness {
     const ledger = new UploadLedger(store);
     this.ledger = ledger;
     this.extensions = registerResume(
-      registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger),
+      registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, this.hashing),
       ledger,
+      this.hashing,
     );
     this.fs = new UserFs({
       jail: new Jail(root),
@@ -187,6 +190,7 @@ describe('SFTP session fuzzing', function () {
 
   after(async function () {
     await harness?.ledger.close();
+    await harness?.hashing.close();
     process.off('unhandledRejection', onRejection);
     await fsp.rm(tmp, { recursive: true, force: true });
   });
