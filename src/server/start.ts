@@ -22,6 +22,8 @@ import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
+import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
+import { raiseOpenFilesLimit } from './open-files';
 
 export interface RunningServer {
   readonly host: string;
@@ -31,6 +33,8 @@ export interface RunningServer {
   readonly logger: Logger;
   readonly quota: QuotaManager;
   readonly connections: ConnectionRegistry;
+  /** Open SFTP handles and buffered listings, server-wide and per user. */
+  readonly handles: HandleBudget;
   /** Resolves once the background usage scan at start-up has finished. */
   readonly scanned: Promise<void>;
   close(): Promise<void>;
@@ -91,6 +95,38 @@ function listenError(host: string, port: number, err: unknown): unknown {
     : MiniftpError.invalid(`cannot listen on ${host}:${port}: ${text}`);
 }
 
+/**
+ * Raises the open-files limit to its ceiling and shares it out (docs/security.md,
+ * "Open handles, descriptors and listings"): a reserve for connections, logins,
+ * the logs and the store, the rest for SFTP handles.
+ */
+function openFilesBudget(config: Config, logger: Logger): HandleBudget {
+  const nofile = raiseOpenFilesLimit();
+  const { limits } = config;
+  const plan = planDescriptors(Number.isFinite(nofile.soft) ? nofile.soft : 1024 * 1024, {
+    reserved: limits.reservedDescriptors,
+    perUser: limits.maxHandlesPerUser,
+    maxConnections: limits.maxConnections,
+  });
+  const fields = {
+    soft: nofile.soft,
+    hard: nofile.hard,
+    raised_from: nofile.before,
+    reserve: plan.reserve,
+    handles: plan.total,
+    handles_per_user: plan.perUser,
+  };
+  if (nofile.problem || plan.reserveCut) {
+    const reason = nofile.problem ?? 'the reserve was cut to half the open-files limit';
+    logger.warn('server.open_files', { ...fields, reason });
+  } else logger.info('server.open_files', fields);
+  return new HandleBudget({
+    perUser: plan.perUser,
+    total: plan.total,
+    listingBytes: limits.maxListingMemory,
+  });
+}
+
 export async function startServer(
   config: Config,
   options: { logger?: Logger } = {},
@@ -135,6 +171,7 @@ export async function startServer(
       banSeconds: config.limits.banTime,
     });
     const connections = new ConnectionRegistry();
+    const handles = openFilesBudget(config, logger);
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger),
       ledger,
@@ -149,6 +186,7 @@ export async function startServer(
       hostKeys,
       extensions,
       connections,
+      handles,
       userExec: new HashExec({ homes, logger }),
       console: new AdminConsole({
         store,
@@ -178,6 +216,7 @@ export async function startServer(
       logger,
       quota,
       connections,
+      handles,
       scanned,
       close: () => {
         closing ??= (async () => {
