@@ -281,7 +281,7 @@ export function configSchema(): ConfigSchema {
         arg: 'reserved-descriptors',
       },
       maxListingMemoryPerSession: {
-        doc: 'Memory the open directory listings of one SFTP session may buffer (each open directory handle counts 96 KiB); 0 for no limit.',
+        doc: 'Memory the open directory listings of one SFTP session may buffer (each open directory handle counts 128 KiB); 0 for no limit.',
         format: 'size',
         default: '8M',
         env: 'MINIFTP_LIMITS_MAX_LISTING_MEMORY_PER_SESSION',

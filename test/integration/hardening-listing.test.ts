@@ -165,7 +165,7 @@ describe('hardening: directory listings', function () {
       const handles = [];
       for (let i = 0; i < 3; i++) handles.push(handleOf(await opendir(s.raw, '/big')));
       expect(refusal(await opendir(s.raw, '/big'))).to.equal(
-        'too many directory listings open in this session (memory limit 288 KiB); close some first',
+        'too many directory listings open in this session (memory limit 384 KiB); close some first',
       );
       // Files are not listings: they still open.
       await fsp.writeFile(path.join(server.home('zhangsan'), 'f'), 'x');
