@@ -299,6 +299,35 @@ export function configSchema(): ConfigSchema {
         env: 'MINIFTP_LIMITS_MAX_HANDLES_PER_SESSION',
         arg: 'max-handles-per-session',
       },
+      // Open handles, descriptors and listings (docs/security.md).
+      maxHandlesPerUser: {
+        doc: "Open file and directory handles one user may have across all their sessions; 0 for an eighth of the server's handle budget (the open-files limit less the reserve).",
+        format: 'count',
+        default: 0,
+        env: 'MINIFTP_LIMITS_MAX_HANDLES_PER_USER',
+        arg: 'max-handles-per-user',
+      },
+      reservedDescriptors: {
+        doc: 'File descriptors kept out of the handle budget for accepting connections, logins, the logs and the database; 0 for 64 plus two per allowed connection. At most half the open-files limit.',
+        format: 'count',
+        default: 0,
+        env: 'MINIFTP_LIMITS_RESERVED_DESCRIPTORS',
+        arg: 'reserved-descriptors',
+      },
+      maxListingMemoryPerSession: {
+        doc: 'Memory the open directory listings of one SFTP session may buffer (each open directory handle counts 128 KiB); 0 for no limit.',
+        format: 'size',
+        default: '8M',
+        env: 'MINIFTP_LIMITS_MAX_LISTING_MEMORY_PER_SESSION',
+        arg: 'max-listing-memory-per-session',
+      },
+      maxListingMemory: {
+        doc: 'Memory the open directory listings of all sessions together may buffer; 0 for no limit.',
+        format: 'size',
+        default: '256M',
+        env: 'MINIFTP_LIMITS_MAX_LISTING_MEMORY',
+        arg: 'max-listing-memory',
+      },
       maxPacket: {
         doc: 'Largest SFTP packet body in bytes: 256 KiB of data plus room for the request header.',
         format: 'count',

@@ -61,6 +61,14 @@ export interface Config {
     /** Session channels (SFTP, exec, shell) open at once on one connection. */
     readonly maxChannelsPerConnection: number;
     readonly maxHandlesPerSession: number;
+    /** Handles of one user over all sessions; 0 = derived from the open-files limit. */
+    readonly maxHandlesPerUser: number;
+    /** Descriptors kept out of the handle budget; 0 = derived from maxConnections. */
+    readonly reservedDescriptors: number;
+    /** Bytes of directory listings one SFTP session may buffer; 0 = no limit. */
+    readonly maxListingMemoryPerSession: number;
+    /** Bytes of directory listings all sessions may buffer; 0 = no limit. */
+    readonly maxListingMemory: number;
     /** Bytes of one SFTP packet body (length field excluded). */
     readonly maxPacket: number;
     /** SFTP requests being served at once on one channel before reading pauses. */

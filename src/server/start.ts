@@ -33,6 +33,8 @@ import {
   lookupUser,
   prepareDataDir,
 } from './privileges';
+import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
+import { raiseOpenFilesLimit } from './open-files';
 
 export interface RunningServer {
   readonly host: string;
@@ -42,6 +44,8 @@ export interface RunningServer {
   readonly logger: Logger;
   readonly quota: QuotaManager;
   readonly connections: ConnectionRegistry;
+  /** Open SFTP handles and buffered listings, server-wide and per user. */
+  readonly handles: HandleBudget;
   /** Resolves once the background usage scan at start-up has finished. */
   readonly scanned: Promise<void>;
   /** The checksums clients asked for that are being computed or wait for a thread. */
@@ -163,6 +167,38 @@ function bindPort(
   });
 }
 
+/**
+ * Raises the open-files limit to its ceiling and shares it out (docs/security.md,
+ * "Open handles, descriptors and listings"): a reserve for connections, logins,
+ * the logs and the store, the rest for SFTP handles.
+ */
+function openFilesBudget(config: Config, logger: Logger): HandleBudget {
+  const nofile = raiseOpenFilesLimit();
+  const { limits } = config;
+  const plan = planDescriptors(Number.isFinite(nofile.soft) ? nofile.soft : 1024 * 1024, {
+    reserved: limits.reservedDescriptors,
+    perUser: limits.maxHandlesPerUser,
+    maxConnections: limits.maxConnections,
+  });
+  const fields = {
+    soft: nofile.soft,
+    hard: nofile.hard,
+    raised_from: nofile.before,
+    reserve: plan.reserve,
+    handles: plan.total,
+    handles_per_user: plan.perUser,
+  };
+  if (nofile.problem || plan.reserveCut) {
+    const reason = nofile.problem ?? 'the reserve was cut to half the open-files limit';
+    logger.warn('server.open_files', { ...fields, reason });
+  } else logger.info('server.open_files', fields);
+  return new HandleBudget({
+    perUser: plan.perUser,
+    total: plan.total,
+    listingBytes: limits.maxListingMemory,
+  });
+}
+
 export async function startServer(
   config: Config,
   options: { logger?: Logger } = {},
@@ -243,6 +279,7 @@ export async function startServer(
     });
     const connections = new ConnectionRegistry();
     const hashing = new HashPool(config.hashing);
+    const handles = openFilesBudget(config, logger);
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
@@ -258,6 +295,7 @@ export async function startServer(
       hostKeys,
       extensions,
       connections,
+      handles,
       userExec: new HashExec({
         homes,
         logger,
@@ -294,6 +332,7 @@ export async function startServer(
       logger,
       quota,
       connections,
+      handles,
       scanned,
       hashingStats: () => hashing.stats,
       close: () => {

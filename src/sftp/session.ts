@@ -6,6 +6,8 @@
 import type { ServerChannel } from 'ssh2';
 import { MiniftpError, describeError } from '../errors';
 import type { Logger } from '../log/types';
+import { formatSize } from '../config/size';
+import type { DirListing } from '../vfs/dir-listing';
 import type { UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
 import { BufferPool, MalformedPacket, PacketFramer, PacketReader, PacketWriter } from './codec';
@@ -24,6 +26,12 @@ import {
 import { isUnexpected, statusFromError } from './status';
 import type { ExtensionRegistry } from './extensions';
 import { sendsLinkPathFirst } from './client-quirks';
+import {
+  HandleBudget,
+  LISTING_BYTES_PER_HANDLE,
+  READDIR_MAX_BYTES,
+  type Release,
+} from './handle-budget';
 
 export interface SftpLimits {
   /** Largest packet body accepted (and advertised by limits@openssh.com). */
@@ -31,19 +39,25 @@ export interface SftpLimits {
   /** Requests running at once before the channel is paused. */
   maxPending: number;
   maxHandles: number;
+  /**
+   * Bytes of directory listings this session may buffer at once (each open
+   * directory handle counts LISTING_BYTES_PER_HANDLE); 0 or absent for no limit.
+   */
+  maxListingBytes?: number;
 }
 
 interface DirHandle {
   kind: 'dir';
   virtualPath: string;
-  real: string;
-  names: string[];
-  pos: number;
+  listing: DirListing;
+  /** Gives back the handle's share of the session's and the server's budgets. */
+  release: Release;
 }
 
 interface FileHandle {
   kind: 'file';
   file: VFile;
+  release: Release;
 }
 
 type Handle = DirHandle | FileHandle;
@@ -124,6 +138,8 @@ const POOL_KEEP = 64;
 const POOLED_READ_MIN = 64 * 1024;
 /** Names per READDIR reply (OpenSSH's sftp-server sends up to 100). */
 const READDIR_BATCH = 100;
+/** Room in a NAME reply for its header (length, type, id, count). */
+const NAME_HEADER = 13;
 
 export interface SftpSessionOptions {
   channel: ServerChannel;
@@ -134,6 +150,8 @@ export interface SftpSessionOptions {
   extensions: ExtensionRegistry;
   /** The client's SSH identification line; some clients' quirks depend on it. */
   clientIdent?: string;
+  /** Handles and listing memory shared by every session of the server; none when absent. */
+  budget?: HandleBudget;
 }
 
 export class SftpSession {
@@ -147,6 +165,11 @@ export class SftpSession {
   private readonly pool: BufferPool;
   private readonly framer: PacketFramer;
   private readonly handles = new Map<string, Handle>();
+  private readonly budget: HandleBudget;
+  /** Handles open or being opened: each holds a share taken by `reserve`. */
+  private reserved = 0;
+  /** Bytes of listing memory the open directory handles count for. */
+  private listingBytes = 0;
   private nextHandle = 1;
   private initialized = false;
   private pending = 0;
@@ -186,6 +209,7 @@ export class SftpSession {
     this.logger = o.logger;
     this.limits = o.limits;
     this.extensions = o.extensions;
+    this.budget = o.budget ?? HandleBudget.unlimited();
     this.linkPathFirst = sendsLinkPathFirst(o.clientIdent);
     // One size for both: a READ reply is at most DATA_HEADER + maxPacket - 1024 bytes.
     this.pool = new BufferPool(o.limits.maxPacket, POOL_KEEP);
@@ -393,10 +417,46 @@ export class SftpSession {
 
   // ---- handles -------------------------------------------------------------
 
-  private addHandle(h: Handle): string {
-    if (this.handles.size >= this.limits.maxHandles) {
-      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
+  /**
+   * Takes a handle's share of every budget before whatever it holds is
+   * opened: a slot of this session's handles, one of the user's and of the
+   * server's descriptors and, for a directory, its listing memory. Throws a
+   * `limit` error, having taken nothing, when one is spent.
+   */
+  private reserve(kind: Handle['kind']): Release {
+    const { maxHandles, maxListingBytes = 0 } = this.limits;
+    if (this.reserved >= maxHandles) {
+      throw MiniftpError.limit(`too many open handles (limit ${maxHandles})`);
     }
+    const taken: Release[] = [];
+    try {
+      if (kind === 'dir') {
+        const bytes = LISTING_BYTES_PER_HANDLE;
+        if (maxListingBytes > 0 && this.listingBytes + bytes > maxListingBytes) {
+          throw MiniftpError.limit(
+            `too many directory listings open in this session (memory limit ${formatSize(maxListingBytes)}); close some first`,
+          );
+        }
+        taken.push(this.budget.takeListing(bytes));
+        this.listingBytes += bytes;
+        taken.push(() => (this.listingBytes -= bytes));
+      }
+      taken.push(this.budget.takeHandle(this.user));
+    } catch (err) {
+      for (const give of taken) give();
+      throw err;
+    }
+    this.reserved++;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.reserved--;
+      for (const give of taken) give();
+    };
+  }
+
+  private addHandle(h: Handle): string {
     const id = String(this.nextHandle++);
     this.handles.set(id, h);
     return id;
@@ -404,7 +464,7 @@ export class SftpSession {
 
   /** Gives an open file a handle in this session (the resume extension opens its own). */
   adoptFile(file: VFile): string {
-    return this.addHandle({ kind: 'file', file });
+    return this.addHandle({ kind: 'file', file, release: this.reserve('file') });
   }
 
   /** True when this session has the file `key` (device:inode) open for writing. */
@@ -501,26 +561,32 @@ export class SftpSession {
     const read = (pflags & OpenFlag.READ) !== 0;
     const write = (pflags & OpenFlag.WRITE) !== 0;
     const append = (pflags & OpenFlag.APPEND) !== 0;
-    if (this.handles.size >= this.limits.maxHandles) {
-      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
-    }
-    const file = await this.fs.open(p, {
-      read,
-      write,
-      append,
-      create: (pflags & OpenFlag.CREAT) !== 0,
-      truncate: (pflags & OpenFlag.TRUNC) !== 0,
-      exclusive: (pflags & OpenFlag.EXCL) !== 0,
-      mode: attrs.permissions,
-    });
+    const release = this.reserve('file');
+    let file: VFile;
     try {
-      const handle = this.addHandle({ kind: 'file', file });
+      file = await this.fs.open(p, {
+        read,
+        write,
+        append,
+        create: (pflags & OpenFlag.CREAT) !== 0,
+        truncate: (pflags & OpenFlag.TRUNC) !== 0,
+        exclusive: (pflags & OpenFlag.EXCL) !== 0,
+        mode: attrs.permissions,
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const handle = this.addHandle({ kind: 'file', file, release });
+    try {
       if (attrs.atime !== undefined && attrs.mtime !== undefined && file.writable) {
         await file.setAttrs({ atime: attrs.atime, mtime: attrs.mtime });
       }
       return handlePacket(id, handle);
     } catch (err) {
+      this.handles.delete(handle);
       await file.close().catch(() => undefined);
+      release();
       throw err;
     }
   }
@@ -529,7 +595,12 @@ export class SftpSession {
     const h = this.handles.get(handle);
     if (!h) throw MiniftpError.invalid('invalid handle');
     this.handles.delete(handle);
-    if (h.kind === 'file') await this.closeFile(h.file, { handOff: true });
+    try {
+      if (h.kind === 'file') await this.closeFile(h.file, { handOff: true });
+      else await h.listing.close();
+    } finally {
+      h.release();
+    }
     return statusPacket(id, Status.OK, 'OK');
   }
 
@@ -590,40 +661,36 @@ export class SftpSession {
   }
 
   private async opendir(id: number, p: string): Promise<Buffer> {
-    if (this.handles.size >= this.limits.maxHandles) {
-      throw MiniftpError.limit(`too many open handles (limit ${this.limits.maxHandles})`);
+    const release = this.reserve('dir');
+    let listing: DirListing;
+    try {
+      listing = await this.fs.opendir(p);
+    } catch (err) {
+      release();
+      throw err;
     }
-    const { real, entries } = await this.fs.readdir(p);
-    const handle = this.addHandle({
-      kind: 'dir',
-      virtualPath: p,
-      real,
-      names: ['.', '..', ...entries],
-      pos: 0,
-    });
-    return handlePacket(id, handle);
+    return handlePacket(id, this.addHandle({ kind: 'dir', virtualPath: p, listing, release }));
   }
 
   private async readdir(id: number, handle: string): Promise<Buffer> {
     const h = this.handles.get(handle);
     if (!h) throw MiniftpError.invalid('invalid handle');
     if (h.kind !== 'dir') throw MiniftpError.invalid('the handle is not a directory');
-    const entries: NameEntry[] = [];
+    // What an entry adds to the reply: its name twice (filename and long
+    // name), the owner twice, the rest of the long name and the attributes.
+    const owner = 2 * Math.max(8, Buffer.byteLength(this.user));
+    const found = await h.listing.next({
+      names: READDIR_BATCH,
+      bytes: READDIR_MAX_BYTES - NAME_HEADER,
+      cost: (name) => 2 * Buffer.byteLength(name) + owner + 128,
+    });
+    if (!found) return statusPacket(id, Status.EOF, 'end of directory');
     const now = Date.now();
-    // Entries removed since OPENDIR are skipped; keep going until a batch has something.
-    while (entries.length === 0 && h.pos < h.names.length) {
-      const batch = h.names.slice(h.pos, h.pos + READDIR_BATCH);
-      h.pos += batch.length;
-      const stats = await this.fs.statEntries(h.real, batch);
-      for (const { name, stats: st } of stats) {
-        entries.push({
-          filename: name,
-          longname: longName(name, st, this.user, now),
-          attrs: attrsFromStats(st),
-        });
-      }
-    }
-    if (entries.length === 0) return statusPacket(id, Status.EOF, 'end of directory');
+    const entries: NameEntry[] = found.map(({ name, stats }) => ({
+      filename: name,
+      longname: longName(name, stats, this.user, now),
+      attrs: attrsFromStats(stats),
+    }));
     return namePacket(id, entries);
   }
 
@@ -649,6 +716,8 @@ export class SftpSession {
     this.handles.clear();
     for (const h of open) {
       if (h.kind === 'file') await this.closeFile(h.file).catch(() => undefined);
+      else await h.listing.close().catch(() => undefined);
+      h.release();
     }
     this.logger.debug('sftp.end', { reason });
     // Not when the channel was ended for the session already (a kick: see farewell).

@@ -20,6 +20,7 @@ import type { Homes } from '../vfs/homes';
 import { describeError } from '../errors';
 import { SftpSession } from '../sftp/session';
 import type { ExtensionRegistry } from '../sftp/extensions';
+import type { HandleBudget } from '../sftp/handle-budget';
 import { ConnectionAuth } from './authenticator';
 import { ConnectionRegistry, type ConnectionInfo } from './connections';
 import {
@@ -41,6 +42,8 @@ export interface MiniftpSshServerOptions {
   hostKeys: HostKey[];
   extensions: ExtensionRegistry;
   connections: ConnectionRegistry;
+  /** Open handles and listing memory shared by all SFTP sessions. */
+  handles?: HandleBudget;
   console?: ConsoleHandler;
   userExec?: UserExecHandler;
 }
@@ -512,9 +515,11 @@ export class MiniftpSshServer {
           maxPacket: limits.maxPacket,
           maxPending: limits.maxPendingRequests,
           maxHandles: limits.maxHandlesPerSession,
+          maxListingBytes: limits.maxListingMemoryPerSession,
         },
         extensions: this.o.extensions,
         clientIdent: conn.clientIdent,
+        budget: this.o.handles,
       });
       sftp.start();
       const ends = this.live.get(conn.id)?.sftpEnds;

@@ -13,6 +13,7 @@ import type { Logger } from '../log/types';
 import type { Attrs } from '../sftp/codec';
 import { Jail, normalizeVirtual } from './jail';
 import { VFile, type WriteObserver } from './vfile';
+import { DirListing, LISTING_READ_AHEAD, type DirEntry } from './dir-listing';
 
 const fsFstat = promisify(fs.fstat);
 const fsClose = promisify(fs.close);
@@ -29,10 +30,7 @@ export interface OpenRequest {
   mode?: number;
 }
 
-export interface DirEntry {
-  name: string;
-  stats: fs.Stats;
-}
+export type { DirEntry };
 
 export interface StatvfsInfo {
   bsize: number;
@@ -346,19 +344,30 @@ export class UserFs {
     }
   }
 
-  async readdir(virtual: string): Promise<{ real: string; entries: string[] }> {
+  /**
+   * Opens a directory for listing (OPENDIR). The listing reads the directory
+   * a batch at a time through the descriptor it holds, which was opened
+   * through the checked directory (see onChecked).
+   */
+  async opendir(virtual: string): Promise<DirListing> {
     const real = await this.jail.resolve(virtual, { followLast: true });
     const st = await fsp.lstat(real);
     if (!st.isDirectory()) throw MiniftpError.invalid('not a directory');
-    let entries: string[] = [];
-    // Listed through a descriptor of the checked directory (see onChecked).
-    await onChecked(this.jail, real, st, async (name) => {
-      entries = await fsp.readdir(name);
-    });
-    return { real, entries };
+    const opened: { dir?: fs.Dir } = {};
+    try {
+      await onChecked(this.jail, real, st, async (name) => {
+        opened.dir = await fsp.opendir(name, { bufferSize: LISTING_READ_AHEAD });
+      });
+    } catch (err) {
+      await opened.dir?.close().catch(() => undefined);
+      throw err;
+    }
+    const dir = opened.dir;
+    if (!dir) throw MiniftpError.failure('the directory could not be opened');
+    return new DirListing(dir, (names) => this.statEntries(real, names));
   }
 
-  /** lstat of entries listed by readdir; entries gone in between are skipped. */
+  /** lstat of entries of the directory `dirReal`; entries gone in between are skipped. */
   async statEntries(dirReal: string, names: string[]): Promise<DirEntry[]> {
     const out = await Promise.all(
       names.map(async (name) => {

@@ -25,15 +25,20 @@ export interface ServerProcess {
 
 /**
  * Starts the server on 127.0.0.1, port 0, with `dataDir` and the shared test
- * host keys; resolves once it prints the port it listens on.
+ * host keys; resolves once it prints the port it listens on. `nofile` starts
+ * it under util-linux `prlimit --nofile=SOFT:HARD`.
  */
 export async function startServerProcess(
   dataDir: string,
   flags: string[] = [],
+  options: { nofile?: { soft: number; hard: number } } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_BIN, ...testServerArgs(dataDir, flags)], {
-    cwd: REPO,
-  });
+  const command = [process.execPath, SERVER_BIN, ...testServerArgs(dataDir, flags)];
+  const { nofile } = options;
+  // prlimit execs the command: the child's pid is the server's.
+  const child = nofile
+    ? spawn('prlimit', [`--nofile=${nofile.soft}:${nofile.hard}`, ...command], { cwd: REPO })
+    : spawn(command[0] as string, command.slice(1), { cwd: REPO });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
