@@ -6,8 +6,23 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MiniftpError, isErrno } from '../errors';
+import { withNameLock } from './name-lock';
 
-/** Lexically normalises a virtual path against `/`; ".." never climbs above the root. */
+/** Longest name of a file or directory, in bytes (the kernel's NAME_MAX). */
+export const MAX_NAME_BYTES = 255;
+/** Longest virtual path or symlink target, in bytes (the kernel's PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+/** Deepest virtual path: directories below the home, the last name included. */
+export const MAX_DEPTH = 128;
+/** Entries a directory move looks through for symlinks before it is refused (see checkDirMove). */
+export const MAX_MOVE_SCAN = 100_000;
+
+/**
+ * Lexically normalises a virtual path against `/`; ".." never climbs above
+ * the root. Paths longer or deeper than the limits above, or with a longer
+ * name, are refused: the cost of looking a path up grows with its depth, and
+ * no directory can be made deeper than a path can name.
+ */
 export function normalizeVirtual(p: string, cwd = '/'): string {
   if (p.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
   const joined = p.startsWith('/') ? p : `${cwd}/${p}`;
@@ -17,7 +32,33 @@ export function normalizeVirtual(p: string, cwd = '/'): string {
     if (part === '..') out.pop();
     else out.push(part);
   }
+  checkNames(out, 'path');
+  if (out.length > MAX_DEPTH) {
+    throw MiniftpError.invalid(`path too deep (at most ${MAX_DEPTH} levels below the home)`);
+  }
   return `/${out.join('/')}`;
+}
+
+/** Refuses a name over MAX_NAME_BYTES or a whole over MAX_PATH_BYTES. */
+function checkNames(parts: readonly string[], what: 'path' | 'symlink target'): void {
+  let bytes = 0;
+  for (const part of parts) {
+    const n = Buffer.byteLength(part);
+    if (n > MAX_NAME_BYTES) {
+      throw MiniftpError.invalid(`file name too long (at most ${MAX_NAME_BYTES} bytes)`);
+    }
+    bytes += n + 1;
+  }
+  if (bytes > MAX_PATH_BYTES) {
+    throw MiniftpError.invalid(`${what} too long (at most ${MAX_PATH_BYTES} bytes)`);
+  }
+}
+
+/** Directories below the root in a normalised virtual path ("/" has none). */
+function depthOf(v: string): number {
+  let n = 0;
+  for (let i = v.indexOf('/'); i !== -1; i = v.indexOf('/', i + 1)) n++;
+  return v === '/' ? 0 : n;
 }
 
 export function virtualDirname(v: string): string {
@@ -29,18 +70,30 @@ export function virtualBasename(v: string): string {
 }
 
 /*
- * The lookups on the path of every request (realpath, lstat) are synchronous:
- * on a local disk they take a microsecond or two, while a round trip through
- * libuv's thread pool costs tens of microseconds, and OpenSSH's sftp waits for
- * each OPEN and CLOSE of a `put -r`/`get -r` in turn, so that latency is paid
- * once per file.
+ * The lookups on the path of a usual request are synchronous: on a local disk
+ * they take a microsecond or two, while a round trip through libuv's thread
+ * pool costs tens of microseconds, and OpenSSH's sftp waits for each OPEN and
+ * CLOSE of a `put -r`/`get -r` in turn, so that latency is paid once per file.
+ *
+ * A lookup's cost grows with the depth of the path, though (the kernel walks
+ * every component of every path it is given), and nothing else runs while the
+ * event loop waits for one: so only paths at most SYNC_DEPTH deep and free of
+ * symlinks are looked up synchronously, which bounds what one request can
+ * take from every other user. The rest go to the thread pool, where the real
+ * path of a directory is found in one walk: the directory is opened (O_PATH:
+ * no permission needed, nothing done to it) and the kernel says where the
+ * descriptor is (/proc/self/fd/N), as for `holds`.
  */
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return undefined;
-  }
+export const SYNC_DEPTH = 8;
+
+/** Linux's O_PATH: a descriptor that names a file without opening it for reading or writing. */
+export const O_PATH = 0o10000000;
+
+const onLinux = process.platform === 'linux';
+
+/** The name of what an O_PATH descriptor refers to, that the kernel cannot redirect. */
+export function fdName(fd: number): string {
+  return `/proc/self/fd/${fd}`;
 }
 
 export class Jail {
@@ -89,31 +142,49 @@ export class Jail {
   async resolve(virtual: string, options: { followLast: boolean }): Promise<string> {
     const v = normalizeVirtual(virtual);
     if (v === '/') return this.root;
-    const plain = this.plainPath(v, options.followLast);
-    if (plain !== undefined) return plain;
+    if (depthOf(v) <= SYNC_DEPTH) {
+      const plain = this.plainPath(v, options.followLast);
+      if (plain !== undefined) return plain;
+    }
     const lexical = this.root + v;
     if (options.followLast) {
       try {
-        const real = fs.realpathSync.native(lexical);
-        if (!this.contains(real)) throw MiniftpError.permission();
-        return real;
+        return await this.realInside(lexical, 0);
       } catch (err) {
         if (!isErrno(err) || err.code !== 'ENOENT') throw err;
         // Missing target: fall through and check the parent, so that a
         // dangling symlink pointing outside is still refused below.
-        const st = lstatOrUndefined(lexical);
+        const st = await fsp.lstat(lexical).catch(() => undefined);
         if (st?.isSymbolicLink()) {
           const dest = await this.follow(
-            await this.realParent(lexical),
+            await this.realInside(path.dirname(lexical), fs.constants.O_DIRECTORY),
             await fsp.readlink(lexical),
           );
-          const parent = await this.realParent(dest);
+          const parent = await this.realInside(path.dirname(dest), fs.constants.O_DIRECTORY);
           return path.join(parent, path.basename(dest));
         }
       }
     }
-    const parent = await this.realParent(lexical);
+    const parent = await this.realInside(path.dirname(lexical), fs.constants.O_DIRECTORY);
     return path.join(parent, path.basename(lexical));
+  }
+
+  /**
+   * Whether a real path is shallow enough to be looked up synchronously (see
+   * SYNC_DEPTH): its walk by the kernel is then provably short.
+   */
+  shallow(real: string): boolean {
+    return depthOf(real.slice(this.root.length) || '/') <= SYNC_DEPTH;
+  }
+
+  /**
+   * Refuses a new directory at `real` deeper than MAX_DEPTH: a path reached
+   * through a symlinked directory is shallower than where it really leads.
+   */
+  checkDepth(real: string): void {
+    if (depthOf(this.toVirtual(real)) > MAX_DEPTH) {
+      throw MiniftpError.invalid(`too deep (at most ${MAX_DEPTH} levels below the home)`);
+    }
   }
 
   /**
@@ -175,24 +246,100 @@ export class Jail {
     return current;
   }
 
-  private async realParent(real: string): Promise<string> {
-    const parent = fs.realpathSync.native(path.dirname(real));
-    if (!this.contains(parent)) throw MiniftpError.permission();
-    return parent;
+  /**
+   * The real path of `p` (every symlink followed), found by the kernel in one
+   * walk on the thread pool: `flags` O_DIRECTORY to require a directory.
+   */
+  private async kernelPath(p: string, flags: number): Promise<string> {
+    if (!onLinux) return fsp.realpath(p);
+    const fh = await fsp.open(p, O_PATH | flags);
+    try {
+      const real = await fsp.readlink(fdName(fh.fd));
+      // How /proc shows a directory or file removed since; a name may end so too.
+      if (real.endsWith(' (deleted)') && (await fh.stat()).nlink === 0) {
+        throw MiniftpError.notFound();
+      }
+      return real;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** kernelPath, refused when it is not inside the jail. */
+  private async realInside(p: string, flags: number): Promise<string> {
+    const real = await this.kernelPath(p, flags);
+    if (!this.contains(real)) throw MiniftpError.permission();
+    return real;
+  }
+
+  /**
+   * Runs `op` on a name for `real` (a path whose directory is resolved, as
+   * `resolve` gives) that leads into that very directory whatever happens to
+   * the path meanwhile: /proc/self/fd/N/<name>, N a descriptor of the
+   * directory, opened without following a final symlink and checked to be
+   * inside the jail. A directory above swapped for a symlink, or the
+   * directory itself, cannot then send a change (create, remove, rename,
+   * link) elsewhere. Elsewhere than on Linux, `real` itself.
+   */
+  async inDir<T>(real: string, op: (name: string) => Promise<T>): Promise<T> {
+    if (!onLinux) return op(real);
+    const flags = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+    const fh = await fsp.open(path.dirname(real), flags);
+    try {
+      if (!this.holds(fh.fd)) throw MiniftpError.permission();
+      return await op(`${fdName(fh.fd)}/${path.basename(real)}`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** `inDir`, synchronously, for OPEN's fast path (see SYNC_DEPTH). */
+  inDirSync<T>(real: string, op: (name: string) => T): T {
+    if (!onLinux) return op(real);
+    const flags = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+    const fd = fs.openSync(path.dirname(real), flags);
+    try {
+      if (!this.holds(fd)) throw MiniftpError.permission();
+      return op(`${fdName(fd)}/${path.basename(real)}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Runs `op`, a request that changes names in the home, after every such
+   * request of this user that came before it (in any of the user's
+   * sessions) has finished: see name-lock.ts.
+   */
+  changing<T>(op: () => Promise<T>): Promise<T> {
+    return withNameLock(this.root, op);
   }
 
   /**
    * The virtual path REALPATH answers: symlinks resolved where they exist and
    * stay inside; otherwise the lexical path, so nothing outside is revealed.
+   * As realpath(3) and OpenSSH's sftp-server: a missing (or non-directory)
+   * component before the last is NO_SUCH_FILE; a missing last one is fine.
    */
   async realVirtual(virtual: string): Promise<string> {
     const v = normalizeVirtual(virtual);
+    if (v === '/') return v;
+    // Plain all along (the last name may be missing): the path itself.
+    if (depthOf(v) <= SYNC_DEPTH && this.plainPath(v, true) !== undefined) return v;
+    const lexical = this.root + v;
+    let parent: string;
     try {
-      const real = fs.realpathSync.native(this.root + (v === '/' ? '' : v));
-      return this.contains(real) ? this.toVirtual(real) : v;
-    } catch {
-      return v;
+      parent = await this.kernelPath(path.dirname(lexical), fs.constants.O_DIRECTORY);
+    } catch (err) {
+      if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) {
+        throw MiniftpError.notFound();
+      }
+      throw err;
     }
+    if (!this.contains(parent)) return v;
+    const real = await this.kernelPath(lexical, 0).catch(() => undefined);
+    if (real === undefined) return this.toVirtual(path.join(parent, path.basename(lexical)));
+    return this.contains(real) ? this.toVirtual(real) : v;
   }
 
   /**
@@ -212,6 +359,7 @@ export class Jail {
    */
   async symlinkTarget(linkReal: string, target: string): Promise<string> {
     if (target.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
+    checkNames(target.split('/'), 'symlink target');
     const dir = path.dirname(linkReal);
     const relative = target.startsWith('/')
       ? path.relative(dir, this.lexical(target)) || '.'
@@ -244,19 +392,65 @@ export class Jail {
    * renamed over the old). True when rewritten.
    */
   async settleLink(linkReal: string): Promise<boolean> {
-    const stored = await fsp.readlink(linkReal);
-    if (!climbs(stored)) return false;
-    const dest = await this.follow(path.dirname(linkReal), stored);
-    if (!this.contains(dest)) return false;
-    const temp = `${linkReal}.miniftp-${process.pid}-${Date.now()}`;
-    await fsp.symlink(dest, temp);
-    try {
-      await fsp.rename(temp, linkReal);
-    } catch (err) {
-      await fsp.unlink(temp).catch(() => undefined);
-      throw err;
-    }
-    return true;
+    // One of the user's changes to names: see `changing`.
+    return this.changing(async () => {
+      const stored = await fsp.readlink(linkReal);
+      if (!climbs(stored)) return false;
+      const dest = await this.follow(path.dirname(linkReal), stored);
+      if (!this.contains(dest)) return false;
+      const temp = `${linkReal}.miniftp-${process.pid}-${Date.now()}`;
+      await fsp.symlink(dest, temp);
+      try {
+        await fsp.rename(temp, linkReal);
+      } catch (err) {
+        await fsp.unlink(temp).catch(() => undefined);
+        throw err;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Refuses moving the directory at `fromReal` to `toReal` when a symlink
+   * anywhere under it has a target that climbs (`..`) and would lead out of
+   * the home from its new place (`checkLinkMove` for each), naming the first
+   * such link; or when the tree would end deeper than MAX_DEPTH. The walk is
+   * asynchronous and stops after MAX_MOVE_SCAN entries, refusing the move:
+   * such a tree is moved in parts.
+   */
+  async checkDirMove(fromReal: string, toReal: string): Promise<void> {
+    this.checkDepth(toReal);
+    const base = depthOf(this.toVirtual(toReal));
+    let seen = 0;
+    const walk = async (rel: string, depth: number): Promise<void> => {
+      const entries = await fsp.readdir(path.join(fromReal, rel), { withFileTypes: true });
+      for (const entry of entries) {
+        if (++seen > MAX_MOVE_SCAN) {
+          throw MiniftpError.limit(
+            `the directory holds more than ${MAX_MOVE_SCAN} entries to check; move its contents in parts`,
+          );
+        }
+        if (base + depth > MAX_DEPTH) {
+          throw MiniftpError.invalid(
+            `moved there, the directory would reach deeper than ${MAX_DEPTH} levels`,
+          );
+        }
+        const name = path.join(rel, entry.name);
+        if (entry.isDirectory()) await walk(name, depth + 1);
+        else if (entry.isSymbolicLink()) {
+          const stored = await fsp.readlink(path.join(fromReal, name));
+          if (!climbs(stored)) continue;
+          const dest = await this.follow(path.dirname(path.join(toReal, name)), stored);
+          if (!this.contains(dest)) {
+            const shown = this.toVirtual(path.join(fromReal, name));
+            throw MiniftpError.permission(
+              `moved there, the symlink ${shown} would point outside your home`,
+            );
+          }
+        }
+      }
+    };
+    await walk('', 1);
   }
 
   /**

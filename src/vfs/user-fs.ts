@@ -11,13 +11,14 @@ import { MiniftpError, isErrno } from '../errors';
 import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge, type UserUsage } from '../quota/user-usage';
 import type { Logger } from '../log/types';
 import type { Attrs } from '../sftp/codec';
-import { Jail, normalizeVirtual } from './jail';
+import { Jail, O_PATH, normalizeVirtual } from './jail';
 import { VFile, type WriteObserver } from './vfile';
 import { DirListing, LISTING_READ_AHEAD, type DirEntry } from './dir-listing';
 
 const fsFstat = promisify(fs.fstat);
 const fsClose = promisify(fs.close);
 const fsFtruncate = promisify(fs.ftruncate);
+const fsOpen = promisify(fs.open);
 
 export interface OpenRequest {
   read: boolean;
@@ -72,9 +73,6 @@ export interface UserFsOptions {
 
 /** Permission bits a client may set: no setuid, setgid or sticky. */
 const MODE_MASK = 0o777;
-
-/** Linux's O_PATH: a descriptor that names a file without opening it for reading or writing. */
-const O_PATH = 0o10000000;
 
 /**
  * Runs `op` on the file or directory at `real`, checked to be the one `st`
@@ -134,7 +132,13 @@ export class UserFs {
     });
   }
 
-  async open(virtual: string, req: OpenRequest): Promise<VFile> {
+  open(virtual: string, req: OpenRequest): Promise<VFile> {
+    // Creating a name is one of the user's changes to names (see Jail.changing).
+    if (req.create) return this.jail.changing(() => this.openNow(virtual, req));
+    return this.openNow(virtual, req);
+  }
+
+  private async openNow(virtual: string, req: OpenRequest): Promise<VFile> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.invalid('cannot open the home directory as a file');
     const real = await this.jail.resolve(vpath, { followLast: true });
@@ -150,8 +154,15 @@ export class UserFs {
     if (req.append) flags |= fs.constants.O_APPEND;
     const writable = req.write || req.append;
     let created = false;
-    // Synchronous, as in Jail.resolve: the lookup is cheaper than a thread-pool round trip.
-    const existing = fs.lstatSync(real, { throwIfNoEntry: false });
+    // Synchronous, as in Jail.resolve, when that is provably cheap: the lookup
+    // then costs less than a thread-pool round trip.
+    const sync = this.jail.shallow(real);
+    const existing = sync
+      ? fs.lstatSync(real, { throwIfNoEntry: false })
+      : await fsp.lstat(real).catch((err: unknown) => {
+          if (isErrno(err) && err.code === 'ENOENT') return undefined;
+          throw err;
+        });
     // CREAT and EXCL apply without WRITE too, as in open(2): paramiko's open(name, 'x')
     // sends CREAT|EXCL alone and expects a new, empty file or "already exists".
     if (existing && req.create && req.exclusive) throw MiniftpError.exists();
@@ -174,20 +185,31 @@ export class UserFs {
     // otherwise every read-back after a write updates atime, and those inode
     // updates contend with the writes in the filesystem's journal.
     let fdReadable = !writable || req.read;
+    // A new name is made in the directory that was checked (see Jail.inDir).
+    const openReal = (f: number, mode: number): number | Promise<number> => {
+      if (sync) {
+        return created
+          ? this.jail.inDirSync(real, (name) => fs.openSync(name, f, mode))
+          : fs.openSync(real, f, mode);
+      }
+      return created
+        ? this.jail.inDir(real, (name) => fsOpen(name, f, mode))
+        : fsOpen(real, f, mode);
+    };
     try {
       // Synchronous like the lookups above (a FIFO cannot block it: O_NONBLOCK).
       const mode = (req.mode ?? 0o666) & MODE_MASK;
-      if (!writable) fd = fs.openSync(real, flags, mode);
+      if (!writable) fd = await openReal(flags, mode);
       else {
         const readWrite =
           (flags & ~fs.constants.O_WRONLY) | fs.constants.O_RDWR | fs.constants.O_NOATIME;
         try {
-          fd = fs.openSync(real, readWrite, mode);
+          fd = await openReal(readWrite, mode);
           fdReadable = true;
         } catch (err) {
           // EACCES: the file is write-only; EPERM: O_NOATIME on a file another user owns.
           if (!isErrno(err) || (err.code !== 'EACCES' && err.code !== 'EPERM')) throw err;
-          fd = fs.openSync(real, flags, mode);
+          fd = await openReal(flags, mode);
         }
       }
     } catch (err) {
@@ -300,7 +322,15 @@ export class UserFs {
   }
 
   /** SETSTAT (follow) and lsetstat@openssh.com (no follow). */
-  async setAttrs(virtual: string, attrs: Attrs, options: { follow: boolean }): Promise<void> {
+  setAttrs(virtual: string, attrs: Attrs, options: { follow: boolean }): Promise<void> {
+    return this.jail.changing(() => this.setAttrsNow(virtual, attrs, options));
+  }
+
+  private async setAttrsNow(
+    virtual: string,
+    attrs: Attrs,
+    options: { follow: boolean },
+  ): Promise<void> {
     const real = await this.jail.resolve(virtual, { followLast: options.follow });
     const st = await fsp.lstat(real);
     if (attrs.size !== undefined) {
@@ -381,26 +411,40 @@ export class UserFs {
     return out.filter((e): e is DirEntry => e !== undefined);
   }
 
-  async remove(virtual: string): Promise<void> {
+  remove(virtual: string): Promise<void> {
+    return this.jail.changing(() => this.removeNow(virtual));
+  }
+
+  private async removeNow(virtual: string): Promise<void> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.permission();
     const real = await this.jail.resolve(vpath, { followLast: false });
     const st = await fsp.lstat(real);
     if (st.isDirectory()) throw MiniftpError.invalid('is a directory (use rmdir)');
-    if (st.isSymbolicLink()) this.removeLink(real);
-    else await fsp.unlink(real);
+    await this.jail.inDir(real, async (name) => {
+      if (st.isSymbolicLink()) this.removeLink(name);
+      else await fsp.unlink(name);
+    });
     if (st.isFile()) this.usage.removeName(fileKey(st), st.size);
     else if (!st.isSymbolicLink()) this.usage.touched();
     this.o.onPathGone?.(vpath);
     this.o.logger?.info('file.removed', { path: vpath, bytes: st.size });
   }
 
-  async mkdir(virtual: string, attrs: Attrs): Promise<void> {
+  mkdir(virtual: string, attrs: Attrs): Promise<void> {
+    return this.jail.changing(() => this.mkdirNow(virtual, attrs));
+  }
+
+  private async mkdirNow(virtual: string, attrs: Attrs): Promise<void> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.exists();
     const real = await this.jail.resolve(vpath, { followLast: false });
-    this.createCharged('mkdir', vpath, real, DIRECTORY_CHARGE, () =>
-      fs.mkdirSync(real, { mode: (attrs.permissions ?? 0o777) & MODE_MASK }),
+    this.jail.checkDepth(real);
+    const mode = (attrs.permissions ?? 0o777) & MODE_MASK;
+    await this.jail.inDir(real, async (name) =>
+      this.createCharged('mkdir', vpath, name, DIRECTORY_CHARGE, () =>
+        fs.mkdirSync(name, { mode }),
+      ),
     );
     this.o.logger?.info('dir.created', { path: vpath });
   }
@@ -445,13 +489,19 @@ export class UserFs {
     this.usage.removeEntry(bytes);
   }
 
-  async rmdir(virtual: string): Promise<void> {
+  rmdir(virtual: string): Promise<void> {
+    return this.jail.changing(() => this.rmdirNow(virtual));
+  }
+
+  private async rmdirNow(virtual: string): Promise<void> {
     const vpath = normalizeVirtual(virtual);
     if (vpath === '/') throw MiniftpError.permission('cannot remove your home directory');
     const real = await this.jail.resolve(vpath, { followLast: false });
-    // Synchronous, released in the same turn (see user-usage.ts).
-    fs.rmdirSync(real);
-    this.usage.removeEntry(DIRECTORY_CHARGE);
+    await this.jail.inDir(real, async (name) => {
+      // Synchronous, released in the same turn (see user-usage.ts).
+      fs.rmdirSync(name);
+      this.usage.removeEntry(DIRECTORY_CHARGE);
+    });
     this.o.logger?.info('dir.removed', { path: vpath });
   }
 
@@ -463,7 +513,11 @@ export class UserFs {
    * RENAME (overwrite false: an existing target fails, as draft-02 and
    * OpenSSH's sftp-server do) and posix-rename@openssh.com (overwrite true).
    */
-  async rename(
+  rename(fromVirtual: string, toVirtual: string, options: { overwrite: boolean }): Promise<void> {
+    return this.jail.changing(() => this.renameNow(fromVirtual, toVirtual, options));
+  }
+
+  private async renameNow(
     fromVirtual: string,
     toVirtual: string,
     options: { overwrite: boolean },
@@ -484,10 +538,11 @@ export class UserFs {
       throw MiniftpError.invalid('cannot move a directory into itself');
     }
     if (src.isSymbolicLink()) await this.jail.checkLinkMove(realFrom, realTo);
+    if (src.isDirectory()) await this.jail.checkDirMove(realFrom, realTo);
     // The same inode under two names (hard links): rename does nothing, nothing to give back.
     const other = dst !== undefined && fileKey(dst) !== fileKey(src);
     const replaced = other ? this.entryCharge(realTo, dst) : undefined;
-    await fsp.rename(realFrom, realTo);
+    await this.jail.inDir(realFrom, (a) => this.jail.inDir(realTo, (b) => fsp.rename(a, b)));
     if (other && dst.isFile()) this.usage.removeName(fileKey(dst), dst.size);
     else if (replaced !== undefined) this.usage.removeEntry(replaced);
     // Even a plain move changes what a running rescan finds where.
@@ -503,17 +558,27 @@ export class UserFs {
     return await this.jail.readlinkTarget(real, target);
   }
 
-  async symlink(linkVirtual: string, target: string): Promise<void> {
+  symlink(linkVirtual: string, target: string): Promise<void> {
+    return this.jail.changing(() => this.symlinkNow(linkVirtual, target));
+  }
+
+  private async symlinkNow(linkVirtual: string, target: string): Promise<void> {
     const link = normalizeVirtual(linkVirtual);
     const real = await this.jail.resolve(link, { followLast: false });
     const stored = await this.jail.symlinkTarget(real, target);
-    this.createCharged('symlink', link, real, linkCharge(stored, this.jail.root), () =>
-      fs.symlinkSync(stored, real),
+    await this.jail.inDir(real, async (name) =>
+      this.createCharged('symlink', link, name, linkCharge(stored, this.jail.root), () =>
+        fs.symlinkSync(stored, name),
+      ),
     );
     this.o.logger?.info('link.created', { path: link, symbolic: true });
   }
 
-  async hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
+  hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
+    return this.jail.changing(() => this.hardlinkNow(fromVirtual, toVirtual));
+  }
+
+  private async hardlinkNow(fromVirtual: string, toVirtual: string): Promise<void> {
     const to = normalizeVirtual(toVirtual);
     const realFrom = await this.jail.resolve(fromVirtual, { followLast: false });
     const realTo = await this.jail.resolve(to, { followLast: false });
@@ -523,7 +588,11 @@ export class UserFs {
     if (st.isSymbolicLink()) {
       // A new name of a symlink is charged as a new symlink.
       const bytes = linkCharge(fs.readlinkSync(realFrom), this.jail.root);
-      this.createCharged('hardlink', to, realTo, bytes, () => fs.linkSync(realFrom, realTo));
+      await this.jail.inDir(realFrom, (a) =>
+        this.jail.inDir(realTo, async (b) =>
+          this.createCharged('hardlink', to, b, bytes, () => fs.linkSync(a, b)),
+        ),
+      );
       this.o.logger?.info('link.created', { path: to, symbolic: false });
       return;
     }
@@ -531,7 +600,7 @@ export class UserFs {
     const key = fileKey(st);
     if (st.isFile()) this.checked('hardlink', to, () => this.usage.addName(key, st.size));
     try {
-      await fsp.link(realFrom, realTo);
+      await this.jail.inDir(realFrom, (a) => this.jail.inDir(realTo, (b) => fsp.link(a, b)));
     } catch (err) {
       if (st.isFile()) this.usage.removeName(key, st.size);
       throw err;

@@ -541,7 +541,10 @@ describe('ssh2 client against the SFTP server', function () {
       const ep = async (p: string): Promise<string | undefined> =>
         namesOf(await raw.extended(Ext.EXPAND_PATH, (w) => w.string(p)))[0]?.filename;
       expect(await ep('~')).to.equal('/');
-      expect(await ep('~/x/y')).to.equal('/x/y');
+      expect(await ep('~/x')).to.equal('/x');
+      // As OpenSSH (realpath(3)): a missing directory on the way is NO_SUCH_FILE.
+      const missing = statusOf(await raw.extended(Ext.EXPAND_PATH, (w) => w.string('~/x/y')));
+      expect(missing.code).to.equal(Status.NO_SUCH_FILE);
       expect(await ep('~zhangsan/x')).to.equal('/x');
       expect(await ep('x/../y')).to.equal('/y');
       const other = statusOf(await raw.extended(Ext.EXPAND_PATH, (w) => w.string('~root/x')));
