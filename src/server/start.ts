@@ -133,6 +133,8 @@ export async function startServer(
       threshold: config.limits.banThreshold,
       windowSeconds: config.limits.banWindow,
       banSeconds: config.limits.banTime,
+      accountThreshold: config.limits.accountLockThreshold,
+      accountLockSeconds: config.limits.accountLockTime,
     });
     const connections = new ConnectionRegistry();
     const extensions = registerResume(

@@ -1,0 +1,77 @@
+/**
+ * The two messages that tell a client why it is turned away during login:
+ * SSH_MSG_USERAUTH_BANNER (OpenSSH prints it at its default log level) and
+ * SSH_MSG_DISCONNECT with a description (OpenSSH prints "Received disconnect
+ * from …: <description>" even with LogLevel=ERROR). ssh2's server sends its
+ * banner only before the first attempt and its DISCONNECT without a
+ * description, so these are written here through ssh2's own packet writer
+ * and cipher. When that is not possible (ssh2 changed, or a key exchange is
+ * under way and packets must wait) they return false and the caller just
+ * ends the connection.
+ */
+import type { Connection } from 'ssh2';
+
+const MSG_DISCONNECT = 1;
+const MSG_USERAUTH_BANNER = 53;
+/**
+ * RFC 4253, section 11.1. The reason given is always "by application": ssh2's
+ * client turns any other into an 'error' event, which after a login failure
+ * would come second, to clients listening with once('error').
+ */
+const DISCONNECT_BY_APPLICATION = 11;
+
+interface PacketWriter {
+  allocStart: number;
+  alloc(size: number, force?: boolean): Buffer;
+  finalize(packet: Buffer, force?: boolean): Buffer;
+}
+
+interface ProtocolInternals {
+  _kexinit?: unknown;
+  _packetRW?: { write?: PacketWriter };
+  _cipher?: { encrypt(packet: Buffer): void };
+}
+
+function protocolOf(client: Connection): ProtocolInternals | undefined {
+  const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
+  if (!proto || proto._kexinit !== undefined) return undefined;
+  if (typeof proto._packetRW?.write?.alloc !== 'function') return undefined;
+  if (typeof proto._cipher?.encrypt !== 'function') return undefined;
+  return proto;
+}
+
+/** Sends one message: its type byte, then `fields` (numbers as uint32, strings as SSH strings). */
+function send(client: Connection, type: number, fields: Array<number | string>): boolean {
+  const proto = protocolOf(client);
+  const writer = proto?._packetRW?.write;
+  const cipher = proto?._cipher;
+  if (!writer || !cipher) return false;
+  const parts = fields.map((f) => (typeof f === 'number' ? f : Buffer.from(f, 'utf8')));
+  let size = 1;
+  for (const f of parts) size += 4 + (typeof f === 'number' ? 0 : f.length);
+  let p = writer.allocStart;
+  const packet = writer.alloc(size);
+  packet[p++] = type;
+  for (const f of parts) {
+    if (typeof f === 'number') {
+      packet.writeUInt32BE(f, p);
+      p += 4;
+    } else {
+      packet.writeUInt32BE(f.length, p);
+      f.copy(packet, p + 4);
+      p += 4 + f.length;
+    }
+  }
+  cipher.encrypt(writer.finalize(packet));
+  return true;
+}
+
+/** Text shown to the user during login (SSH_MSG_USERAUTH_BANNER); false when it could not be sent. */
+export function sendAuthBanner(client: Connection, text: string): boolean {
+  return send(client, MSG_USERAUTH_BANNER, [text, '']);
+}
+
+/** SSH_MSG_DISCONNECT with `description`; false when it could not be sent. */
+export function sendDisconnect(client: Connection, description: string): boolean {
+  return send(client, MSG_DISCONNECT, [DISCONNECT_BY_APPLICATION, description, '']);
+}
