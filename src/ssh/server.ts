@@ -27,7 +27,7 @@ import {
   startupDropChance,
   type ConnectionInfo,
 } from './connections';
-import { sendAuthBanner, sendDisconnect } from './wire';
+import { allowRepeatedUserauthService, sendAuthBanner, sendDisconnect } from './wire';
 import {
   refuseChannel,
   type ChannelContext,
@@ -262,6 +262,11 @@ export class MiniftpSshServer {
       else client.end();
     };
     if (peer) peer.end = (reason) => endWith(reason);
+    if (!allowRepeatedUserauthService(client))
+      logger.warn('ssh.compat', {
+        ip,
+        reason: 'cannot let paramiko ask for the login service again with this ssh2',
+      });
     const offer = this.offers.narrow(client, ip, clientIdent);
     if (offer === 'unsupported')
       logger.warn('connection.offer', {
@@ -529,6 +534,13 @@ export class MiniftpSshServer {
     idle: IdleWatch,
   ): Promise<void> {
     const logger = this.o.logger.child({ user, session: conn.id });
+    // Disabled or deleted since the login (its connection is being ended): a
+    // late channel must not create the home again.
+    const account = this.o.store.users.get(user);
+    if (!account || account.disabled || !this.live.has(conn.id)) {
+      refuseChannel(channel, 'this account is no longer available');
+      return;
+    }
     try {
       const fs = await this.o.homes.fsFor(user, { logger });
       const { limits } = this.o.config;

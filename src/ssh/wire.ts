@@ -75,3 +75,40 @@ export function sendAuthBanner(client: Connection, text: string): boolean {
 export function sendDisconnect(client: Connection, description: string): boolean {
   return send(client, MSG_DISCONNECT, [DISCONNECT_BY_APPLICATION, description, '']);
 }
+
+type ServiceRequestHandler = (proto: unknown, name: string) => void;
+
+interface ServiceInternals {
+  _handlers?: Record<string, unknown>;
+  serviceAccept?: (name: string) => void;
+}
+
+/**
+ * Lets a client ask for the "ssh-userauth" service again before it has logged
+ * in, as OpenSSH's server does. paramiko asks before each method it tries, and
+ * ssh2's server disconnects on the second request: paramiko with a key that is
+ * not on file never got to try its password. Once logged in, the request goes
+ * to ssh2, which refuses it. False when ssh2's internals are not as expected.
+ */
+export function allowRepeatedUserauthService(client: Connection): boolean {
+  const proto = (client as unknown as { _protocol?: ServiceInternals })._protocol;
+  const handlers = proto?._handlers;
+  const original = handlers?.SERVICE_REQUEST;
+  const accept = proto?.serviceAccept;
+  if (!proto || !handlers || typeof original !== 'function' || typeof accept !== 'function') {
+    return false;
+  }
+  const forward = original as ServiceRequestHandler;
+  let asked = false;
+  const loggedIn = (): boolean =>
+    (client as unknown as { authenticated?: boolean }).authenticated === true;
+  handlers.SERVICE_REQUEST = (p: unknown, name: string): void => {
+    if (asked && name === 'ssh-userauth' && !loggedIn()) {
+      accept.call(proto, name);
+      return;
+    }
+    if (name === 'ssh-userauth') asked = true;
+    forward(p, name);
+  };
+  return true;
+}
