@@ -69,6 +69,9 @@ const KEX = [
   'diffie-hellman-group14-sha256',
 ] as const;
 
+/** How long a connection being ended may take to close before its socket is destroyed. */
+const LINGER_MS = 2000;
+
 export const FILE_TRANSFER_ONLY = 'this account is for file transfer only';
 
 interface IdleWatch {
@@ -257,9 +260,15 @@ export class MiniftpSshServer {
     const ip = peer?.ip ?? reportedIp;
     const loggedIdent = clipForLog(clientIdent);
     /** Ends the connection with `reason` in the DISCONNECT, which OpenSSH prints. */
+    let ending = false;
     const endWith = (reason: string): void => {
-      if (sendDisconnect(client, `miniftp: ${reason}`)) peer?.socket.end();
+      if (ending) return;
+      ending = true;
+      const socket = peer?.socket;
+      if (socket?.writable && sendDisconnect(client, `miniftp: ${reason}`)) socket.end();
       else client.end();
+      // A client that never closes its side must not keep the connection counted.
+      if (socket) setTimeout(() => socket.destroy(), LINGER_MS).unref();
     };
     if (peer) peer.end = (reason) => endWith(reason);
     if (!allowRepeatedUserauthService(client))
