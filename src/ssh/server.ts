@@ -27,7 +27,12 @@ import {
   startupDropChance,
   type ConnectionInfo,
 } from './connections';
-import { allowRepeatedUserauthService, sendAuthBanner, sendDisconnect } from './wire';
+import {
+  allowRepeatedUserauthService,
+  DISCONNECT_TOO_MANY_CONNECTIONS,
+  sendAuthBanner,
+  sendDisconnect,
+} from './wire';
 import {
   refuseChannel,
   type ChannelContext,
@@ -261,11 +266,11 @@ export class MiniftpSshServer {
     const loggedIdent = clipForLog(clientIdent);
     /** Ends the connection with `reason` in the DISCONNECT, which OpenSSH prints. */
     let ending = false;
-    const endWith = (reason: string): void => {
+    const endWith = (reason: string, code?: number): void => {
       if (ending) return;
       ending = true;
       const socket = peer?.socket;
-      if (socket?.writable && sendDisconnect(client, `miniftp: ${reason}`)) socket.end();
+      if (socket?.writable && sendDisconnect(client, `miniftp: ${reason}`, code)) socket.end();
       else client.end();
       // A client that never closes its side must not keep the connection counted.
       if (socket) setTimeout(() => socket.destroy(), LINGER_MS).unref();
@@ -338,7 +343,7 @@ export class MiniftpSshServer {
           // The banner is printed by OpenSSH at its default log level, the
           // DISCONNECT's description even with LogLevel=ERROR.
           sendAuthBanner(client, `miniftp: ${reason}\n`);
-          endWith(reason);
+          endWith(reason, DISCONNECT_TOO_MANY_CONNECTIONS);
         },
         accepted: ({ user, method }) => {
           conn.user = user;

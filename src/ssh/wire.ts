@@ -14,11 +14,13 @@ import type { Connection } from 'ssh2';
 const MSG_DISCONNECT = 1;
 const MSG_USERAUTH_BANNER = 53;
 /**
- * RFC 4253, section 11.1. The reason given is always "by application": ssh2's
- * client turns any other into an 'error' event, which after a login failure
- * would come second, to clients listening with once('error').
+ * RFC 4253, section 11.1. "By application" is the usual reason: ssh2's client
+ * turns any other into an 'error' event, which after a failed login would be
+ * its second, for clients listening with once('error').
  */
-const DISCONNECT_BY_APPLICATION = 11;
+export const DISCONNECT_BY_APPLICATION = 11;
+/** For a login turned away before any failure: ssh2's clients report it as an error with the text. */
+export const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
 
 interface PacketWriter {
   allocStart: number;
@@ -72,8 +74,12 @@ export function sendAuthBanner(client: Connection, text: string): boolean {
 }
 
 /** SSH_MSG_DISCONNECT with `description`; false when it could not be sent. */
-export function sendDisconnect(client: Connection, description: string): boolean {
-  return send(client, MSG_DISCONNECT, [DISCONNECT_BY_APPLICATION, description, '']);
+export function sendDisconnect(
+  client: Connection,
+  description: string,
+  reason = DISCONNECT_BY_APPLICATION,
+): boolean {
+  return send(client, MSG_DISCONNECT, [reason, description, '']);
 }
 
 type ServiceRequestHandler = (proto: unknown, name: string) => void;

@@ -557,14 +557,17 @@ describe('hardening: admission', function () {
         // The banner, and the DISCONNECT's description.
         expect(res.stderr).to.match(/^miniftp: too many sessions for this user \(limit 1\)$/m);
         expect(res.stderr).to.match(
-          /Received disconnect from 127\.0\.0\.1 port \d+:11: miniftp: too many sessions for this user \(limit 1\)/,
+          /Received disconnect from 127\.0\.0\.1 port \d+:12: miniftp: too many sessions for this user \(limit 1\)/,
         );
+        // ssh2's client reports it as an error with the text.
+        const err = await loginError(server.port, 'zhangsan', '123');
+        expect(err?.message).to.equal('miniftp: too many sessions for this user (limit 1)');
       } finally {
         await endClient(first);
       }
       const lines = await logLines(server.dataDir);
       expect(lines.filter((l) => l.event === 'login.ok')).to.have.length(1);
-      expect(lines.filter((l) => l.event === 'login.refused')).to.have.length(1);
+      expect(lines.filter((l) => l.event === 'login.refused')).to.have.length(2);
       // Not a failed login: it counts toward no ban.
       expect(lines.filter((l) => l.event === 'login.failed')).to.deep.equal([]);
     });
