@@ -1,43 +1,95 @@
 export interface LoginThrottleOptions {
-  /** Failed logins within the window that trigger a ban; 0 turns banning off. */
+  /** Failed logins from one IP within the window that trigger a ban; 0 turns banning off. */
   readonly threshold: number;
   readonly windowSeconds: number;
   readonly banSeconds: number;
-  /** Most IPs remembered at once; the least recently seen are forgotten first. */
+  /**
+   * Failed password logins for one account, within the window, from addresses
+   * it has never logged in from, that lock it for such addresses; 0 turns the
+   * lock off.
+   */
+  readonly accountThreshold?: number;
+  /** Seconds an account stays locked for addresses it has not logged in from. */
+  readonly accountLockSeconds?: number;
+  /** Most IPs (and accounts) remembered at once; the least recently seen are forgotten first. */
   readonly maxTracked?: number;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   readonly now?: () => number;
 }
 
+interface Failure {
+  readonly at: number;
+  /** The account it was for, or '' when the name cannot be an account. */
+  readonly account: string;
+}
+
 interface Entry {
-  /** Times of the failures still inside the window, oldest first; never longer than threshold. */
-  failures: number[];
+  /** Failures still inside the window, oldest first; never longer than the threshold. */
+  failures: Failure[];
   bannedUntil: number | undefined;
 }
 
+interface AccountEntry {
+  /** Times of failures from addresses not known for the account, oldest first. */
+  failures: number[];
+  lockedUntil: number | undefined;
+}
+
 const DEFAULT_MAX_TRACKED = 10_000;
-/** A full sweep is O(tracked IPs), so run it at most this often. */
+/** A full sweep is O(tracked entries), so run it at most this often. */
 const PRUNE_INTERVAL_MS = 1_000;
+/** How long an address stays known for an account after a login from it. */
+const KNOWN_ADDRESS_MS = 30 * 24 * 3600 * 1000;
+/**
+ * Longest name kept as an account key: longer names cannot be accounts (user
+ * names have at most 32 characters), and keeping them would let a client
+ * fill memory with its own strings.
+ */
+const MAX_ACCOUNT_KEY = 64;
+
+function accountKey(account: string | undefined): string {
+  return account !== undefined && account.length <= MAX_ACCOUNT_KEY ? account : '';
+}
 
 /**
- * Per-IP failed-login counting with a sliding window and temporary bans. Memory stays bounded:
- * expired entries are swept, and past `maxTracked` the least recently seen IP is dropped — an
- * attacker rotating through more addresses than that loses only the history of the oldest ones.
+ * Failed-login counting with sliding windows, per address and per account.
+ *
+ * Per address: failures for any account count, and a success only forgives
+ * the failures for the account that logged in, so guessing one account's
+ * password between logins to another never resets the count. At the
+ * threshold the address is banned for a while.
+ *
+ * Per account: failed password logins from addresses the account has never
+ * logged in from count; at the threshold the account is locked for a while,
+ * but only for such addresses. Someone guessing from many addresses is
+ * stopped, while the owner, logging in from where they did before, is not
+ * locked out by it.
+ *
+ * Memory stays bounded: expired entries are swept, and past `maxTracked` the
+ * least recently seen are dropped — an attacker rotating through more
+ * addresses than that loses only the history of the oldest ones.
  */
 export class LoginThrottle {
   private readonly threshold: number;
   private readonly windowMs: number;
   private readonly banMs: number;
+  private readonly accountThreshold: number;
+  private readonly accountLockMs: number;
   private readonly maxTracked: number;
   private readonly now: () => number;
   /** Insertion order is recency order: every touch re-inserts the entry at the end. */
   private readonly entries = new Map<string, Entry>();
+  private readonly accounts = new Map<string, AccountEntry>();
+  /** "account\nip" of successful logins, with when that knowledge expires; recency order. */
+  private readonly known = new Map<string, number>();
   private lastPrune = Number.NEGATIVE_INFINITY;
 
   constructor(options: LoginThrottleOptions) {
     this.threshold = Math.max(0, Math.floor(options.threshold));
     this.windowMs = Math.max(0, options.windowSeconds) * 1000;
     this.banMs = Math.max(0, options.banSeconds) * 1000;
+    this.accountThreshold = Math.max(0, Math.floor(options.accountThreshold ?? 0));
+    this.accountLockMs = Math.max(0, options.accountLockSeconds ?? 0) * 1000;
     this.maxTracked = Math.max(1, Math.floor(options.maxTracked ?? DEFAULT_MAX_TRACKED));
     this.now = options.now ?? Date.now;
   }
@@ -52,21 +104,48 @@ export class LoginThrottle {
     return until !== undefined && until > this.now() ? until : undefined;
   }
 
-  /** Counts one failure; `banned` is true only when this failure started a ban. */
-  recordFailure(ip: string): { banned: boolean } {
-    if (this.threshold === 0) return { banned: false };
+  /** Whether `account` has logged in from `ip` (recently enough to be remembered). */
+  isKnownAddress(account: string, ip: string): boolean {
+    const until = this.known.get(`${account}\n${ip}`);
+    return until !== undefined && until > this.now();
+  }
+
+  /** Whether password logins for `account` from `ip` are refused without being checked. */
+  isLocked(account: string, ip: string): boolean {
+    const until = this.accounts.get(accountKey(account))?.lockedUntil;
+    if (until === undefined || until <= this.now()) return false;
+    return !this.isKnownAddress(account, ip);
+  }
+
+  /**
+   * Counts one failure from `ip` for `account`. `banned` is true only when this
+   * failure started a ban of the address, `locked` only when it started a lock
+   * of the account. `password` false (a bad key signature) counts for the
+   * address only: keys cannot be guessed, so they never lock an account.
+   */
+  recordFailure(
+    ip: string,
+    account?: string,
+    password = true,
+  ): { banned: boolean; locked: boolean } {
     const now = this.now();
     this.pruneIfDue(now);
+    const key = accountKey(account);
+    const locked =
+      password && key !== '' && !this.isKnownAddress(key, ip)
+        ? this.countForAccount(key, now)
+        : false;
+    if (this.threshold === 0) return { banned: false, locked };
 
     const entry = this.touch(ip) ?? { failures: [], bannedUntil: undefined };
     if (entry.bannedUntil !== undefined && entry.bannedUntil > now) {
       // Already banned: the SSH layer should not even have asked; do not extend the ban.
       this.entries.set(ip, entry);
-      return { banned: false };
+      return { banned: false, locked };
     }
     entry.bannedUntil = undefined;
-    entry.failures = entry.failures.filter((t) => t > now - this.windowMs);
-    entry.failures.push(now);
+    entry.failures = entry.failures.filter((f) => f.at > now - this.windowMs);
+    entry.failures.push({ at: now, account: key });
 
     let banned = false;
     if (entry.failures.length >= this.threshold) {
@@ -75,24 +154,61 @@ export class LoginThrottle {
       banned = this.banMs > 0;
     }
     this.entries.set(ip, entry);
-    this.evictOverflow();
-    return { banned };
+    this.evictOverflow(this.entries);
+    return { banned, locked };
   }
 
-  recordSuccess(ip: string): void {
+  /**
+   * A login as `account` from `ip` succeeded: the address's failures for that
+   * account are forgiven (a mistyped password), not those for other accounts,
+   * and the address becomes known for the account. A ban is never lifted.
+   */
+  recordSuccess(ip: string, account: string): void {
+    const key = accountKey(account);
+    if (key !== '') {
+      const pair = `${key}\n${ip}`;
+      this.known.delete(pair);
+      this.known.set(pair, this.now() + KNOWN_ADDRESS_MS);
+      this.evictOverflow(this.known);
+    }
     const entry = this.entries.get(ip);
     if (!entry) return;
-    // A success clears the count but cannot lift a ban (a banned IP should not get that far).
-    if (entry.bannedUntil !== undefined && entry.bannedUntil > this.now()) {
-      entry.failures = [];
-    } else {
-      this.entries.delete(ip);
-    }
+    entry.failures = entry.failures.filter((f) => f.account !== key);
+    const banned = entry.bannedUntil !== undefined && entry.bannedUntil > this.now();
+    if (!banned && entry.failures.length === 0) this.entries.delete(ip);
   }
 
   /** Number of IPs currently remembered. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Number of accounts whose failures are currently remembered. */
+  get accountsTracked(): number {
+    return this.accounts.size;
+  }
+
+  private countForAccount(key: string, now: number): boolean {
+    if (this.accountThreshold === 0) return false;
+    const entry = this.accounts.get(key) ?? { failures: [], lockedUntil: undefined };
+    this.accounts.delete(key);
+    if (entry.lockedUntil !== undefined && entry.lockedUntil > now) {
+      // Tries during the lock are refused unchecked: they do not extend it.
+      this.accounts.set(key, entry);
+      return false;
+    }
+    entry.lockedUntil = undefined;
+    entry.failures = entry.failures.filter((t) => t > now - this.windowMs);
+    entry.failures.push(now);
+    let locked = false;
+    if (entry.failures.length >= this.accountThreshold) {
+      entry.failures = [];
+      entry.lockedUntil = now + this.accountLockMs;
+      locked = this.accountLockMs > 0;
+    }
+    this.accounts.set(key, entry);
+    this.evictOverflow(this.accounts);
+    return locked;
   }
 
   /** Removes and returns the entry so the caller can re-insert it as the most recent. */
@@ -102,9 +218,9 @@ export class LoginThrottle {
     return entry;
   }
 
-  private isExpired(entry: Entry, now: number): boolean {
-    if (entry.bannedUntil !== undefined && entry.bannedUntil > now) return false;
-    const newest = entry.failures[entry.failures.length - 1];
+  private isExpired(until: number | undefined, failures: readonly number[], now: number): boolean {
+    if (until !== undefined && until > now) return false;
+    const newest = failures[failures.length - 1];
     return newest === undefined || newest <= now - this.windowMs;
   }
 
@@ -112,14 +228,19 @@ export class LoginThrottle {
     if (now - this.lastPrune < PRUNE_INTERVAL_MS) return;
     this.lastPrune = now;
     for (const [ip, entry] of this.entries) {
-      if (this.isExpired(entry, now)) this.entries.delete(ip);
+      const times = entry.failures.map((f) => f.at);
+      if (this.isExpired(entry.bannedUntil, times, now)) this.entries.delete(ip);
     }
+    for (const [key, entry] of this.accounts) {
+      if (this.isExpired(entry.lockedUntil, entry.failures, now)) this.accounts.delete(key);
+    }
+    for (const [pair, until] of this.known) if (until <= now) this.known.delete(pair);
   }
 
-  private evictOverflow(): void {
-    for (const ip of this.entries.keys()) {
-      if (this.entries.size <= this.maxTracked) return;
-      this.entries.delete(ip);
+  private evictOverflow(map: Map<string, unknown>): void {
+    for (const key of map.keys()) {
+      if (map.size <= this.maxTracked) return;
+      map.delete(key);
     }
   }
 }

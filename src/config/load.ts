@@ -372,6 +372,9 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),
       maxUnauthenticated: num('limits.maxUnauthenticated'),
+      maxUnauthenticatedPerIp: num('limits.maxUnauthenticatedPerIp'),
+      unauthenticatedDropStart: num('limits.unauthenticatedDropStart'),
+      unauthenticatedDropRate: num('limits.unauthenticatedDropRate'),
       loginGraceTime: num('limits.loginGraceTime'),
       idleTimeout: num('limits.idleTimeout'),
       maxAuthTries: num('limits.maxAuthTries'),
@@ -387,6 +390,8 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       banThreshold: num('limits.banThreshold'),
       banWindow: num('limits.banWindow'),
       banTime: num('limits.banTime'),
+      accountLockThreshold: num('limits.accountLockThreshold'),
+      accountLockTime: num('limits.accountLockTime'),
     },
   };
 }

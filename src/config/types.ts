@@ -52,6 +52,11 @@ export interface Config {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;
     readonly maxUnauthenticated: number;
+    readonly maxUnauthenticatedPerIp: number;
+    /** Unauthenticated connections from which new ones are dropped at random. */
+    readonly unauthenticatedDropStart: number;
+    /** Percent dropped at unauthenticatedDropStart, rising to 100 at maxUnauthenticated. */
+    readonly unauthenticatedDropRate: number;
     /** Seconds from TCP accept to a successful login. */
     readonly loginGraceTime: number;
     /** Seconds a logged-in connection may go unused (keepalives do not count); 0 = never. */
@@ -78,5 +83,9 @@ export interface Config {
     readonly banWindow: number;
     /** Seconds an IP stays banned. */
     readonly banTime: number;
+    /** Failed password logins for one account from addresses it has not logged in from; 0 = off. */
+    readonly accountLockThreshold: number;
+    /** Seconds such an account stays locked for those addresses. */
+    readonly accountLockTime: number;
   };
 }

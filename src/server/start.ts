@@ -276,6 +276,8 @@ export async function startServer(
       threshold: config.limits.banThreshold,
       windowSeconds: config.limits.banWindow,
       banSeconds: config.limits.banTime,
+      accountThreshold: config.limits.accountLockThreshold,
+      accountLockSeconds: config.limits.accountLockTime,
     });
     const connections = new ConnectionRegistry();
     const hashing = new HashPool(config.hashing);

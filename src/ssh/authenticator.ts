@@ -2,6 +2,12 @@
  * Decides ssh2 authentication requests: argon2id passwords (also through
  * keyboard-interactive) and stored public keys. Unknown users and wrong
  * passwords cost the same time and get the same answer.
+ *
+ * Each connection gets `maxAuthTries` failed attempts, counted as OpenSSH
+ * counts them: wrong passwords, bad signatures and offered keys that are not
+ * on file (the first "none" probe, and a key query that the client then signs,
+ * are free). Wrong passwords and bad signatures also count for the address
+ * (bans) and wrong passwords for the account (locks), see LoginThrottle.
  */
 import type { AuthContext, AuthenticationType } from 'ssh2';
 import { utils } from 'ssh2';
@@ -11,6 +17,7 @@ import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
 import { describeError } from '../errors';
+import { clipForLog } from './connections';
 
 const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -27,19 +34,41 @@ export interface AuthenticatorOptions {
   maxAuthTries: number;
 }
 
+/** What the connection does for its authenticator. */
+export interface ConnectionHooks {
+  /** Ends the connection: its attempts are used up, or its address is banned. */
+  disconnect(reason: string): void;
+  /** This connection's failure got its address banned: other connections from it end too. */
+  banned(): void;
+  /**
+   * Asked just before a login is accepted, in the same tick: a reason to turn
+   * it away (the user's session limit), or undefined to let it in.
+   */
+  admit(user: string): string | undefined;
+  /** Turns the login away with `reason` shown to the client, and ends the connection. */
+  refuse(reason: string): void;
+  /**
+   * The login is accepted: registered in the same tick as the account was
+   * checked, so disabling or deleting the account either comes before (and
+   * the login fails) or after (and ends this connection). Called just before
+   * ssh2's accept(), which may emit 'ready' inside it.
+   */
+  accepted(outcome: AuthOutcome): void;
+}
+
 /** One per connection: counts its failed attempts. */
 export class ConnectionAuth {
   private failures = 0;
+  /** A "none" request was seen: the next ones count as failures. */
+  private probed = false;
   /** The connection is being ended: attempts already queued behind the last one are refused. */
   private over = false;
 
   constructor(
     private readonly o: AuthenticatorOptions,
+    /** The client's address, for bans (the one the connection was admitted under). */
     private readonly ip: string,
-    /** Called when the connection has used up its attempts or the IP got banned. */
-    private readonly disconnect: (reason: string) => void,
-    /** Called just before the login is accepted (ssh2 may emit 'ready' inside accept()). */
-    private readonly accepted: (outcome: AuthOutcome) => void,
+    private readonly hooks: ConnectionHooks,
   ) {}
 
   /**
@@ -58,6 +87,7 @@ export class ConnectionAuth {
       ctx.reject([]);
       return undefined;
     }
+    if (this.stopIfBanned(ctx)) return undefined;
     const user = ctx.username;
     switch (ctx.method) {
       case 'password':
@@ -73,9 +103,24 @@ export class ConnectionAuth {
       case 'publickey':
         return this.checkKey(ctx, user);
       default:
-        ctx.reject(METHODS);
+        // Clients ask with "none" which methods there are; only a repeated one is an attempt.
+        if (ctx.method === 'none' && !this.probed) {
+          this.probed = true;
+          ctx.reject(METHODS);
+          return undefined;
+        }
+        this.countTry(ctx);
         return undefined;
     }
+  }
+
+  /** The address got banned (here or on another connection): no more attempts on this one. */
+  private stopIfBanned(ctx: AuthContext): boolean {
+    if (!this.o.throttle.isBanned(this.ip)) return false;
+    this.over = true;
+    ctx.reject([]);
+    this.hooks.disconnect('too many failed logins from this address');
+    return true;
   }
 
   private account(user: string): { name: string; passwordHash: string } | undefined {
@@ -89,12 +134,23 @@ export class ConnectionAuth {
     password: string,
     method: string,
   ): Promise<AuthOutcome | undefined> {
-    const rec = this.account(user);
+    // A locked account is answered as a wrong password, after the same work.
+    const locked = this.o.throttle.isLocked(user, this.ip);
+    const rec = locked ? undefined : this.account(user);
     const ok = rec
       ? await this.o.hasher.verify(rec.passwordHash, password)
       : await this.o.hasher.dummyVerify(password);
-    if (ok) return this.succeed(ctx, user, method);
-    this.fail(ctx, user, method, rec ? 'wrong password' : 'unknown or disabled user');
+    if (this.over) {
+      ctx.reject([]);
+      return undefined;
+    }
+    if (ok && rec) return this.succeed(ctx, user, method, rec.passwordHash);
+    this.fail(
+      ctx,
+      user,
+      method,
+      locked ? 'account locked' : rec ? 'wrong password' : 'unknown or disabled user',
+    );
     return undefined;
   }
 
@@ -105,8 +161,9 @@ export class ConnectionAuth {
       ? this.o.store.keys.list(user).find((k) => keyMatches(k, ctx.key))
       : undefined;
     if (!stored) {
-      // Offering a key that is not on file is normal (clients try each of theirs): not a failure.
-      ctx.reject(METHODS);
+      // Clients offer each of their keys; each one not on file is a try, as in
+      // OpenSSH, but not a failure for bans or locks (keys cannot be guessed).
+      this.countTry(ctx);
       return undefined;
     }
     if (!ctx.signature || !ctx.blob) {
@@ -123,12 +180,38 @@ export class ConnectionAuth {
     return undefined;
   }
 
-  private succeed(ctx: AuthContext, user: string, method: string): AuthOutcome | undefined {
-    if (this.over) {
-      ctx.reject([]);
+  /**
+   * Everything from here to accept() runs in one tick: the account is read
+   * again (it may have been disabled, deleted or given a new password while
+   * the password was being verified), the session limit is checked and the
+   * login registered.
+   */
+  private succeed(
+    ctx: AuthContext,
+    user: string,
+    method: string,
+    verifiedHash?: string,
+  ): AuthOutcome | undefined {
+    if (this.stopIfBanned(ctx)) return undefined;
+    const rec = this.account(user);
+    if (!rec || (verifiedHash !== undefined && rec.passwordHash !== verifiedHash)) {
+      this.o.logger.warn('login.failed', {
+        user: clipForLog(user),
+        ip: this.ip,
+        method,
+        reason: 'account disabled, deleted or changed during login',
+      });
+      ctx.reject(METHODS);
       return undefined;
     }
-    this.o.throttle.recordSuccess(this.ip);
+    const refusal = this.hooks.admit(user);
+    if (refusal !== undefined) {
+      this.over = true;
+      this.o.logger.warn('login.refused', { user, ip: this.ip, reason: refusal });
+      this.hooks.refuse(refusal);
+      return undefined;
+    }
+    this.o.throttle.recordSuccess(this.ip, user);
     try {
       this.o.store.users.touchLogin(user, new Date());
     } catch (err) {
@@ -136,22 +219,30 @@ export class ConnectionAuth {
       this.o.logger.warn('login.touch_failed', { user, error: describeError(err) });
     }
     const outcome = { user, method };
-    this.accepted(outcome);
+    this.hooks.accepted(outcome);
     ctx.accept();
     return outcome;
   }
 
-  private fail(ctx: AuthContext, user: string, method: string, reason: string): void {
+  /** One attempt used on this connection; past the limit the connection ends. */
+  private countTry(ctx: AuthContext, banned = false): void {
     this.failures++;
-    const { banned } = this.o.throttle.recordFailure(this.ip);
-    this.o.logger.warn('login.failed', { user, ip: this.ip, method, reason });
-    if (banned) this.o.logger.warn('ip.banned', { ip: this.ip });
     ctx.reject(METHODS);
     if (banned || this.failures >= this.o.maxAuthTries) {
       this.over = true;
-      this.disconnect(
+      this.hooks.disconnect(
         banned ? 'too many failed logins from this address' : 'too many authentication failures',
       );
     }
+  }
+
+  private fail(ctx: AuthContext, user: string, method: string, reason: string): void {
+    const { banned, locked } = this.o.throttle.recordFailure(this.ip, user, method !== 'publickey');
+    const logged = clipForLog(user);
+    this.o.logger.warn('login.failed', { user: logged, ip: this.ip, method, reason });
+    if (locked) this.o.logger.warn('account.locked', { user: logged, ip: this.ip });
+    if (banned) this.o.logger.warn('ip.banned', { ip: this.ip });
+    this.countTry(ctx, banned);
+    if (banned) this.hooks.banned();
   }
 }

@@ -22,7 +22,18 @@ import { SftpSession } from '../sftp/session';
 import type { ExtensionRegistry } from '../sftp/extensions';
 import type { HandleBudget } from '../sftp/handle-budget';
 import { ConnectionAuth } from './authenticator';
-import { ConnectionRegistry, type ConnectionInfo } from './connections';
+import {
+  clipForLog,
+  ConnectionRegistry,
+  startupDropChance,
+  type ConnectionInfo,
+} from './connections';
+import {
+  allowRepeatedUserauthService,
+  DISCONNECT_TOO_MANY_CONNECTIONS,
+  sendAuthBanner,
+  sendDisconnect,
+} from './wire';
 import {
   refuseChannel,
   type ChannelContext,
@@ -66,6 +77,9 @@ const KEX = [
   'diffie-hellman-group14-sha256',
 ] as const;
 
+/** How long a connection being ended may take to close before its socket is destroyed. */
+const LINGER_MS = 2000;
+
 export const FILE_TRANSFER_ONLY = 'this account is for file transfer only';
 
 interface IdleWatch {
@@ -77,7 +91,13 @@ interface IdleWatch {
 /** One accepted socket and what the limits need to know about it. */
 interface Peer {
   readonly socket: net.Socket;
+  /**
+   * The client's address, the one every per-address limit, ban and log line
+   * of this connection uses; taken once, at the accept.
+   */
   readonly ip: string;
+  /** Ends the connection, with `reason` told to the client once SSH is spoken. */
+  end: (reason: string) => void;
   /** Logged in and within the user's session limit: no longer counts as unauthenticated. */
   authenticated: boolean;
   /** Login grace time, from the TCP accept to a successful login. */
@@ -111,6 +131,8 @@ export class MiniftpSshServer {
   private readonly perIp = new Map<string, number>();
   /** Channels with a pty: a terminal in raw mode needs "\r\n" to start a line. */
   private readonly onTerminal = new WeakSet<ServerChannel>();
+  /** Connections from each address that have not logged in yet. */
+  private readonly unauthenticatedPerIp = new Map<string, number>();
   private unauthenticated = 0;
   private readonly offers: CipherOffers;
 
@@ -168,8 +190,20 @@ export class MiniftpSshServer {
     else if (this.peers.size >= limits.maxConnections) refusal = 'too many connections';
     else if ((this.perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp)
       refusal = 'too many connections from this address';
+    else if ((this.unauthenticatedPerIp.get(ip) ?? 0) >= limits.maxUnauthenticatedPerIp)
+      refusal = 'too many unauthenticated connections from this address';
     else if (this.unauthenticated >= limits.maxUnauthenticated)
       refusal = 'too many unauthenticated connections';
+    else if (
+      Math.random() <
+      startupDropChance(
+        this.unauthenticated,
+        limits.unauthenticatedDropStart,
+        limits.unauthenticatedDropRate,
+        limits.maxUnauthenticated,
+      )
+    )
+      refusal = 'many unauthenticated connections: dropped at random';
     if (refusal) {
       // Dropped before any key exchange, so a flood costs no crypto (OpenSSH's MaxStartups).
       this.o.logger.warn('connection.refused', { ip, reason: refusal });
@@ -179,25 +213,35 @@ export class MiniftpSshServer {
     // Nagle's algorithm holds back the small packets of the SSH handshake and
     // of SFTP replies: with it, uploads and logins are several times slower.
     socket.setNoDelay(true);
+    // Counted from the accept, whatever the client sends meanwhile: trickling
+    // bytes does not buy time.
     const grace = setTimeout(() => {
       this.o.logger.info('login.timeout', { ip });
-      socket.destroy();
+      peer.end('login grace time is over');
     }, limits.loginGraceTime * 1000);
     grace.unref();
-    const peer: Peer = { socket, ip, authenticated: false, grace };
+    const peer: Peer = {
+      socket,
+      ip,
+      end: () => socket.destroy(),
+      authenticated: false,
+      grace,
+    };
     const key = peerKey(ip, socket.remotePort);
     this.peers.set(socket, peer);
     this.byAddress.set(key, peer);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    bump(this.perIp, ip, 1);
+    bump(this.unauthenticatedPerIp, ip, 1);
     this.unauthenticated++;
     socket.once('close', () => {
       clearTimeout(grace);
       this.peers.delete(socket);
       if (this.byAddress.get(key) === peer) this.byAddress.delete(key);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.perIp.set(ip, left);
-      else this.perIp.delete(ip);
-      if (!peer.authenticated) this.unauthenticated--;
+      bump(this.perIp, ip, -1);
+      if (!peer.authenticated) {
+        bump(this.unauthenticatedPerIp, ip, -1);
+        this.unauthenticated--;
+      }
     });
     socket.on('error', () => undefined);
     this.ssh.injectSocket(socket);
@@ -207,13 +251,46 @@ export class MiniftpSshServer {
   private markAuthenticated(peer: Peer | undefined): void {
     if (!peer || peer.authenticated) return;
     peer.authenticated = true;
+    bump(this.unauthenticatedPerIp, peer.ip, -1);
     this.unauthenticated--;
     clearTimeout(peer.grace);
   }
 
-  private onConnection(client: Connection, ip: string, port: number, clientIdent: string): void {
+  /** An address was banned: its connections that have not logged in end now. */
+  private endUnauthenticated(ip: string, reason: string): void {
+    for (const peer of [...this.peers.values()]) {
+      if (peer.ip === ip && !peer.authenticated) peer.end(reason);
+    }
+  }
+
+  private onConnection(
+    client: Connection,
+    reportedIp: string,
+    port: number,
+    clientIdent: string,
+  ): void {
     const { limits } = this.o.config;
     const logger = this.o.logger;
+    const peer = this.byAddress.get(peerKey(reportedIp, port));
+    const ip = peer?.ip ?? reportedIp;
+    const loggedIdent = clipForLog(clientIdent);
+    /** Ends the connection with `reason` in the DISCONNECT, which OpenSSH prints. */
+    let ending = false;
+    const endWith = (reason: string, code?: number): void => {
+      if (ending) return;
+      ending = true;
+      const socket = peer?.socket;
+      if (socket?.writable && sendDisconnect(client, `miniftp: ${reason}`, code)) socket.end();
+      else client.end();
+      // A client that never closes its side must not keep the connection counted.
+      if (socket) setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    };
+    if (peer) peer.end = (reason) => endWith(reason);
+    if (!allowRepeatedUserauthService(client))
+      logger.warn('ssh.compat', {
+        ip,
+        reason: 'cannot let paramiko ask for the login service again with this ssh2',
+      });
     const offer = this.offers.narrow(client, ip, clientIdent);
     if (offer === 'unsupported')
       logger.warn('connection.offer', {
@@ -235,14 +312,13 @@ export class MiniftpSshServer {
     };
     this.o.connections.add(conn);
     this.live.set(conn.id, { channels: new Set(), sftpEnds: new Set() });
-    const peer = this.byAddress.get(peerKey(ip, port));
 
     client.on('handshake', (negotiated) => {
       // What a client settled for explains most interop trouble (libssh2 1.10
       // and paramiko 2.x know neither AES-GCM nor chacha20: they get aes*-ctr).
       logger.debug('connection.negotiated', {
         ip,
-        client: clientIdent,
+        client: loggedIdent,
         kex: negotiated.kex,
         hostKey: negotiated.serverHostKey,
         cipher: negotiated.cs.cipher,
@@ -266,13 +342,27 @@ export class MiniftpSshServer {
         maxAuthTries: limits.maxAuthTries,
       },
       ip,
-      () => client.end(),
-      (outcome) => {
-        pendingUser = outcome;
+      {
+        disconnect: (reason) => endWith(reason),
+        banned: () => this.endUnauthenticated(ip, 'too many failed logins from this address'),
+        admit: (user) =>
+          this.o.connections.countForUser(user) >= limits.maxSessionsPerUser
+            ? `too many sessions for this user (limit ${limits.maxSessionsPerUser})`
+            : undefined,
+        refuse: (reason) => {
+          // The banner is printed by OpenSSH at its default log level, the
+          // DISCONNECT's description even with LogLevel=ERROR.
+          sendAuthBanner(client, `miniftp: ${reason}\n`);
+          endWith(reason, DISCONNECT_TOO_MANY_CONNECTIONS);
+        },
+        accepted: ({ user, method }) => {
+          conn.user = user;
+          conn.method = method;
+          this.markAuthenticated(peer);
+        },
       },
     );
 
-    let pendingUser: { user: string; method: string } | undefined;
     client.on('authentication', (ctx) => {
       auth.handle(ctx).catch((err: unknown) => {
         logger.error('login.error', { ip, error: describeError(err) });
@@ -281,22 +371,12 @@ export class MiniftpSshServer {
     });
 
     client.on('ready', () => {
-      if (!pendingUser) {
+      const user = conn.user;
+      if (user === undefined) {
         client.end();
         return;
       }
-      const { user, method } = pendingUser;
-      if (this.o.connections.countForUser(user) >= limits.maxSessionsPerUser) {
-        this.refuseSessions(
-          client,
-          `too many sessions for this user (limit ${limits.maxSessionsPerUser})`,
-        );
-        logger.warn('login.refused', { user, ip, reason: 'too many sessions for this user' });
-        return;
-      }
-      this.markAuthenticated(peer);
-      conn.user = user;
-      conn.method = method;
+      const method = conn.method;
       logger.info('login.ok', { user, ip, method, session: conn.id });
       const idle = this.idleWatch(client, conn, peer);
       let channels = 0;
@@ -321,7 +401,7 @@ export class MiniftpSshServer {
       if (this.offers.failed(offer, ip, clientIdent, err.message)) {
         logger.info('connection.offer', {
           ip,
-          client: clientIdent,
+          client: loggedIdent,
           reason:
             'OpenSSH client without AES-GCM: offering it every cipher from its next connection',
         });
@@ -339,28 +419,6 @@ export class MiniftpSshServer {
           logger.info('session.closed', { user, ip, session: conn.id }),
         );
       }
-    });
-  }
-
-  /**
-   * Turns away a connection that logged in but may not stay. ssh2 cannot give
-   * a reason when it disconnects, so the client's first channel carries it
-   * (OpenSSH's sftp and ssh print it). The connection still counts as
-   * unauthenticated, so the grace timer ends it if no channel comes.
-   */
-  private refuseSessions(client: Connection, reason: string): void {
-    client.on('session', (accept) => {
-      const refuse = (open: () => ServerChannel): void => {
-        const channel = open();
-        // Disconnecting at once could beat the message: OpenSSH exits on the
-        // disconnect without printing stderr it has buffered.
-        channel.once('close', () => client.end());
-        refuseChannel(channel, reason);
-      };
-      accept()
-        .on('subsystem', (open) => refuse(open))
-        .on('exec', (open) => refuse(open))
-        .on('shell', (open) => refuse(open));
     });
   }
 
@@ -503,6 +561,13 @@ export class MiniftpSshServer {
     idle: IdleWatch,
   ): Promise<void> {
     const logger = this.o.logger.child({ user, session: conn.id });
+    // Disabled or deleted since the login (its connection is being ended): a
+    // late channel must not create the home again.
+    const account = this.o.store.users.get(user);
+    if (!account || account.disabled || !this.live.has(conn.id)) {
+      refuseChannel(channel, 'this account is no longer available');
+      return;
+    }
     try {
       const fs = await this.o.homes.fsFor(user, { logger });
       const { limits } = this.o.config;
@@ -534,4 +599,11 @@ export class MiniftpSshServer {
       refuseChannel(channel, 'the server could not open your home directory');
     }
   }
+}
+
+/** Adds `delta` to the count of `key`, forgetting counts that reach zero. */
+function bump(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }

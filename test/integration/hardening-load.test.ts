@@ -40,6 +40,11 @@ describe('hardening: load', function () {
       '200',
       '--max-unauthenticated',
       '100',
+      // All clients log in at once from one address, which the defaults would thin out.
+      '--max-unauthenticated-per-ip',
+      '100',
+      '--unauthenticated-drop-start',
+      '100',
       '--max-sessions-per-user',
       '100',
       '--log-level',

@@ -8,6 +8,7 @@ import { hashPassword, PasswordHasher, verifyPassword } from '../../src/auth/pas
 import { keyMatches, parseAuthorizedKey } from '../../src/auth/public-keys';
 import { LoginThrottle } from '../../src/auth/throttle';
 import { generateKeyPair } from '../../src/auth/keygen';
+import { clipForLog, startupDropChance } from '../../src/ssh/connections';
 
 const FAST_ARGON2 = { memoryKiB: 19456, timeCost: 1, parallelism: 1 };
 
@@ -203,13 +204,13 @@ describe('auth', () => {
 
     it('bans at the threshold, only that failure reporting the ban', () => {
       const throttle = new LoginThrottle(options);
-      expect(throttle.recordFailure('10.0.0.1')).to.deep.equal({ banned: false });
-      expect(throttle.recordFailure('10.0.0.1')).to.deep.equal({ banned: false });
+      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(false);
+      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(false);
       expect(throttle.isBanned('10.0.0.1')).to.equal(false);
-      expect(throttle.recordFailure('10.0.0.1')).to.deep.equal({ banned: true });
+      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(true);
       expect(throttle.isBanned('10.0.0.1')).to.equal(true);
       expect(throttle.bannedUntil('10.0.0.1')).to.equal(clock + 300_000);
-      expect(throttle.recordFailure('10.0.0.1')).to.deep.equal({ banned: false });
+      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(false);
       expect(throttle.bannedUntil('10.0.0.1')).to.equal(clock + 300_000);
       expect(throttle.isBanned('10.0.0.2')).to.equal(false);
     });
@@ -227,14 +228,55 @@ describe('auth', () => {
       expect(throttle.recordFailure('10.0.0.1').banned).to.equal(true);
     });
 
-    it('forgets the failures of an IP after a successful login', () => {
+    it('forgives an address only its failures for the account that then logged in', () => {
       const throttle = new LoginThrottle(options);
-      throttle.recordFailure('10.0.0.1');
-      throttle.recordFailure('10.0.0.1');
-      throttle.recordSuccess('10.0.0.1');
-      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(false);
-      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(false);
-      expect(throttle.recordFailure('10.0.0.1').banned).to.equal(true);
+      throttle.recordFailure('10.0.0.1', 'bob');
+      throttle.recordFailure('10.0.0.1', 'bob');
+      throttle.recordSuccess('10.0.0.1', 'bob');
+      expect(throttle.recordFailure('10.0.0.1', 'bob').banned).to.equal(false);
+      expect(throttle.recordFailure('10.0.0.1', 'bob').banned).to.equal(false);
+      expect(throttle.recordFailure('10.0.0.1', 'bob').banned).to.equal(true);
+    });
+
+    it("does not reset an address's failures for one account on a login to another", () => {
+      const throttle = new LoginThrottle(options);
+      throttle.recordFailure('10.0.0.1', 'zhangsan');
+      throttle.recordFailure('10.0.0.1', 'zhangsan');
+      throttle.recordSuccess('10.0.0.1', 'attacker');
+      expect(throttle.recordFailure('10.0.0.1', 'zhangsan').banned).to.equal(true);
+    });
+
+    describe('account lock', () => {
+      const locking = { ...options, threshold: 100, accountThreshold: 3, accountLockSeconds: 120 };
+
+      it('locks an account after failures from several addresses, not for an address it logged in from', () => {
+        const throttle = new LoginThrottle(locking);
+        throttle.recordSuccess('10.9.9.9', 'bob');
+        expect(throttle.recordFailure('10.0.0.1', 'bob').locked).to.equal(false);
+        expect(throttle.recordFailure('10.0.0.2', 'bob').locked).to.equal(false);
+        expect(throttle.isLocked('bob', '10.0.0.4')).to.equal(false);
+        expect(throttle.recordFailure('10.0.0.3', 'bob').locked).to.equal(true);
+        expect(throttle.isLocked('bob', '10.0.0.4')).to.equal(true);
+        // The owner's address stays usable, and other accounts are not affected.
+        expect(throttle.isLocked('bob', '10.9.9.9')).to.equal(false);
+        expect(throttle.isLocked('carol', '10.0.0.4')).to.equal(false);
+        clock += 120_000;
+        expect(throttle.isLocked('bob', '10.0.0.4')).to.equal(false);
+      });
+
+      it('does not count failures from a known address, nor bad key signatures', () => {
+        const throttle = new LoginThrottle(locking);
+        throttle.recordSuccess('10.9.9.9', 'bob');
+        for (let i = 0; i < 5; i++) throttle.recordFailure('10.9.9.9', 'bob');
+        for (let i = 0; i < 5; i++) throttle.recordFailure(`10.0.1.${i}`, 'bob', false);
+        expect(throttle.isLocked('bob', '10.0.0.4')).to.equal(false);
+      });
+
+      it('keeps no entry for names too long to be accounts', () => {
+        const throttle = new LoginThrottle(locking);
+        for (let i = 0; i < 5; i++) throttle.recordFailure(`10.0.2.${i}`, 'x'.repeat(5000));
+        expect(throttle.accountsTracked).to.equal(0);
+      });
     });
 
     it('only counts failures inside the window', () => {
@@ -273,6 +315,27 @@ describe('auth', () => {
       // The window has passed for the 50; the ban still holds, and the new failure is kept.
       expect(throttle.size).to.equal(2);
       expect(throttle.isBanned('banned')).to.equal(true);
+    });
+  });
+
+  describe('admission', () => {
+    it("drops new unauthenticated connections as OpenSSH's MaxStartups start:rate:full", () => {
+      expect(startupDropChance(9, 10, 30, 100)).to.equal(0);
+      expect(startupDropChance(10, 10, 30, 100)).to.be.closeTo(0.3, 1e-9);
+      expect(startupDropChance(55, 10, 30, 100)).to.be.closeTo(0.65, 1e-9);
+      expect(startupDropChance(100, 10, 30, 100)).to.equal(1);
+      expect(startupDropChance(150, 10, 30, 100)).to.equal(1);
+      // A start at or above full: nothing is dropped at random, all at full.
+      expect(startupDropChance(5, 10, 30, 5)).to.equal(1);
+      expect(startupDropChance(4, 10, 30, 5)).to.equal(0);
+    });
+
+    it('cuts long client strings for the log, saying how much was cut', () => {
+      expect(clipForLog('zhangsan')).to.equal('zhangsan');
+      expect(clipForLog('a'.repeat(64))).to.equal('a'.repeat(64));
+      expect(clipForLog('a'.repeat(5000))).to.equal(
+        `${'a'.repeat(64)}…[cut, 4936 more characters]`,
+      );
     });
   });
 });

@@ -55,12 +55,15 @@ describe('config', () => {
       expect(config.log).to.deep.equal({ level: 'info', stdout: true });
       expect(config.limits).to.deep.equal({
         maxConnections: 200,
-        maxConnectionsPerIp: 20,
-        maxUnauthenticated: 30,
-        loginGraceTime: 60,
+        maxConnectionsPerIp: 64,
+        maxUnauthenticated: 100,
+        maxUnauthenticatedPerIp: 16,
+        unauthenticatedDropStart: 40,
+        unauthenticatedDropRate: 30,
+        loginGraceTime: 20,
         idleTimeout: 900,
         maxAuthTries: 6,
-        maxSessionsPerUser: 10,
+        maxSessionsPerUser: 50,
         maxChannelsPerConnection: 10,
         maxHandlesPerSession: 256,
         maxHandlesPerUser: 0,
@@ -72,6 +75,8 @@ describe('config', () => {
         banThreshold: 10,
         banWindow: 300,
         banTime: 900,
+        accountLockThreshold: 20,
+        accountLockTime: 300,
       });
     });
 

@@ -98,8 +98,13 @@ describe('hardening (unit)', function () {
           maxAuthTries,
         },
         '192.0.2.1',
-        (reason) => disconnects.push(reason),
-        (outcome) => accepted.push(outcome.user),
+        {
+          disconnect: (reason) => disconnects.push(reason),
+          banned: () => undefined,
+          admit: () => undefined,
+          refuse: (reason) => disconnects.push(reason),
+          accepted: (outcome) => accepted.push(outcome.user),
+        },
       );
       return { auth: a, disconnects, accepted };
     }
