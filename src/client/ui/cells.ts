@@ -120,7 +120,7 @@ export function teachBlessedWidths(): void {
   const original = u.charWidth.bind(u);
   u.charWidth = (str: string | number, i?: number): number => {
     const cp = typeof str === 'number' ? str : u.codePointAt(str, i ?? 0);
-    if (cp >= 0x2000 && cp <= 0xffff && EMOJI.test(String.fromCodePoint(cp))) return 2;
+    if (cp >= 0x1100 && cp <= 0x10ffff && charCells(String.fromCodePoint(cp)) === 2) return 2;
     return original(str, i);
   };
   let bmpEmoji = '';
@@ -128,5 +128,27 @@ export function teachBlessedWidths(): void {
     if (EMOJI.test(String.fromCodePoint(cp))) bmpEmoji += `\\u${cp.toString(16).padStart(4, '0')}`;
   }
   const all = u.chars.all.source.slice(1, -1);
-  u.chars.all = new RegExp(`(${all}|[${bmpEmoji}])`, 'g');
+  // Emoji beyond the BMP (U+1F300 to U+1F64F, U+1F680 to U+1F6FF, U+1F900 to U+1F9FF),
+  // as the UTF-16 pairs blessed's expressions match.
+  const astral =
+    '\\ud83c[\\udf00-\\udfff]|\\ud83d[\\udc00-\\ude4f\\ude80-\\udeff]|\\ud83e[\\udd00-\\uddff]';
+  u.chars.all = new RegExp(`(${all}|${astral}|[${bmpEmoji}])`, 'g');
+  // blessed wraps lines by counting UTF-16 units, so a line with combining
+  // marks or emoji beyond the BMP looks longer than it is and loses its end
+  // (a pane row its date): widen the wrap by the difference.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const element = require('blessed/lib/widgets/element') as {
+    prototype: { _wrapContent(this: unknown, content: string, width: number): unknown };
+  };
+  const wrap = element.prototype._wrapContent;
+  element.prototype._wrapContent = function (this: unknown, content: string, width: number) {
+    let extra = 0;
+    if (typeof content === 'string' && /[^\x00-\u02ff]/.test(content)) {
+      for (const line of content.split('\n')) {
+        const plain = line.replace(/\x1b\[[\d;]*m/g, '');
+        extra = Math.max(extra, plain.length - cellWidth(plain));
+      }
+    }
+    return wrap.call(this, content, width + extra);
+  };
 }

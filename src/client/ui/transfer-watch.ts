@@ -153,12 +153,14 @@ export class TransferWatch {
     return chosen.value;
   }
 
-  /** "[12.3 MiB free of 1.05 GiB]" for the remote pane's title, or "" when unknown. */
+  /** "[12.3M free of 1.05G]" for the remote pane's title, or "" when unknown. */
   async roomNote(): Promise<string> {
     const room = await remoteRoom(this.ctx.session.sftp, this.ctx.session.remoteCwd).catch(
       () => undefined,
     );
     if (!room || room.total <= 0) return '';
-    return `[${formatBytes(room.free)} free of ${formatBytes(room.total)}]`;
+    // Three significant digits: a 1075 MiB quota shows as 1.05G, not 1G.
+    const short = (n: number): string => formatBytes(n).replace(/ (.)i?B$/, '$1');
+    return `[${short(room.free)} free of ${short(room.total)}]`;
   }
 }

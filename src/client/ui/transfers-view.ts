@@ -53,7 +53,8 @@ function moved(job: TransferJob): string {
 
 /** One transfer's line, `width` cells wide (without tags). */
 export function transferLine(job: TransferJob, width: number, theme: Theme, where?: Where): string {
-  const nameRoom = Math.max(8, Math.min(40, width - 60));
+  // A running line needs room for its bar and numbers; the others for a few words.
+  const nameRoom = Math.max(8, job.state === 'running' ? Math.min(40, width - 60) : width - 45);
   const head = `#${job.id} ${job.direction} ${fitCells(jobName(job, where), nameRoom).trimEnd()}`;
   const p = job.progress;
   switch (job.state) {
