@@ -108,6 +108,9 @@ interface BlessedUnicode {
 
 let patched = false;
 
+/** Colour and attribute sequences, which take no cells. */
+const SGR = new RegExp(`${String.fromCharCode(0x1b)}\\[[\\d;]*m`, 'g');
+
 /**
  * blessed's own tables count emoji inside the Basic Multilingual Plane (☕,
  * ✅) as one cell where terminals draw two: teach it the same widths as here.
@@ -143,9 +146,9 @@ export function teachBlessedWidths(): void {
   const wrap = element.prototype._wrapContent;
   element.prototype._wrapContent = function (this: unknown, content: string, width: number) {
     let extra = 0;
-    if (typeof content === 'string' && /[^\x00-\u02ff]/.test(content)) {
+    if (typeof content === 'string' && /[^ -\u02ff\n\t]/.test(content)) {
       for (const line of content.split('\n')) {
-        const plain = line.replace(/\x1b\[[\d;]*m/g, '');
+        const plain = line.replace(SGR, '');
         extra = Math.max(extra, plain.length - cellWidth(plain));
       }
     }
