@@ -67,6 +67,8 @@ export interface TransferRequest {
   remotePath: string;
   /** Start over when a resume is refused, without asking (`put -f`). */
   force: boolean;
+  /** What the screen calls the job when its source is a scratch copy (an edited file). */
+  shownAs?: string;
 }
 
 export interface TransferJob extends TransferRequest {

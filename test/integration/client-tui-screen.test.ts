@@ -33,7 +33,7 @@ describe('client full screen: the screen itself', function () {
 
   /** The client in a UTF-8 pty, logged in, with its panes drawn. */
   const start = async (
-    o: { cols?: number; rows?: number; args?: string[]; cwd?: string } = {},
+    o: { cols?: number; rows?: number; args?: string[]; cwd?: string; editor?: string } = {},
   ): Promise<PtyTerminal> => {
     const knownHosts = path.join(work, `known_hosts_${runs++}`);
     term = new PtyTerminal(
@@ -57,6 +57,7 @@ describe('client full screen: the screen itself', function () {
           LANG: 'C.UTF-8',
           LC_ALL: 'C.UTF-8',
           MINIFTP_PASSWORD: '123',
+          ...(o.editor ? { EDITOR: o.editor } : {}),
         },
       },
     );
@@ -279,6 +280,31 @@ describe('client full screen: the screen itself', function () {
     t.write('\x16');
     await t.waitFor('newest first', (s) => s.includes('[time]') && !s.includes('[time rev]'));
     expect(order(t.text())).to.deep.equal(['zzz-big', 'aaa-small']);
+    t.write('q');
+    expect((await t.exited).exitCode).to.equal(0);
+  });
+
+  it('shows a file with F3 and edits a remote one with F4, uploading it back', async () => {
+    await fsp.mkdir(remote('edit'));
+    await fsp.writeFile(remote('edit/notes.txt'), 'first line\n');
+    // The "editor" appends a line to the file it is given, as a user saving would.
+    const editor = path.join(work, 'append-editor.sh');
+    await fsp.writeFile(editor, '#!/bin/sh\necho "added by the editor" >> "$1"\n', { mode: 0o755 });
+    const t = await start({ editor });
+    t.write('cd edit\r');
+    await t.waitForText('notes.txt');
+    t.write(`${KEYS.down}\x1bOR`);
+    await t.waitFor(
+      'the file in a popup',
+      (s) => s.includes('first line') && s.includes('Esc close'),
+    );
+    t.write(KEYS.escape);
+    await t.waitFor('the popup to close', (s) => !s.includes('first line'));
+    t.write('\x1bOS');
+    await t.waitForText(/put notes\.txt \(edited\): done, sent 20 bytes/);
+    expect(await fsp.readFile(remote('edit/notes.txt'), 'utf8')).to.equal(
+      'first line\nadded by the editor\n',
+    );
     t.write('q');
     expect((await t.exited).exitCode).to.equal(0);
   });

@@ -125,6 +125,7 @@ export async function editFile(ctx: ScreenContext, env: NodeJS.ProcessEnv): Prom
       localPath: copy,
       remotePath: remote,
       force: true,
+      shownAs: `${row.name} (edited)`,
     });
     ctx.info(`${row.name}: changed, uploading it back`);
     await job.done.catch(() => undefined);

@@ -32,6 +32,7 @@ function relative(lib: path.PlatformPath, from: string, to: string): string {
  * folder, and " as NAME" when the destination's name differs from the source's.
  */
 export function jobName(job: TransferJob, where?: Where): string {
+  if (job.shownAs !== undefined) return job.shownAs;
   const put = job.direction === 'put';
   const src = put ? job.localPath : job.remotePath;
   const dst = put ? job.remotePath : job.localPath;
@@ -103,7 +104,8 @@ export class TransfersView {
    */
   render(jobs: readonly TransferJob[], where?: Where, paused = false): void {
     const rows = Math.max(1, this.box.height as number);
-    const width = Math.max(10, this.box.width as number);
+    // One cell short of the edge: a line that fills it exactly is wrapped by blessed.
+    const width = Math.max(10, (this.box.width as number) - 1);
     const failed = jobs.filter((j) => j.state === 'failed').reverse();
     const running = jobs.filter((j) => j.state === 'running');
     const queued = jobs.filter((j) => j.state === 'queued');
