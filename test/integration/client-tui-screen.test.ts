@@ -174,9 +174,11 @@ describe('client full screen: the screen itself', function () {
       // Ctrl-D dismisses the ended transfers.
       t.write('\x04');
       await t.waitFor('the failed line to go', (s) => !s.includes('FAILED'));
-      // The log scrolls back from the keyboard to the summary.
-      t.write('\x1b[5;2~');
-      await t.waitForText(/transfers ended/);
+      // More lines push the summary out of the log; Shift-PgUp scrolls back to it.
+      t.write('lpwd\r'.repeat(5));
+      await t.waitFor('the summary to scroll away', (s) => !s.includes('transfers ended'));
+      t.write('\x1b[5;2~\x1b[5;2~');
+      await t.waitForText(/transfers ended: 3 done, 1 failed/);
       t.write('q');
       expect((await t.exited).exitCode).to.equal(0);
     } finally {
