@@ -123,7 +123,7 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
 
   /**
    * Asked when a job's destination holds a different file (not a shorter
-   * copy, which is resumed). By default it is replaced, as before.
+   * copy, which is resumed). Unset, the file is replaced.
    */
   onExists: ((job: TransferJob, err: DestinationExistsError) => Promise<ExistsChoice>) | undefined;
 
