@@ -2,16 +2,25 @@
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
-/** 512 B, 9.0 MiB, 1.2 GiB: binary units, as file managers show sizes. */
+/**
+ * 512 B, 9.00 MiB, 1.05 GiB, 123 MiB: binary units, as file managers show
+ * sizes, with three significant digits so that 1075 MiB is not "1.0 GiB".
+ */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   let v = n / 1024;
   let unit = 0;
-  while (v >= 1024 && unit < UNITS.length - 1) {
+  while (v >= 1023.5 && unit < UNITS.length - 1) {
     v /= 1024;
     unit++;
   }
-  return `${v.toFixed(1)} ${UNITS[unit] as string}`;
+  return `${threeDigits(v)} ${UNITS[unit] as string}`;
+}
+
+function threeDigits(v: number): string {
+  if (v < 9.995) return v.toFixed(2);
+  if (v < 99.95) return v.toFixed(1);
+  return String(Math.round(v));
 }
 
 /** A size in at most 6 characters, for list columns: 999, 1.5K, 12M, 3.4G. */
@@ -28,16 +37,16 @@ export function formatSizeShort(n: number): string {
   return `${digits}${units[unit] as string}`;
 }
 
-/** 80 MB/s: decimal units, as network rates are usually given. */
+/** 80.0 MiB/s: the same binary units as the sizes beside it. */
 export function formatRate(bytesPerSecond: number): string {
-  const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
+  const units = ['B/s', 'KiB/s', 'MiB/s', 'GiB/s'];
   let v = bytesPerSecond;
   let unit = 0;
-  while (v >= 1000 && unit < units.length - 1) {
-    v /= 1000;
+  while (v >= 1023.5 && unit < units.length - 1) {
+    v /= 1024;
     unit++;
   }
-  const digits = v < 10 && unit > 0 ? v.toFixed(1) : String(Math.round(v));
+  const digits = unit === 0 ? String(Math.round(v)) : threeDigits(v);
   return `${digits} ${units[unit] as string}`;
 }
 

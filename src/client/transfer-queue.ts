@@ -1,9 +1,19 @@
 /**
- * The session's transfers: queued, run one after another through the engine,
- * observable by the screen (progress bars) and by batch mode (progress lines).
+ * The session's transfers: queued, run through the engine (one at a time, or
+ * `parallel` at once), observable by the screen (progress bars) and by batch
+ * mode (progress lines). The queue can be paused, and any job cancelled.
  */
 import { EventEmitter } from 'node:events';
-import { ResumeMismatchError, TransferAbortedError } from './errors';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Ext } from '../sftp/constants';
+import {
+  ClientError,
+  DestinationExistsError,
+  NotFoundError,
+  ResumeMismatchError,
+  TransferAbortedError,
+} from './errors';
 import { formatBytes } from './format';
 import type { RateLimiter } from './rate-limit';
 import type { SftpChannel } from './sftp-channel';
@@ -16,7 +26,40 @@ import {
 } from './transfer';
 
 export type Direction = 'put' | 'get';
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'skipped';
+
+/** What to do when the destination holds another file: the screen asks, batch mode overwrites. */
+export type ExistsChoice = 'overwrite' | 'skip' | 'rename';
+
+/** Free room on the server, from statvfs@openssh.com (the server reports the quota there). */
+export interface RemoteRoom {
+  free: number;
+  total: number;
+}
+
+/** An upload larger than the room left on the server: refused before a byte is sent. */
+export class NoRoomError extends ClientError {
+  constructor(
+    readonly needed: number,
+    readonly free: number,
+  ) {
+    super(
+      `not enough room on the server: ${formatBytes(needed)} to send, ${formatBytes(free)} free`,
+    );
+  }
+}
+
+/** Free room and size of the server's filesystem (or quota) holding `p`. */
+export async function remoteRoom(sftp: SftpChannel, p: string): Promise<RemoteRoom | undefined> {
+  if (!sftp.hasExtension(Ext.STATVFS)) return undefined;
+  const r = await sftp.extended(Ext.STATVFS, (w) => w.string(p));
+  r.u64(); // f_bsize
+  const frsize = r.u64();
+  const blocks = r.u64();
+  r.u64(); // f_bfree
+  const bavail = r.u64();
+  return { free: bavail * frsize, total: blocks * frsize };
+}
 
 export interface TransferRequest {
   direction: Direction;
@@ -24,6 +67,8 @@ export interface TransferRequest {
   remotePath: string;
   /** Start over when a resume is refused, without asking (`put -f`). */
   force: boolean;
+  /** What the screen calls the job when its source is a scratch copy (an edited file). */
+  shownAs?: string;
 }
 
 export interface TransferJob extends TransferRequest {
@@ -36,6 +81,8 @@ export interface TransferJob extends TransferRequest {
   error: Error | undefined;
   /** Set when a refused resume was answered by starting over. */
   restarted: string | undefined;
+  /** Set when the user chose another name for the destination. */
+  renamedTo: string | undefined;
   /** Settles when the job ends; rejects with its error (never unhandled: see enqueue). */
   readonly done: Promise<TransferResult>;
 }
@@ -44,6 +91,8 @@ export interface TransferQueueOptions {
   sftp: SftpChannel;
   limiter?: RateLimiter;
   progressIntervalMs?: number;
+  /** Transfers run at once (default 1). */
+  parallel?: number;
 }
 
 interface QueueEvents {
@@ -57,8 +106,12 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     number,
     { resolve: (r: TransferResult) => void; reject: (e: Error) => void }
   >();
-  private running: { job: TransferJob; abort: AbortController } | undefined;
+  private readonly running = new Map<number, { job: TransferJob; abort: AbortController }>();
   private nextId = 1;
+  /** While paused no queued job starts; running ones go on. */
+  paused = false;
+  /** Transfers run at once. */
+  parallel: number;
   private idleWaiters: Array<() => void> = [];
   /**
    * Asked when a resume is refused for a job not forced: true starts over
@@ -68,8 +121,22 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
   onResumeRefused: (job: TransferJob, err: ResumeMismatchError) => Promise<boolean> = async () =>
     false;
 
+  /**
+   * Asked when a job's destination holds a different file (not a shorter
+   * copy, which is resumed). Unset, the file is replaced.
+   */
+  onExists: ((job: TransferJob, err: DestinationExistsError) => Promise<ExistsChoice>) | undefined;
+
+  /**
+   * Before an upload starts, check the server's free room (when it reports
+   * it) and refuse what cannot fit. The screen turns this on; batch mode
+   * leaves the refusal to the server.
+   */
+  checkRoom = false;
+
   constructor(private readonly o: TransferQueueOptions) {
     super();
+    this.parallel = Math.max(1, o.parallel ?? 1);
   }
 
   enqueue(request: TransferRequest): TransferJob {
@@ -81,16 +148,17 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     });
     // Callers that do not wait on `done` learn the outcome from 'change'.
     done.catch(() => undefined);
-    const path = request.direction === 'put' ? request.localPath : request.remotePath;
+    const source = request.direction === 'put' ? request.localPath : request.remotePath;
     const job: TransferJob = {
       ...request,
       id: this.nextId++,
-      label: path.split(/[\\/]/).pop() || path,
+      label: source.split(/[\\/]/).pop() || source,
       state: 'queued',
       progress: undefined,
       result: undefined,
       error: undefined,
       restarted: undefined,
+      renamedTo: undefined,
       done,
     };
     this.settle.set(job.id, { resolve, reject });
@@ -108,13 +176,46 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
 
   /** Jobs queued or running. */
   pending(): number {
-    return this.waiting.length + (this.running ? 1 : 0);
+    return this.waiting.length + this.running.size;
   }
 
   /** Cancels every queued and running job. */
   cancelAll(): void {
     for (const job of this.waiting.splice(0)) this.finish(job, new TransferAbortedError());
-    this.running?.abort.abort();
+    for (const r of this.running.values()) r.abort.abort();
+  }
+
+  /** Cancels one queued or running job; false when it has ended already. */
+  cancel(id: number): boolean {
+    const i = this.waiting.findIndex((j) => j.id === id);
+    if (i >= 0) {
+      const [job] = this.waiting.splice(i, 1);
+      if (job) this.finish(job, new TransferAbortedError());
+      return true;
+    }
+    const r = this.running.get(id);
+    r?.abort.abort();
+    return r !== undefined;
+  }
+
+  /** Pauses or resumes the start of queued jobs. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    this.pump();
+  }
+
+  /** Sets how many jobs run at once (from 1). */
+  setParallel(n: number): void {
+    this.parallel = Math.max(1, Math.floor(n));
+    this.pump();
+  }
+
+  /** Forgets ended jobs (the screen's "dismiss"); returns how many. */
+  forgetEnded(): number {
+    const before = this.all.length;
+    const kept = this.all.filter((j) => j.state === 'queued' || j.state === 'running');
+    this.all.splice(0, this.all.length, ...kept);
+    return before - kept.length;
   }
 
   /** Resolves when nothing is queued or running. */
@@ -124,20 +225,61 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
   }
 
   private pump(): void {
-    if (this.running) return;
-    const job = this.waiting.shift();
-    if (!job) {
-      for (const w of this.idleWaiters.splice(0)) w();
-      return;
+    while (!this.paused && this.running.size < this.parallel) {
+      const job = this.waiting.shift();
+      if (!job) break;
+      const abort = new AbortController();
+      this.running.set(job.id, { job, abort });
+      job.state = 'running';
+      this.emit('change', job);
+      void this.run(job, abort.signal).then(
+        (result) => this.finish(job, undefined, result),
+        (err: unknown) => this.finish(job, err instanceof Error ? err : new Error(String(err))),
+      );
     }
-    const abort = new AbortController();
-    this.running = { job, abort };
-    job.state = 'running';
-    this.emit('change', job);
-    void this.run(job, abort.signal).then(
-      (result) => this.finish(job, undefined, result),
-      (err: unknown) => this.finish(job, err instanceof Error ? err : new Error(String(err))),
+    if (this.pending() === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Refuses an upload that cannot fit in the room the server reports. */
+  private async checkUploadRoom(job: TransferJob): Promise<void> {
+    if (!this.checkRoom) return;
+    const size = (await fsp.stat(job.localPath)).size;
+    const there = await this.o.sftp.stat(job.remotePath).then(
+      (a) => a.size ?? 0,
+      (err: unknown) => {
+        if (err instanceof NotFoundError) return 0;
+        throw err;
+      },
     );
+    const needed = size - there;
+    if (needed <= 0) return;
+    const room = await remoteRoom(this.o.sftp, path.posix.dirname(job.remotePath)).catch(
+      () => undefined,
+    );
+    if (room && room.total > 0 && needed > room.free) throw new NoRoomError(needed, room.free);
+  }
+
+  /** A free name beside `p`: "name (2).ext", "name (3).ext", … */
+  private async freeName(job: TransferJob): Promise<string> {
+    const put = job.direction === 'put';
+    const p = put ? job.remotePath : job.localPath;
+    const lib = put ? path.posix : path;
+    const ext = lib.extname(p);
+    const stem = p.slice(0, p.length - ext.length);
+    const exists = (q: string): Promise<boolean> =>
+      put
+        ? this.o.sftp.stat(q).then(
+            () => true,
+            () => false,
+          )
+        : fsp.stat(q).then(
+            () => true,
+            () => false,
+          );
+    for (let n = 2; ; n++) {
+      const candidate = `${stem} (${n})${ext}`;
+      if (!(await exists(candidate))) return candidate;
+    }
   }
 
   private async run(job: TransferJob, signal: AbortSignal): Promise<TransferResult> {
@@ -151,25 +293,49 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
         this.emit('change', job);
       },
     };
-    const go = (resume: 'auto' | 'never'): Promise<TransferResult> =>
+    const ask = this.onExists && !job.force;
+    const go = (resume: 'auto' | 'never', overwrite = !ask): Promise<TransferResult> =>
       job.direction === 'put'
-        ? upload(this.o.sftp, job.localPath, job.remotePath, { ...options, resume })
-        : download(this.o.sftp, job.remotePath, job.localPath, { ...options, resume });
+        ? upload(this.o.sftp, job.localPath, job.remotePath, { ...options, resume, overwrite })
+        : download(this.o.sftp, job.remotePath, job.localPath, {
+            ...options,
+            resume,
+            overwrite,
+          });
+    if (job.direction === 'put') await this.checkUploadRoom(job);
     try {
       return await go('auto');
     } catch (err) {
+      if (err instanceof DestinationExistsError && this.onExists && !job.force) {
+        const choice = await this.onExists(job, err);
+        if (choice === 'skip') throw new SkippedError();
+        if (choice === 'rename') {
+          const to = await this.freeName(job);
+          if (job.direction === 'put') job.remotePath = to;
+          else job.localPath = to;
+          job.renamedTo = to;
+          this.emit('change', job);
+          return go('auto', false);
+        }
+        return go('never', true);
+      }
       if (!(err instanceof ResumeMismatchError)) throw err;
       const again = job.force || (await this.onResumeRefused(job, err));
       if (!again) throw err;
       job.restarted = err.message;
       this.emit('change', job);
-      return go('never');
+      return go('never', true);
     }
   }
 
   private finish(job: TransferJob, error: Error | undefined, result?: TransferResult): void {
     if (error) {
-      job.state = error instanceof TransferAbortedError ? 'cancelled' : 'failed';
+      job.state =
+        error instanceof TransferAbortedError
+          ? 'cancelled'
+          : error instanceof SkippedError
+            ? 'skipped'
+            : 'failed';
       job.error = error;
       this.settle.get(job.id)?.reject(error);
     } else if (result) {
@@ -178,9 +344,16 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       this.settle.get(job.id)?.resolve(result);
     }
     this.settle.delete(job.id);
-    if (this.running?.job === job) this.running = undefined;
+    this.running.delete(job.id);
     this.emit('change', job);
     this.pump();
+  }
+}
+
+/** The user chose to keep the destination as it is. */
+export class SkippedError extends ClientError {
+  constructor() {
+    super('skipped: the destination was kept');
   }
 }
 
@@ -188,6 +361,7 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
 export function describeOutcome(job: TransferJob, withMd5 = true): string {
   const name = `${job.direction} ${job.label}`;
   if (job.state === 'cancelled') return `${name}: cancelled`;
+  if (job.state === 'skipped') return `${name}: skipped, the destination was kept`;
   if (job.state === 'failed') return `${name}: failed: ${job.error?.message ?? 'unknown error'}`;
   const r = job.result;
   if (!r) return `${name}: ${job.state}`;

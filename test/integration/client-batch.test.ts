@@ -157,7 +157,7 @@ describe('client batch mode', function () {
     expect(await exists(remote('never'))).to.equal(false);
 
     expect(r.stdout).to.include('miniftp> put b.bin');
-    expect(r.stdout).to.match(/put b\.bin: 100% 3\.0 MiB\/3\.0 MiB \S+ \S*B\/s/);
+    expect(r.stdout).to.match(/put b\.bin: 100% 3\.00? MiB\/3\.00? MiB \S+ \S*B\/s/);
     expect(r.stdout).to.match(/put b\.bin: done, sent 3145735 bytes .*MD5 verified [0-9a-f]{32}/);
     expect(r.stdout).to.include('remote folder: /docs');
     expect(r.stdout).to.match(/remote folder: \/\n/);

@@ -166,7 +166,7 @@ describe('client full screen', function () {
     await t.waitForText('[/rename]');
     t.write(KEYS.down);
     t.write(KEYS.f6);
-    await t.waitForText('Rename rename-me.txt to: rename-me.txt');
+    await t.waitForText('Rename or move rename-me.txt to: rename-me.txt');
     t.write('\x15renamed.txt\r');
     await t.waitFor('the new name', (s) => paneHas(s, 'local', 'renamed.txt'));
     expect(await exists(path.join(local, 'renamed.txt'))).to.equal(true);
@@ -243,7 +243,7 @@ describe('client full screen', function () {
     await t.waitForText(`local folder: ${local}`);
     await t.waitForText('Start over and replace the server file?');
     t.write('n');
-    await t.waitForText(/put clash\.bin: failed: resume refused/);
+    await t.waitForText(/put clash\.bin FAILED: resume refused/);
     expect(await sha256File(remote('clash.bin'))).to.equal(before);
     t.write('q');
     expect((await t.exited).exitCode).to.equal(0);

@@ -140,10 +140,10 @@ describe('client line editor', () => {
 describe('client formats and theme', () => {
   it('formats sizes, rates and times', () => {
     expect(formatBytes(512)).to.equal('512 B');
-    expect(formatBytes(9 * 1024 * 1024)).to.equal('9.0 MiB');
+    expect(formatBytes(9 * 1024 * 1024)).to.equal('9.00 MiB');
     expect(formatSizeShort(1536)).to.equal('1.5K');
     expect(formatSizeShort(24 * 1024 * 1024)).to.equal('24M');
-    expect(formatRate(80_000_000)).to.equal('80 MB/s');
+    expect(formatRate(80 * 1024 * 1024)).to.equal('80.0 MiB/s');
     expect(formatEta(null)).to.equal('--:--');
     expect(formatEta(3723)).to.equal('1:02:03');
   });

@@ -2,12 +2,11 @@
  * The full-screen client: local and remote panes side by side, the transfer
  * area, a log, the command line and a line of key hints. Every key arrives
  * here first and goes to whatever has the focus: a dialog, the command line,
- * or the panes. In the panes a printable key (other than q, ? and /) starts
- * a command, so typing "put x" just works; Esc returns to the panes. Only a
- * yes/no question holds the keyboard; the help closes at the first letter
- * typed, and that letter starts the command line.
+ * or the panes (pane-keys.ts). In the panes a printable key (other than the
+ * few listed in the help) starts a command, so typing "put x" just works; Esc
+ * returns to the panes. Only a question holds the keyboard; the help closes
+ * at the first letter typed, and that letter starts the command line.
  */
-import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as blessed from 'blessed';
 import {
@@ -20,11 +19,23 @@ import {
   type CommandIo,
 } from '../commands';
 import type { ClientSession } from '../session';
-import { describeOutcome, type TransferJob } from '../transfer-queue';
-import { ConfirmDialog, TextPopup } from './dialogs';
-import { FilePane, PARENT, fit } from './file-pane';
-import { LineEditor, isPrintable, type KeyLike } from './line-editor';
+import { teachBlessedWidths } from './cells';
+import type { ScreenContext, Side } from './context';
+import { DialogFlow } from './dialog-flow';
+import { ChoiceDialog, type Choice, type Chosen } from './dialogs';
+import { FilePane, fit } from './file-pane';
+import { editFile, viewFile } from './file-view';
+import { layoutScreen } from './layout';
+import * as nav from './navigation';
+import { commandLineText, helpText, hints, titleText } from './help';
+import { CommandLine } from './command-line';
+import type { KeyLike } from './line-editor';
+import * as actions from './pane-actions';
+import { confirmRemoveFile } from './pane-actions';
+import * as queueActions from './queue-actions';
+import { paneKey, type FullKey, type PaneKeyActions } from './pane-keys';
 import { makeTheme, tag, type Theme } from './theme';
+import { TransferWatch } from './transfer-watch';
 import { TransfersView } from './transfers-view';
 
 export interface ScreenOptions {
@@ -36,68 +47,41 @@ export interface ScreenOptions {
   output?: NodeJS.WritableStream;
 }
 
-type Side = 'local' | 'remote';
-
-interface LineMode {
-  prompt: string;
-  submit(text: string): void;
-  cancel?(): void;
-  /** Called after every edit (the filter applies as you type). */
-  live?(text: string): void;
-}
-
-const KEY_HELP = [
-  'Tab / Left / Right  switch between the local and remote panes',
-  'Up Down PgUp PgDn   move;  Home End: first and last entry',
-  'Enter               open the folder;  Backspace: go up',
-  'F5                  copy the selection to the other side',
-  'F6                  rename the selection;  F7: make a folder',
-  'F8                  delete the selection (asks first)',
-  '/                   filter the pane;  Esc clears the filter',
-  'Ctrl-R              reload both panes',
-  'F1 or ?             this help;  F10 or q: quit',
-  ':  or any letter    type a command;  Esc returns to the panes',
-  'Mouse               click selects, click again opens',
-].join('\n');
-
 export function runScreen(o: ScreenOptions): Promise<number> {
   return new Promise((resolve) => {
     new App(o, resolve).start();
   });
 }
 
-class App {
-  private readonly session: ClientSession;
-  private readonly screen: blessed.Widgets.Screen;
-  private readonly theme: Theme;
+class App implements ScreenContext {
+  readonly session: ClientSession;
+  readonly screen: blessed.Widgets.Screen;
+  readonly theme: Theme;
+  readonly panes: Record<Side, FilePane>;
   private readonly titleBox: blessed.Widgets.BoxElement;
-  private readonly panes: Record<Side, FilePane>;
   private readonly transfers: TransfersView;
   private readonly log: blessed.Widgets.Log;
   private readonly cmdBox: blessed.Widgets.BoxElement;
   private readonly hintBox: blessed.Widgets.BoxElement;
-  private readonly editor = new LineEditor();
-  private active: Side = 'remote';
-  private line: LineMode | undefined;
-  private modal: ConfirmDialog | TextPopup | undefined;
-  /** Questions waiting for the open dialog to close, or for the command line being typed. */
-  private readonly waitingConfirms: Array<() => void> = [];
+  private readonly cmd = new CommandLine();
+  private readonly dialogs: DialogFlow;
+  private readonly watch: TransferWatch;
+  active: Side = 'remote';
   /** Without a UTF-8 locale blessed prints "?" for any other character. */
   private readonly unicode: boolean;
   private renderQueued = false;
-  /** Quitting has begun: questions are answered no. */
-  private closing = false;
   /** The screen is gone: nothing may draw. */
   private quitting = false;
   private connected = true;
-  private readonly logged = new Set<number>();
   private readonly io: CommandIo;
+  private readonly keys: PaneKeyActions;
 
   constructor(
     private readonly o: ScreenOptions,
     private readonly done: (code: number) => void,
   ) {
     this.session = o.session;
+    teachBlessedWidths();
     this.screen = blessed.screen({
       smartCSR: true,
       title: `miniftp ${o.title}`,
@@ -107,6 +91,8 @@ class App {
       autoPadding: true,
       warnings: false,
       dockBorders: false,
+      // Wide characters (CJK, emoji) take two cells, combining marks none.
+      fullUnicode: true,
     });
     const tput = (
       this.screen as unknown as {
@@ -132,7 +118,18 @@ class App {
     });
     this.cmdBox = blessed.box({ parent: this.screen, tags: true, clickable: true });
     this.hintBox = blessed.box({ parent: this.screen, tags: true, style: this.theme.title });
+    this.dialogs = new DialogFlow(
+      this.screen,
+      this.theme,
+      () => this.cmd.busy,
+      (t) => this.info(t),
+      () => this.render(),
+    );
     this.io = { confirm: (q) => this.confirm(q), waitForTransfers: false };
+    this.watch = new TransferWatch(this);
+    const parallel = Number(o.env.MINIFTP_PARALLEL ?? '');
+    if (Number.isInteger(parallel) && parallel > 0) this.session.queue.setParallel(parallel);
+    this.keys = this.paneActions();
   }
 
   start(): void {
@@ -152,18 +149,12 @@ class App {
       // blessed emits 'select' when an already selected row is clicked again.
       list.on('select', () => {
         this.activate(side);
-        void this.open();
+        void nav.open(this);
       });
     }
     this.cmdBox.on('click', () => {
-      if (!this.modal && !this.line) this.startCommand('');
+      if (!this.dialogs.modal && !this.cmd.busy) this.startCommand('');
     });
-    this.session.queue.on('change', (job) => this.onTransfer(job));
-    this.session.queue.onResumeRefused = (job, err) =>
-      this.confirm(
-        `${job.direction} ${job.label}: ${err.message}\n\n` +
-          `Start over and replace the ${job.direction === 'put' ? 'server' : 'local'} file?`,
-      );
     void this.session.sftp.closed.then(() => {
       if (this.quitting) return;
       this.connected = false;
@@ -182,37 +173,21 @@ class App {
   // ---- layout and drawing -------------------------------------------------------
 
   private layout(): void {
-    const w = this.screen.width as number;
-    const h = this.screen.height as number;
-    const transferRows = h >= 30 ? 4 : h >= 20 ? 3 : 1;
-    const logRows = h >= 30 ? 6 : h >= 20 ? 4 : 1;
-    const paneRows = Math.max(3, h - 1 - transferRows - logRows - 2);
-    const left = Math.floor(w / 2);
-    const place = (
-      el: blessed.Widgets.BlessedElement,
-      top: number,
-      x: number,
-      width: number,
-      height: number,
-    ): void => {
-      el.top = top;
-      el.left = x;
-      el.width = width;
-      el.height = height;
-    };
-    place(this.titleBox, 0, 0, w, 1);
-    place(this.panes.local.list, 1, 0, left, paneRows);
-    place(this.panes.remote.list, 1, left, w - left, paneRows);
-    place(this.transfers.box, 1 + paneRows, 0, w, transferRows);
-    place(this.log, 1 + paneRows + transferRows, 0, w, logRows);
-    place(this.cmdBox, h - 2, 0, w, 1);
-    place(this.hintBox, h - 1, 0, w, 1);
+    layoutScreen(this.screen, {
+      title: this.titleBox,
+      local: this.panes.local.list,
+      remote: this.panes.remote.list,
+      transfers: this.transfers.box,
+      log: this.log,
+      command: this.cmdBox,
+      hints: this.hintBox,
+    });
     this.panes.local.render();
     this.panes.remote.render();
   }
 
   /** Redraws soon, once, however many changes come in meanwhile. */
-  private render(): void {
+  render(): void {
     if (this.renderQueued || this.quitting) return;
     this.renderQueued = true;
     setImmediate(() => {
@@ -221,56 +196,32 @@ class App {
       this.drawTitle();
       this.drawCommandLine();
       this.drawHints();
-      this.transfers.render(this.session.queue.jobs());
+      const where = { localCwd: this.session.localCwd, remoteCwd: this.session.remoteCwd };
+      this.transfers.render(this.session.queue.jobs(), where, this.session.queue.paused);
       this.screen.render();
     });
   }
 
   private drawTitle(): void {
-    const w = this.screen.width as number;
-    const q = this.session.queue.jobs();
-    const running = q.filter((j) => j.state === 'running').length;
-    const queued = q.filter((j) => j.state === 'queued').length;
-    const state = !this.connected
-      ? 'DISCONNECTED'
-      : running + queued > 0
-        ? `${running} running, ${queued} queued`
-        : 'connected';
-    const left = ` miniftp  ${this.o.title}`;
-    const pad = Math.max(1, w - left.length - state.length - 1);
-    this.titleBox.setContent(blessed.escape(fit(`${left}${' '.repeat(pad)}${state} `, w)));
+    const q = this.session.queue;
+    const text = titleText(this.o.title, this.screen.width as number, q.jobs(), {
+      connected: this.connected,
+      paused: q.paused,
+    });
+    this.titleBox.setContent(blessed.escape(text));
   }
 
   private drawCommandLine(): void {
     const w = this.screen.width as number;
-    if (!this.line) {
-      const hint = 'type a command (help lists them)';
-      this.cmdBox.setContent(`miniftp> ${tag(this.theme.dimTag, blessed.escape(hint))}`);
-      return;
-    }
-    const prompt = this.line.prompt;
-    const chars = [...this.editor.text];
-    const room = Math.max(4, w - prompt.length - 1);
-    const start = Math.max(0, this.editor.cursor - room + 1);
-    const before = chars.slice(start, this.editor.cursor).join('');
-    const at = chars[this.editor.cursor] ?? ' ';
-    const after = chars.slice(this.editor.cursor + 1, start + room).join('');
-    this.cmdBox.setContent(
-      `{bold}${blessed.escape(prompt)}{/bold}${blessed.escape(before)}` +
-        `{inverse}${blessed.escape(at)}{/inverse}${blessed.escape(after)}`,
-    );
+    this.cmdBox.setContent(commandLineText(this.cmd.mode?.prompt, this.cmd.editor, w, this.theme));
   }
 
   private drawHints(): void {
     const w = this.screen.width as number;
-    let text: string;
-    if (this.modal instanceof ConfirmDialog) text = ' y yes   n no';
-    else if (this.modal) text = ' Esc close   arrows scroll   or type a command';
-    else if (this.line) text = ' Enter run   Esc back to the panes   Up/Down history   F1 help';
-    else if (w >= 80) {
-      text = ' Tab pane Enter open BS up F5 copy F7 mkdir F8 del / filter F1 help F10 quit';
-    } else text = ' Tab F5 copy F7 mkdir F8 del / F1 help F10 quit';
-    this.hintBox.setContent(blessed.escape(fit(text, w)));
+    const modal = this.dialogs.modal;
+    const state =
+      modal instanceof ChoiceDialog ? 'choice' : modal ? 'popup' : this.cmd.busy ? 'line' : 'panes';
+    this.hintBox.setContent(blessed.escape(fit(hints(state, w), w)));
   }
 
   /** Log text, escaped for blessed and readable without a UTF-8 locale. */
@@ -278,12 +229,12 @@ class App {
     return blessed.escape(this.unicode ? text : text.replace(/\u2014/g, '-'));
   }
 
-  private info(text: string, tagName = ''): void {
+  info(text: string, tagName = ''): void {
     for (const l of text.split('\n')) this.log.log(tag(tagName, this.logText(l)));
     this.render();
   }
 
-  private error(text: string): void {
+  error(text: string): void {
     this.info(text, this.theme.errorTag);
   }
 
@@ -296,12 +247,8 @@ class App {
     this.render();
   }
 
-  private other(): Side {
-    return this.active === 'local' ? 'remote' : 'local';
-  }
-
   /** Reloads one pane (or both), keeping the selected name when it is still there. */
-  private async refresh(side?: Side, keep?: string): Promise<void> {
+  async refresh(side?: Side, keep?: string): Promise<void> {
     const sides: Side[] = side ? [side] : ['local', 'remote'];
     await Promise.all(
       sides.map(async (s) => {
@@ -310,7 +257,12 @@ class App {
           if (s === 'local') {
             pane.setEntries(this.session.localCwd, await this.session.listLocal(), keep);
           } else {
-            pane.setEntries(this.session.remoteCwd, await this.session.listRemote(), keep);
+            const [entries, note] = await Promise.all([
+              this.session.listRemote(),
+              this.watch.roomNote(),
+            ]);
+            pane.note = note;
+            pane.setEntries(this.session.remoteCwd, entries, keep);
           }
         } catch (err) {
           this.error(describeFailure(`list ${s === 'local' ? 'local' : 'remote'} folder`, err));
@@ -320,161 +272,24 @@ class App {
     this.render();
   }
 
-  private cwd(side: Side): string {
-    return side === 'local' ? this.session.localCwd : this.session.remoteCwd;
-  }
-
-  private async changeDir(side: Side, to: string, keep?: string): Promise<void> {
-    try {
-      if (side === 'local') await this.session.cdLocal(to);
-      else await this.session.cdRemote(to);
-    } catch (err) {
-      this.error(describeFailure(`cd ${to}`, err));
-      return;
-    }
-    this.panes[side].filter = '';
-    this.panes[side].list.select(0);
-    await this.refresh(side, keep ?? PARENT);
-  }
-
-  private async open(): Promise<void> {
-    const row = this.panes[this.active].current();
-    if (!row) return;
-    if (!row.entry) return this.goUp();
-    if (row.entry.isDir) return this.changeDir(this.active, row.name);
-    this.info(`${row.name}: a file; F5 copies it to the other side`);
-  }
-
-  private async goUp(): Promise<void> {
-    const side = this.active;
-    const here = this.cwd(side);
-    const parent = side === 'local' ? path.dirname(here) : path.posix.dirname(here);
-    if (parent === here) return;
-    const base = side === 'local' ? path.basename(here) : path.posix.basename(here);
-    await this.changeDir(side, '..', base);
-  }
-
-  /** The selected entry's name, or undefined (with a note) when '..' or nothing is selected. */
-  private selection(what: string): string | undefined {
-    const row = this.panes[this.active].current();
-    if (!row?.entry) {
-      this.info(`select a file or folder to ${what}`);
-      return undefined;
-    }
-    return row.name;
-  }
-
-  private async copySelection(): Promise<void> {
-    const name = this.selection('copy');
-    if (!name) return;
-    try {
-      const jobs =
-        this.active === 'local'
-          ? await this.session.put(name, undefined, false)
-          : await this.session.get(name, undefined, false);
-      const dir = this.active === 'local' ? 'put' : 'get';
-      this.info(
-        jobs.length === 1 ? `queued: ${dir} ${name}` : `queued: ${dir} ${jobs.length} files`,
-      );
-    } catch (err) {
-      this.error(describeFailure(`${this.active === 'local' ? 'put' : 'get'} ${name}`, err));
-    }
-  }
-
-  private makeFolder(): void {
-    const side = this.active;
-    this.ask(`New ${side} folder: `, async (name) => {
-      if (name.trim() === '') return;
-      try {
-        if (side === 'local') await this.session.mkdirLocal(name);
-        else await this.session.mkdirRemote(name);
-        this.info(`made ${side} folder ${name}`);
-        await this.refresh(side, name);
-      } catch (err) {
-        this.error(describeFailure(`mkdir ${name}`, err));
-      }
-    });
-  }
-
-  private renameSelection(): void {
-    const side = this.active;
-    const name = this.selection('rename');
-    if (!name) return;
-    this.ask(
-      `Rename ${name} to: `,
-      async (to) => {
-        if (to.trim() === '' || to === name) return;
-        try {
-          if (side === 'local') await this.session.renameLocal(name, to);
-          else await this.session.renameRemote(name, to);
-          this.info(`renamed ${name} to ${to}`);
-          await this.refresh(side, to);
-        } catch (err) {
-          this.error(describeFailure(`rename ${name}`, err));
-        }
-      },
-      name,
-    );
-  }
-
-  private async deleteSelection(): Promise<void> {
-    const side = this.active;
-    const row = this.panes[side].current();
-    const name = this.selection('delete');
-    if (!name || !row?.entry) return;
-    const what = row.entry.isDir
-      ? `the ${side} folder ${name} and everything in it`
-      : `the ${side} file ${name}`;
-    if (!(await this.confirm(`Delete ${what}?`))) return;
-    try {
-      const yes = async (): Promise<boolean> => true;
-      if (side === 'local') await this.session.removeLocal(name, yes);
-      else await this.session.removeRemote(name, yes);
-      this.info(`deleted ${name}`);
-      await this.refresh(side);
-    } catch (err) {
-      this.error(describeFailure(`rm ${name}`, err));
-    }
-  }
-
   private startFilter(): void {
     const pane = this.panes[this.active];
-    const before = pane.filter;
-    this.line = {
-      prompt: 'filter: ',
-      submit: () => undefined,
-      cancel: () => {
-        pane.filter = '';
-        pane.render();
-      },
-      live: (text) => {
-        pane.filter = text;
-        pane.render();
-      },
-    };
-    this.editor.set(before);
+    this.cmd.filter(pane.filter, (text) => {
+      pane.filter = text;
+      pane.render();
+    });
     this.render();
   }
 
   // ---- the command line -----------------------------------------------------------
 
   private startCommand(first: string): void {
-    this.line = {
-      prompt: 'miniftp> ',
-      submit: (text) => {
-        this.editor.remember(text);
-        void this.runCommand(text);
-      },
-    };
-    this.editor.clear();
-    if (first) this.editor.insert(first);
+    this.cmd.command(first, (text) => void this.runCommand(text));
     this.render();
   }
 
-  /** Asks for one line on the command line row. */
-  private ask(prompt: string, then: (text: string) => Promise<void>, initial = ''): void {
-    this.line = { prompt, submit: (text) => void then(text) };
-    this.editor.set(initial);
+  ask(prompt: string, then: (text: string) => Promise<void>, initial = ''): void {
+    this.cmd.ask(prompt, then, initial);
     this.render();
   }
 
@@ -486,6 +301,9 @@ class App {
       const found = parseLine(line);
       if (found?.spec.name === 'help' && found.parsed.args.length === 0) {
         this.help(true);
+        return;
+      }
+      if (found?.spec.name === 'rm' && !(await confirmRemoveFile(this, found.parsed.args[0]))) {
         return;
       }
       const result = await executeLine(this.session, this.io, line);
@@ -508,62 +326,25 @@ class App {
 
   // ---- dialogs ----------------------------------------------------------------------
 
-  /**
-   * A yes/no dialog. Questions asked while one is open wait their turn, and
-   * so do questions that come while a command is being typed (a transfer's
-   * refused resume): otherwise the y or n of a word typed would answer them.
-   */
-  private confirm(question: string): Promise<boolean> {
-    if (this.closing) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const show = (): void => {
-        this.modal = new ConfirmDialog(this.screen, this.theme, question, (yes) => {
-          this.modal = undefined;
-          resolve(yes);
-          this.nextDialog();
-          this.render();
-        });
-        this.render();
-      };
-      this.waitingConfirms.push(show);
-      if (this.line && !this.modal) this.info('a question waits: it opens after Enter or Esc');
-      this.nextDialog();
-    });
+  confirm(question: string): Promise<boolean> {
+    return this.dialogs.confirm(question);
   }
 
-  /** Shows the next waiting question once nothing else has the keyboard. */
-  private nextDialog(): void {
-    if (!this.modal && !this.line) this.waitingConfirms.shift()?.();
-  }
-
-  private showPopup(label: string, text: string): void {
-    if (this.modal) return;
-    this.modal = new TextPopup(this.screen, this.theme, label, text);
-    this.render();
+  choose<T extends string>(
+    question: string,
+    choices: ReadonlyArray<Choice<T>>,
+    fallback: T,
+    offerAll: boolean,
+  ): Promise<Chosen<T>> {
+    return this.dialogs.choose(question, choices, fallback, offerAll);
   }
 
   /** The keys and the commands; `commandsFirst` when the user typed `help`. */
   private help(commandsFirst = false): void {
-    const keys = `Keys\n${KEY_HELP}`;
-    const commands = `Commands\n${commandList()}`;
-    this.showPopup('Help', commandsFirst ? `${commands}\n\n${keys}` : `${keys}\n\n${commands}`);
+    this.dialogs.popup('Help', helpText(commandList(), commandsFirst));
   }
 
   // ---- transfers and quitting -------------------------------------------------------
-
-  private onTransfer(job: TransferJob): void {
-    if (
-      (job.state === 'done' || job.state === 'failed' || job.state === 'cancelled') &&
-      !this.logged.has(job.id)
-    ) {
-      this.logged.add(job.id);
-      const text = describeOutcome(job, false);
-      if (job.state === 'done') this.info(text);
-      else this.error(text);
-      void this.refresh(job.direction === 'put' ? 'remote' : 'local');
-    }
-    this.render();
-  }
 
   private async requestQuit(): Promise<void> {
     const pending = this.session.queue.pending();
@@ -577,18 +358,10 @@ class App {
   }
 
   private async quit(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
+    if (this.dialogs.closing) return;
     // A transfer may be waiting on a question (a refused resume): answer no.
-    this.line = undefined;
-    for (;;) {
-      if (this.modal instanceof ConfirmDialog) this.modal.close(false);
-      else if (this.modal) {
-        this.modal.close();
-        this.modal = undefined;
-      } else if (this.waitingConfirms.length > 0) this.nextDialog();
-      else break;
-    }
+    this.cmd.mode = undefined;
+    this.dialogs.closeAll();
     this.session.queue.cancelAll();
     await this.session.queue.idle();
     this.quitting = true;
@@ -598,129 +371,78 @@ class App {
 
   // ---- keys ---------------------------------------------------------------------------
 
-  private onKey(ch: string | undefined, key: KeyLike & { full?: string }): void {
+  private paneActions(): PaneKeyActions {
+    return {
+      pane: () => this.panes[this.active],
+      activate: (s) => this.activate(s),
+      open: () => void nav.open(this),
+      goUp: () => void nav.goUp(this),
+      copy: () => void actions.copyTargets(this),
+      view: () => void viewFile(this, (l, t) => this.dialogs.popup(l, t)),
+      edit: () => void editFile(this, this.o.env),
+      rename: () => actions.renameTargets(this),
+      mkdir: () => actions.makeFolder(this),
+      remove: () => void actions.deleteTargets(this),
+      chmod: () => actions.chmodTargets(this),
+      markPattern: (mark) => actions.markPattern(this, mark),
+      help: () => this.help(),
+      quit: () => void this.requestQuit(),
+      refresh: () => void this.refresh(),
+      filter: () => this.startFilter(),
+      command: (first) => this.startCommand(first),
+      scrollLog: (pages) => {
+        this.log.scroll(pages * Math.max(1, (this.log.height as number) - 1));
+        this.render();
+      },
+      cancelTransfer: () => queueActions.cancelTransfer(this),
+      togglePause: () => queueActions.togglePause(this),
+      dismissEnded: () => queueActions.dismissEnded(this),
+      note: (t) => this.info(t),
+      render: () => this.render(),
+    };
+  }
+
+  private onKey(ch: string | undefined, key: FullKey): void {
     if (this.quitting) return;
-    if (key.full === 'C-c') {
-      void this.quit();
-      return;
-    }
-    if (this.modal instanceof ConfirmDialog) {
-      this.modal.key(ch, key);
+    const modal = this.dialogs.modal;
+    if (modal instanceof ChoiceDialog) {
+      modal.key(ch, key);
       this.render();
       return;
     }
-    if (this.modal) {
-      const r = this.modal.key(ch, key);
+    if (key.full === 'C-c') {
+      // As F10: a question first while transfers run.
+      this.cmd.leave();
+      void this.requestQuit();
+      return;
+    }
+    if (modal) {
+      const r = modal.key(ch, key);
       if (r !== 'keep') {
-        this.modal = undefined;
+        this.dialogs.modal = undefined;
         // The help may have opened over a half-typed command: add to it.
-        if (r === 'typed' && this.line) this.lineKey(ch, key);
+        if (r === 'typed' && this.cmd.busy) this.lineKey(ch, key);
         else if (r === 'typed') this.startCommand(ch ?? '');
-        this.nextDialog();
+        this.dialogs.next();
       }
       this.render();
       return;
     }
-    if (this.line) {
+    if (this.cmd.busy) {
       this.lineKey(ch, key);
       return;
     }
-    this.paneKey(ch, key);
+    paneKey(this.keys, ch, key);
   }
 
   private lineKey(ch: string | undefined, key: KeyLike): void {
-    const mode = this.line as LineMode;
-    const r = this.editor.key(ch, key);
-    if (r === 'submit' || r === 'cancel') {
-      const text = this.editor.text;
-      this.line = undefined;
-      if (r === 'submit') mode.submit(text);
-      else mode.cancel?.();
-      this.nextDialog();
-    } else if (r === 'edited') mode.live?.(this.editor.text);
-    else if (key.name === 'f1') this.help();
-    else if (key.name === 'f10') {
+    const r = this.cmd.key(ch, key);
+    if (r === 'ended') this.dialogs.next();
+    else if (r === 'f1') this.help();
+    else if (r === 'f10') {
       // Leave the line first: the question about running transfers waits while one is typed.
-      this.line = undefined;
-      mode.cancel?.();
+      this.cmd.leave();
       void this.requestQuit();
-    }
-    this.render();
-  }
-
-  private paneKey(ch: string | undefined, key: KeyLike & { full?: string }): void {
-    const pane = this.panes[this.active];
-    switch (key.full ?? key.name) {
-      case 'tab':
-      case 'S-tab':
-        this.activate(this.other());
-        return;
-      case 'left':
-        this.activate('local');
-        return;
-      case 'right':
-        this.activate('remote');
-        return;
-      case 'up':
-        pane.move(-1);
-        break;
-      case 'down':
-        pane.move(1);
-        break;
-      case 'pageup':
-        pane.move(-pane.pageSize());
-        break;
-      case 'pagedown':
-        pane.move(pane.pageSize());
-        break;
-      case 'home':
-        pane.moveTo('first');
-        break;
-      case 'end':
-        pane.moveTo('last');
-        break;
-      case 'enter':
-      case 'linefeed':
-        void this.open();
-        return;
-      case 'backspace':
-        void this.goUp();
-        return;
-      case 'f5':
-        void this.copySelection();
-        return;
-      case 'f6':
-        this.renameSelection();
-        return;
-      case 'f7':
-        this.makeFolder();
-        return;
-      case 'f8':
-        void this.deleteSelection();
-        return;
-      case 'f1':
-        this.help();
-        return;
-      case 'f10':
-        void this.requestQuit();
-        return;
-      case 'C-r':
-      case 'f2':
-        void this.refresh();
-        return;
-      case 'escape':
-        if (pane.filter) {
-          pane.filter = '';
-          pane.render();
-        }
-        break;
-      default:
-        if (ch === 'q') void this.requestQuit();
-        else if (ch === '?') this.help();
-        else if (ch === '/') this.startFilter();
-        else if (ch === ':') this.startCommand('');
-        else if (isPrintable(ch) && !(key as { ctrl?: boolean }).ctrl) this.startCommand(ch);
-        return;
     }
     this.render();
   }

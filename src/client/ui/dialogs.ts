@@ -1,5 +1,6 @@
-/** Modal boxes over the panes: a yes/no question and a scrollable text (the help). */
+/** Modal boxes over the panes: a question with a few answers and a scrollable text (the help). */
 import * as blessed from 'blessed';
+import { cellWidth } from './cells';
 import { isPrintable, type KeyLike } from './line-editor';
 import type { Theme } from './theme';
 
@@ -34,38 +35,79 @@ function dialogBox(
   return box;
 }
 
-/** A yes/no question: y answers yes; n, Esc and Enter answer no (the safe default). */
-export class ConfirmDialog {
+/** One answer of a ChoiceDialog: the key that gives it, and its word. */
+export interface Choice<T extends string> {
+  key: string;
+  label: string;
+  value: T;
+}
+
+/** The answer, and whether it holds for the questions of the same kind that follow. */
+export interface Chosen<T extends string> {
+  value: T;
+  forAll: boolean;
+}
+
+/**
+ * A question with a few answers, one key each. Esc and Enter give the
+ * `fallback` (the safe answer). With `offerAll`, the key in capitals (or
+ * with Shift) gives the same answer for all the questions of this kind that follow.
+ */
+export class ChoiceDialog<T extends string> {
   private readonly box: blessed.Widgets.BoxElement;
 
   constructor(
     screen: blessed.Widgets.Screen,
     theme: Theme,
     question: string,
-    private readonly answer: (yes: boolean) => void,
+    private readonly choices: ReadonlyArray<Choice<T>>,
+    private readonly fallback: T,
+    private readonly offerAll: boolean,
+    private readonly answer: (chosen: Chosen<T>) => void,
   ) {
-    const text = `${question}\n\n[y] yes   [n] no`;
+    const keys = choices.map((c) => `[${c.key}] ${c.label}`).join('   ');
+    const all = offerAll
+      ? `\n${choices.map((c) => c.key.toUpperCase()).join(' ')}: the same for all the rest`
+      : '';
+    const text = `${question}\n\n${keys}${all}`;
     const inner = Math.max(20, Math.min(72, (screen.width as number) - 8));
     const wrapped = text
       .split('\n')
-      .reduce((n, l) => n + Math.max(1, Math.ceil(l.length / inner)), 0);
+      .reduce((n, l) => n + Math.max(1, Math.ceil(cellWidth(l) / inner)), 0);
     this.box = dialogBox(screen, theme, { label: 'Confirm', lines: wrapped + 1, content: text });
   }
 
   /** Handles a key; true when the dialog is finished. */
-  key(ch: string | undefined, key: KeyLike): boolean {
-    const c = (ch ?? '').toLowerCase();
-    if (c === 'y') return this.close(true);
-    if (c === 'n' || key.name === 'escape' || key.name === 'enter') return this.close(false);
+  key(ch: string | undefined, key: KeyLike & { shift?: boolean }): boolean {
+    const c = ch ?? '';
+    const found = this.choices.find((o) => o.key === c.toLowerCase());
+    if (found) {
+      const forAll = this.offerAll && (c !== c.toLowerCase() || key.shift === true);
+      return this.close({ value: found.value, forAll });
+    }
+    if (key.name === 'escape' || key.name === 'enter') {
+      return this.close({ value: this.fallback, forAll: false });
+    }
     return false;
   }
 
-  close(yes: boolean): boolean {
+  /** Closes with the safe answer (quitting). */
+  dismiss(): void {
+    this.close({ value: this.fallback, forAll: false });
+  }
+
+  private close(chosen: Chosen<T>): boolean {
     this.box.destroy();
-    this.answer(yes);
+    this.answer(chosen);
     return true;
   }
 }
+
+/** The yes/no answers: y answers yes; n, Esc and Enter answer no (the safe default). */
+export const YES_NO: ReadonlyArray<Choice<'yes' | 'no'>> = [
+  { key: 'y', label: 'yes', value: 'yes' },
+  { key: 'n', label: 'no', value: 'no' },
+];
 
 /**
  * What a key did to a TextPopup: nothing that closes it ('keep'), closed it,

@@ -20,6 +20,8 @@ export interface Theme {
   readonly errorTag: string;
   readonly okTag: string;
   readonly dimTag: string;
+  /** Marked entries in a pane. */
+  readonly markTag: string;
 }
 
 export function makeTheme(colors: number, env: NodeJS.ProcessEnv, unicode = true): Theme {
@@ -39,6 +41,7 @@ export function makeTheme(colors: number, env: NodeJS.ProcessEnv, unicode = true
       errorTag: 'bold',
       okTag: '',
       dimTag: '',
+      markTag: 'bold',
     };
   }
   return {
@@ -47,15 +50,17 @@ export function makeTheme(colors: number, env: NodeJS.ProcessEnv, unicode = true
     barFull: unicode ? '\u2588' : '#',
     barEmpty: unicode ? '\u2591' : '-',
     title: { fg: 'white', bg: 'blue', bold: true },
-    paneBorder: { fg: 'gray' },
+    // Plain white, not gray: many dark themes draw "bright black" as black.
+    paneBorder: { fg: 'white' },
     paneBorderActive: { fg: 'cyan', bold: true },
     selected: { fg: 'black', bg: 'cyan' },
-    selectedInactive: { fg: 'white', bg: 'gray' },
+    selectedInactive: { fg: 'white', bg: 'blue' },
     dialog: { fg: 'white', bg: 'blue', border: { fg: 'white', bg: 'blue' } },
     dirTag: 'light-cyan-fg',
     errorTag: 'red-fg',
     okTag: 'green-fg',
     dimTag: 'gray-fg',
+    markTag: 'yellow-fg',
   };
 }
 
