@@ -69,7 +69,11 @@ function printProgress(o: BatchOptions): () => void {
 
 /** Runs every line of `input`; resolves with the exit status. */
 export async function runBatch(o: BatchOptions): Promise<number> {
-  const io: CommandIo = { confirm: async () => true, waitForTransfers: true };
+  const io: CommandIo = {
+    confirm: async () => true,
+    waitForTransfers: true,
+    say: (text) => o.out.write(`${text}\n`),
+  };
   const stop = printProgress(o);
   const lines = readline.createInterface({ input: o.input, crlfDelay: Infinity });
   try {

@@ -8,6 +8,7 @@ import { ShellWordsError, shellWords } from '../util/shell-words';
 import { ClientError, NotFoundError, PermissionError, ResumeMismatchError } from './errors';
 import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
+import { describePlan, planMirror, runMirror } from './mirror';
 import type { ClientSession } from './session';
 import { describeOutcome, type TransferJob } from './transfer-queue';
 import { nearest } from '../util/nearest';
@@ -34,6 +35,8 @@ export interface CommandIo {
    * they return once queued and the queue reports the outcome.
    */
   readonly waitForTransfers: boolean;
+  /** Shows a line at once, before the command ends (batch mode prints it). */
+  say?(text: string): void;
 }
 
 export interface CommandResult {
@@ -95,26 +98,109 @@ async function transfer(io: CommandIo, jobs: TransferJob[]): Promise<CommandResu
   return { text: lines.join('\n'), changed: true };
 }
 
+/**
+ * put/get of a file, a folder, or what a wildcard matches (local names for
+ * put, the server's listing for get). Several matches need TARGET to be an
+ * existing folder, or each would overwrite the one before.
+ */
+async function putOrGet(
+  s: ClientSession,
+  io: CommandIo,
+  direction: 'put' | 'get',
+  { args, flags }: Parsed,
+): Promise<CommandResult> {
+  const [word, target] = args as [string, string | undefined];
+  const sources = direction === 'put' ? await s.expandLocal(word) : await s.expandRemote(word);
+  if (sources.length > 1 && target !== undefined) {
+    const isDir =
+      direction === 'put'
+        ? await s.remoteIsDir(s.resolveRemote(target))
+        : await s.localIsDir(s.resolveLocal(target));
+    if (!isDir) {
+      const side = direction === 'put' ? 'remote' : 'local';
+      throw new ClientError(
+        `${direction} ${word}: ${sources.length} files match, so ${target} must be an existing ${side} folder`,
+      );
+    }
+  }
+  const jobs: TransferJob[] = [];
+  for (const source of sources) {
+    const one =
+      direction === 'put'
+        ? await s.put(source, target, flags.has('-f'))
+        : await s.get(source, target, flags.has('-f'));
+    jobs.push(...one);
+  }
+  return transfer(io, jobs);
+}
+
+/** rm of one path, or of what a wildcard matches in the server's listing (asked once). */
+async function remove(s: ClientSession, io: CommandIo, word: string): Promise<CommandResult> {
+  const targets = await s.expandRemote(word);
+  if (targets.length > 1) {
+    const shown = targets.slice(0, 8).join(', ') + (targets.length > 8 ? ', …' : '');
+    const ok = await io.confirm(
+      `Delete the ${targets.length} remote entries matching ${word} (${shown})?`,
+    );
+    if (!ok) return { text: `kept ${word}` };
+  }
+  const lines: string[] = [];
+  let changed = false;
+  for (const p of targets) {
+    const done = await s.removeRemote(p, (q) => io.confirm(q));
+    changed ||= done;
+    lines.push(done ? `deleted ${p}` : `kept ${p}`);
+  }
+  return { text: lines.join('\n'), changed };
+}
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'put',
+    aliases: ['mput'],
     usage: 'put [-f] FILE [TARGET]',
-    summary: 'upload a file or folder (resumes; see -f)',
+    summary: 'upload a file, folder or wildcard (*.txt) (resumes; see -f)',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
-    run: async (s, io, { args, flags }) =>
-      transfer(io, await s.put(args[0] as string, args[1], flags.has('-f'))),
+    run: (s, io, p) => putOrGet(s, io, 'put', p),
   },
   {
     name: 'get',
+    aliases: ['mget'],
     usage: 'get [-f] FILE [TARGET]',
-    summary: 'download, to TARGET folder or file name',
+    summary: 'download (wildcards too), to TARGET folder or file name',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
-    run: async (s, io, { args, flags }) =>
-      transfer(io, await s.get(args[0] as string, args[1], flags.has('-f'))),
+    run: (s, io, p) => putOrGet(s, io, 'get', p),
+  },
+  {
+    name: 'mirror',
+    usage: 'mirror [-R] [--delete] [--dry-run] [--checksum] SRC DST',
+    summary: 'make DST a copy of SRC (remote to local; -R local to remote)',
+    minArgs: 2,
+    maxArgs: 2,
+    flags: ['-R', '--delete', '--dry-run', '--checksum'],
+    run: async (s, io, { args, flags }) => {
+      const o = {
+        reverse: flags.has('-R'),
+        delete: flags.has('--delete'),
+        dryRun: flags.has('--dry-run'),
+        checksum: flags.has('--checksum'),
+      };
+      const plan = await planMirror(s, args[0] as string, args[1] as string, o);
+      const text = describePlan(plan);
+      if (o.dryRun) return { text: `${text}\ndry run: nothing changed` };
+      if (plan.steps.length === 0) return { text: `${text}\nmirror: nothing to do` };
+      if (io.say) io.say(text);
+      else {
+        const lines = text.split('\n');
+        const shown = lines.slice(0, 10).join('\n') + (lines.length > 10 ? '\n  …' : '');
+        if (!(await io.confirm(`${shown}\nRun this plan?`))) return { text: 'mirror: not run' };
+      }
+      return { text: await runMirror(s, plan, o), changed: true };
+    },
   },
   {
     name: 'ls',
@@ -162,15 +248,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'rm',
     aliases: ['del', 'delete', 'rmdir'],
     usage: 'rm PATH',
-    summary: 'delete a remote file or folder (asks first)',
+    summary: 'delete a remote file, folder or wildcard (asks first)',
     minArgs: 1,
     maxArgs: 1,
     flags: ['-r', '-f'],
-    run: async (s, io, { args }) => {
-      const p = args[0] as string;
-      const done = await s.removeRemote(p, (q) => io.confirm(q));
-      return { text: done ? `deleted ${p}` : `kept ${p}`, changed: done };
-    },
+    run: (s, io, { args }) => remove(s, io, args[0] as string),
   },
   {
     name: 'rename',
@@ -309,7 +391,12 @@ export function parseLine(line: string): { spec: CommandSpec; parsed: Parsed } |
   let options = true;
   for (const w of words.slice(1)) {
     if (options && w === '--') options = false;
-    else if (options && /^-[a-zA-Z]+$/.test(w)) {
+    else if (options && /^--[a-z][a-z-]*$/.test(w)) {
+      if (!spec.flags?.includes(w)) {
+        throw new CommandError(`${spec.name}: unknown option ${w}\nusage: ${spec.usage}`);
+      }
+      flags.add(w);
+    } else if (options && /^-[a-zA-Z]+$/.test(w)) {
       for (const ch of w.slice(1)) {
         const flag = `-${ch}`;
         if (!spec.flags?.includes(flag)) {

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClientError, NotFoundError } from './errors';
+import { expandGlob, hasGlob } from './glob';
 import { isDirAttrs, listLocal, listRemote, type FileEntry } from './listing';
 import type { SftpChannel } from './sftp-channel';
 import type { TransferJob, TransferQueue } from './transfer-queue';
@@ -82,6 +83,18 @@ export class ClientSession {
     return path.posix.resolve(this.remoteCwd, p);
   }
 
+  /** The local paths a word names: itself, or what its wildcards match (see glob.ts). */
+  expandLocal(word: string): Promise<string[]> {
+    if (!hasGlob(word)) return Promise.resolve([word]);
+    return expandGlob(word, 'local', (dir) => this.listLocal(this.resolveLocal(dir)));
+  }
+
+  /** The remote paths a word names: itself, or what its wildcards match in the server's listing. */
+  expandRemote(word: string): Promise<string[]> {
+    if (!hasGlob(word)) return Promise.resolve([word]);
+    return expandGlob(word, 'remote', (dir) => this.listRemote(this.resolveRemote(dir)));
+  }
+
   // ---- listings and navigation ----------------------------------------------
 
   listLocal(dir = this.localCwd): Promise<FileEntry[]> {
@@ -129,6 +142,14 @@ export class ClientSession {
 
   async renameLocal(from: string, to: string): Promise<void> {
     await fsp.rename(this.resolveLocal(from), this.resolveLocal(to));
+  }
+
+  /** Whether a local path is a folder; false when it does not exist. */
+  localIsDir(p: string): Promise<boolean> {
+    return fsp.stat(p).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
   }
 
   /** Whether a remote path is a folder; false when it does not exist. */
