@@ -5,12 +5,11 @@
  * or the engine's own errors, which `describeFailure` turns into one line.
  */
 import { ShellWordsError, shellWords } from '../util/shell-words';
-import { ClientError, NotFoundError, PermissionError, ResumeMismatchError } from './errors';
+import { ClientError, NotFoundError, PermissionError } from './errors';
 import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
-import { describePlan, planMirror, runMirror } from './mirror';
+import { mirror, putOrGet, remove } from './command-runs';
 import type { ClientSession } from './session';
-import { describeOutcome, type TransferJob } from './transfer-queue';
 import { nearest } from '../util/nearest';
 
 /** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
@@ -47,7 +46,7 @@ export interface CommandResult {
   changed?: boolean;
 }
 
-interface Parsed {
+export interface Parsed {
   args: string[];
   flags: Set<string>;
 }
@@ -57,6 +56,8 @@ export interface CommandSpec {
   aliases?: string[];
   usage: string;
   summary: string;
+  /** More lines for `help NAME`. */
+  details?: string;
   minArgs: number;
   maxArgs: number;
   flags?: string[];
@@ -73,93 +74,12 @@ function listingLines(entries: FileEntry[]): string {
     .join('\n');
 }
 
-async function transfer(io: CommandIo, jobs: TransferJob[]): Promise<CommandResult> {
-  if (jobs.length === 0) return { text: 'nothing to transfer (empty folder)', changed: true };
-  if (!io.waitForTransfers) {
-    const first = jobs[0] as TransferJob;
-    const what = jobs.length === 1 ? first.label : `${jobs.length} files`;
-    return { text: `queued: ${first.direction} ${what}` };
-  }
-  const lines: string[] = [];
-  for (const job of jobs) {
-    try {
-      await job.done;
-    } catch (err) {
-      if (err instanceof ResumeMismatchError) {
-        throw new ClientError(
-          `${job.direction} ${job.label}: ${err.message}; ` +
-            `use '${job.direction} -f' to start over and replace it`,
-        );
-      }
-      throw new ClientError(describeOutcome(job));
-    }
-    lines.push(describeOutcome(job));
-  }
-  return { text: lines.join('\n'), changed: true };
-}
-
-/**
- * put/get of a file, a folder, or what a wildcard matches (local names for
- * put, the server's listing for get). Several matches need TARGET to be an
- * existing folder, or each would overwrite the one before.
- */
-async function putOrGet(
-  s: ClientSession,
-  io: CommandIo,
-  direction: 'put' | 'get',
-  { args, flags }: Parsed,
-): Promise<CommandResult> {
-  const [word, target] = args as [string, string | undefined];
-  const sources = direction === 'put' ? await s.expandLocal(word) : await s.expandRemote(word);
-  if (sources.length > 1 && target !== undefined) {
-    const isDir =
-      direction === 'put'
-        ? await s.remoteIsDir(s.resolveRemote(target))
-        : await s.localIsDir(s.resolveLocal(target));
-    if (!isDir) {
-      const side = direction === 'put' ? 'remote' : 'local';
-      throw new ClientError(
-        `${direction} ${word}: ${sources.length} files match, so ${target} must be an existing ${side} folder`,
-      );
-    }
-  }
-  const jobs: TransferJob[] = [];
-  for (const source of sources) {
-    const one =
-      direction === 'put'
-        ? await s.put(source, target, flags.has('-f'))
-        : await s.get(source, target, flags.has('-f'));
-    jobs.push(...one);
-  }
-  return transfer(io, jobs);
-}
-
-/** rm of one path, or of what a wildcard matches in the server's listing (asked once). */
-async function remove(s: ClientSession, io: CommandIo, word: string): Promise<CommandResult> {
-  const targets = await s.expandRemote(word);
-  if (targets.length > 1) {
-    const shown = targets.slice(0, 8).join(', ') + (targets.length > 8 ? ', …' : '');
-    const ok = await io.confirm(
-      `Delete the ${targets.length} remote entries matching ${word} (${shown})?`,
-    );
-    if (!ok) return { text: `kept ${word}` };
-  }
-  const lines: string[] = [];
-  let changed = false;
-  for (const p of targets) {
-    const done = await s.removeRemote(p, (q) => io.confirm(q));
-    changed ||= done;
-    lines.push(done ? `deleted ${p}` : `kept ${p}`);
-  }
-  return { text: lines.join('\n'), changed };
-}
-
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'put',
     aliases: ['mput'],
     usage: 'put [-f] FILE [TARGET]',
-    summary: 'upload a file, folder or wildcard (*.txt) (resumes; see -f)',
+    summary: 'upload a file, folder or *.txt (resumes; see -f)',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
@@ -169,7 +89,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'get',
     aliases: ['mget'],
     usage: 'get [-f] FILE [TARGET]',
-    summary: 'download (wildcards too), to TARGET folder or file name',
+    summary: 'download (*.txt too), to TARGET folder or file',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
@@ -177,30 +97,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'mirror',
-    usage: 'mirror [-R] [--delete] [--dry-run] [--checksum] SRC DST',
-    summary: 'make DST a copy of SRC (remote to local; -R local to remote)',
+    usage: 'mirror [OPTIONS] SRC DST',
+    summary: 'copy remote SRC to local DST; see help mirror',
+    details: [
+      '',
+      '    -R          the other way: local SRC to remote DST',
+      '    --delete    also delete what DST holds and SRC does not',
+      '    --dry-run   show the plan only',
+      '    --checksum  compare same-size files by MD5 instead of by time',
+    ].join('\n'),
     minArgs: 2,
     maxArgs: 2,
     flags: ['-R', '--delete', '--dry-run', '--checksum'],
-    run: async (s, io, { args, flags }) => {
-      const o = {
-        reverse: flags.has('-R'),
-        delete: flags.has('--delete'),
-        dryRun: flags.has('--dry-run'),
-        checksum: flags.has('--checksum'),
-      };
-      const plan = await planMirror(s, args[0] as string, args[1] as string, o);
-      const text = describePlan(plan);
-      if (o.dryRun) return { text: `${text}\ndry run: nothing changed` };
-      if (plan.steps.length === 0) return { text: `${text}\nmirror: nothing to do` };
-      if (io.say) io.say(text);
-      else {
-        const lines = text.split('\n');
-        const shown = lines.slice(0, 10).join('\n') + (lines.length > 10 ? '\n  …' : '');
-        if (!(await io.confirm(`${shown}\nRun this plan?`))) return { text: 'mirror: not run' };
-      }
-      return { text: await runMirror(s, plan, o), changed: true };
-    },
+    run: mirror,
   },
   {
     name: 'ls',
@@ -248,7 +157,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'rm',
     aliases: ['del', 'delete', 'rmdir'],
     usage: 'rm PATH',
-    summary: 'delete a remote file, folder or wildcard (asks first)',
+    summary: 'delete a remote file, folder or *.log (asks first)',
     minArgs: 1,
     maxArgs: 1,
     flags: ['-r', '-f'],
@@ -319,7 +228,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (name === undefined) return { text: commandList() };
       const spec = findCommand(name);
       if (!spec) throw unknownCommand(name);
-      return { text: `${spec.usage}\n    ${spec.summary}` };
+      return { text: `${spec.usage}\n    ${spec.summary}${spec.details ?? ''}` };
     },
   },
   {
@@ -343,9 +252,22 @@ export function commandList(): string {
   return COMMANDS.map((c) => `${c.usage.padEnd(width)}${c.summary}`).join('\n');
 }
 
-/** Every command's name on one line (under 80 columns), for a short hint. */
+/**
+ * The commands' names on one line of at most 78 columns, for a short hint:
+ * as many as fit, in table order, then "… help bye" when some had to go
+ * (`help` lists them all).
+ */
 export function commandNames(): string {
-  return `commands: ${COMMANDS.map((c) => c.name).join(' ')}`;
+  const all = COMMANDS.map((c) => c.name);
+  const full = `commands: ${all.join(' ')}`;
+  if (full.length <= 78) return full;
+  const tail = ' … help bye';
+  let line = 'commands:';
+  for (const name of all.filter((n) => n !== 'help' && n !== 'bye')) {
+    if (line.length + 1 + name.length + tail.length > 78) break;
+    line += ` ${name}`;
+  }
+  return line + tail;
 }
 
 /** Edit distance with transpositions, so "pur" → "put" and "mkdri" → "mkdir" are near. */
