@@ -38,7 +38,8 @@ function printProgress(o: BatchOptions): () => void {
   const every = o.progressEveryMs ?? 500;
   const now = o.now ?? Date.now;
   const last = new Map<number, number>();
-  const announced = new Set<number>();
+  /** Where each job was last said to start: a reconnection starts it again further on. */
+  const announced = new Map<number, number>();
   const restarted = new Set<number>();
   const onChange = (job: TransferJob): void => {
     if (job.restarted && !restarted.has(job.id)) {
@@ -47,8 +48,8 @@ function printProgress(o: BatchOptions): () => void {
     }
     const p = job.progress;
     if (job.state !== 'running' || !p) return;
-    if (!announced.has(job.id)) {
-      announced.add(job.id);
+    if (announced.get(job.id) !== p.resumedFrom) {
+      announced.set(job.id, p.resumedFrom);
       if (p.resumedFrom > 0 && p.resumedFrom < p.total) {
         o.out.write(
           `${job.direction} ${job.label}: resuming from ${p.resumedFrom} bytes ` +

@@ -14,6 +14,7 @@ import { connect, type ConnectOptions, type Connection, type HostKeyInfo } from 
 import { AuthenticationError, ClientError } from './errors';
 import { KnownHosts, hostEntryName } from './known-hosts';
 import { askLine, askYesNo, type PromptIo } from './prompt';
+import { Link } from './reconnect';
 import { RateLimiter } from './rate-limit';
 import { ClientSession } from './session';
 import { TransferQueue } from './transfer-queue';
@@ -293,15 +294,23 @@ export async function main(
   }
 
   let connection: Connection;
+  let options: ConnectOptions;
   try {
     const creds = await credentials(args, env, t);
-    connection = await connect({
+    const ask = creds.askPassword;
+    // The password typed is kept, in memory only, so that a lost connection
+    // can be made again without asking (the screen owns the terminal then).
+    let typed: string | undefined;
+    options = {
       host: args.host,
       port: args.port,
       username: args.user,
       ...creds,
+      askPassword: ask && (async (attempt, signal) => (typed = await ask(attempt, signal))),
       hostKeyCheck: hostKeyChecker(args, t),
-    });
+    };
+    connection = await connect(options);
+    if (typed !== undefined) options = { ...options, password: typed, askPassword: undefined };
   } catch (err) {
     const fromEnv =
       err instanceof AuthenticationError && env.MINIFTP_PASSWORD !== undefined
@@ -311,6 +320,7 @@ export async function main(
     return 1;
   }
 
+  let link: Link | undefined;
   try {
     const remoteHome = await connection.sftp.realpath('.');
     const queue = new TransferQueue({
@@ -323,7 +333,11 @@ export async function main(
       localCwd: process.cwd(),
       remoteHome,
     });
+    const again = options;
+    link = new Link({ session, dial: () => connect(again) }, connection);
     if (batchMode) {
+      link.on('state', (_state, note) => t.stdout.write(`${note}\n`));
+      link.on('note', (note) => t.stdout.write(`${note}\n`));
       const input: Readable =
         args.batch === undefined || args.batch === '-' ? t.stdin : createReadStream(args.batch);
       const code = await runBatch({ session, input, out: t.stdout, err: t.stderr });
@@ -342,6 +356,7 @@ export async function main(
     t.stderr.write(`miniftp: ${describe(err)}\n`);
     return 1;
   } finally {
-    await connection.close().catch(() => undefined);
+    if (link) await link.close();
+    else await connection.close().catch(() => undefined);
   }
 }

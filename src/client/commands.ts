@@ -217,6 +217,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'reconnect',
+    usage: 'reconnect',
+    summary: 'connect to the server again (also after a kick)',
+    minArgs: 0,
+    maxArgs: 0,
+    run: async (s) => {
+      if (!s.link) throw new ClientError('reconnect: this session cannot reconnect');
+      await s.link.reconnect();
+      return { text: 'reconnected', changed: true };
+    },
+  },
+  {
     name: 'help',
     aliases: ['?'],
     usage: 'help [COMMAND]',
@@ -242,6 +254,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
+/** Commands that do not need the server. */
+const OFFLINE = new Set(['lcd', 'lls', 'lpwd', 'lmkdir', 'help', 'bye', 'reconnect']);
+
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
 }
@@ -254,14 +269,14 @@ export function commandList(): string {
 
 /**
  * The commands' names on one line of at most 78 columns, for a short hint:
- * as many as fit, in table order, then "… help bye" when some had to go
+ * as many as fit, in table order, then "... help bye" when some had to go
  * (`help` lists them all).
  */
 export function commandNames(): string {
   const all = COMMANDS.map((c) => c.name);
   const full = `commands: ${all.join(' ')}`;
   if (full.length <= 78) return full;
-  const tail = ' … help bye';
+  const tail = ' ... help bye';
   let line = 'commands:';
   for (const name of all.filter((n) => n !== 'help' && n !== 'bye')) {
     if (line.length + 1 + name.length + tail.length > 78) break;
@@ -342,6 +357,10 @@ export async function executeLine(
 ): Promise<CommandResult> {
   const found = parseLine(line);
   if (!found) return {};
+  // After a lost connection the next command that needs the server waits for a new one.
+  if (session.link && session.link.state !== 'connected' && !OFFLINE.has(found.spec.name)) {
+    await session.link.ensure();
+  }
   return found.spec.run(session, io, found.parsed);
 }
 

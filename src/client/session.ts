@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { ClientError, NotFoundError } from './errors';
 import { expandGlob, hasGlob } from './glob';
 import { isDirAttrs, listLocal, listRemote, type FileEntry } from './listing';
+import type { Link } from './reconnect';
 import type { SftpChannel } from './sftp-channel';
 import type { TransferJob, TransferQueue } from './transfer-queue';
 
@@ -57,7 +58,10 @@ interface Planned {
 }
 
 export class ClientSession {
-  readonly sftp: SftpChannel;
+  /** The current SFTP channel; a reconnection replaces it (see reconnect.ts). */
+  sftp: SftpChannel;
+  /** Keeps the connection up; set by the front end (tests may leave it out). */
+  link: Link | undefined;
   readonly queue: TransferQueue;
   readonly remoteHome: string;
   localCwd: string;
@@ -69,6 +73,12 @@ export class ClientSession {
     this.localCwd = o.localCwd;
     this.remoteHome = o.remoteHome;
     this.remoteCwd = o.remoteHome;
+  }
+
+  /** Works on a new channel from now on: the commands' and the queue's requests go there. */
+  attach(sftp: SftpChannel): void {
+    this.sftp = sftp;
+    this.queue.setChannel(sftp);
   }
 
   resolveLocal(p: string): string {

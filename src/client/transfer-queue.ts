@@ -3,7 +3,7 @@
  * observable by the screen (progress bars) and by batch mode (progress lines).
  */
 import { EventEmitter } from 'node:events';
-import { ResumeMismatchError, TransferAbortedError } from './errors';
+import { ConnectionLostError, ResumeMismatchError, TransferAbortedError } from './errors';
 import { formatBytes } from './format';
 import type { RateLimiter } from './rate-limit';
 import type { SftpChannel } from './sftp-channel';
@@ -67,6 +67,12 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
    */
   onResumeRefused: (job: TransferJob, err: ResumeMismatchError) => Promise<boolean> = async () =>
     false;
+  /**
+   * Asked when the connection is lost during a job: a new channel runs the
+   * job again (resuming by the MD5 rule) and the rest of the queue after it;
+   * undefined (the default) or a throw fails the job.
+   */
+  onConnectionLost: (job: TransferJob) => Promise<SftpChannel | undefined> = async () => undefined;
 
   constructor(private readonly o: TransferQueueOptions) {
     super();
@@ -99,6 +105,11 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     this.emit('change', job);
     this.pump();
     return job;
+  }
+
+  /** The channel the next requests go to (after a reconnection). */
+  setChannel(sftp: SftpChannel): void {
+    this.o.sftp = sftp;
   }
 
   /** Every job of the session, oldest first. */
@@ -155,6 +166,22 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       job.direction === 'put'
         ? upload(this.o.sftp, job.localPath, job.remotePath, { ...options, resume })
         : download(this.o.sftp, job.remotePath, job.localPath, { ...options, resume });
+    for (;;) {
+      try {
+        return await this.attempt(job, go);
+      } catch (err) {
+        if (!(err instanceof ConnectionLostError) || signal.aborted) throw err;
+        const sftp = await this.onConnectionLost(job);
+        if (!sftp) throw err;
+        this.setChannel(sftp);
+      }
+    }
+  }
+
+  private async attempt(
+    job: TransferJob,
+    go: (resume: 'auto' | 'never') => Promise<TransferResult>,
+  ): Promise<TransferResult> {
     try {
       return await go('auto');
     } catch (err) {

@@ -60,7 +60,7 @@ describe('client commands', () => {
     expect(line.length).to.be.at.most(78);
     const names = line.split(' ').slice(1);
     // As many as fit, in table order; help (which lists them all) and bye always.
-    const shown = names.filter((n) => n !== '…' && n !== 'help' && n !== 'bye');
+    const shown = names.filter((n) => n !== '...' && n !== 'help' && n !== 'bye');
     expect(shown).to.deep.equal(COMMANDS.map((c) => c.name).slice(0, shown.length));
     expect(names).to.include.members(['put', 'get', 'mirror', 'ls', 'cd', 'help', 'bye']);
   });

@@ -164,12 +164,15 @@ class App {
         `${job.direction} ${job.label}: ${err.message}\n\n` +
           `Start over and replace the ${job.direction === 'put' ? 'server' : 'local'} file?`,
       );
-    void this.session.sftp.closed.then(() => {
+    this.session.link?.on('state', (state, note) => {
       if (this.quitting) return;
-      this.connected = false;
-      this.error('the connection to the server was lost; quit with F10 and connect again');
+      this.connected = state === 'connected';
+      if (state === 'disconnected') this.error(note);
+      else this.info(note);
+      if (this.connected) void this.refresh();
       this.render();
     });
+    this.session.link?.on('note', (note) => this.info(note));
     // The folders show in the pane titles before their first listing arrives.
     this.panes.local.where = this.session.localCwd;
     this.panes.remote.where = this.session.remoteCwd;
@@ -232,13 +235,18 @@ class App {
     const running = q.filter((j) => j.state === 'running').length;
     const queued = q.filter((j) => j.state === 'queued').length;
     const state = !this.connected
-      ? 'DISCONNECTED'
+      ? this.session.link?.state === 'reconnecting'
+        ? 'RECONNECTING'
+        : 'DISCONNECTED'
       : running + queued > 0
         ? `${running} running, ${queued} queued`
         : 'connected';
     const left = ` miniftp  ${this.o.title}`;
     const pad = Math.max(1, w - left.length - state.length - 1);
-    this.titleBox.setContent(blessed.escape(fit(`${left}${' '.repeat(pad)}${state} `, w)));
+    const line = blessed.escape(fit(`${left}${' '.repeat(pad)}${state} `, w));
+    // DISCONNECTED stands out: white on red (bold and underlined without colours).
+    const loud = this.theme.color ? '{white-fg}{red-bg}{bold}' : '{bold}{underline}';
+    this.titleBox.setContent(this.connected ? line : line.replace(state, `${loud}${state}{/}`));
   }
 
   private drawCommandLine(): void {
