@@ -23,7 +23,8 @@ import type { ClientSession } from '../session';
 import { describeOutcome, type TransferJob } from '../transfer-queue';
 import { ConfirmDialog, TextPopup } from './dialogs';
 import { FilePane, PARENT, fit } from './file-pane';
-import { LineEditor, isPrintable, type KeyLike } from './line-editor';
+import { commandCompleter } from '../completion';
+import { LineEditor, complete, isPrintable, type Completer, type KeyLike } from './line-editor';
 import { makeTheme, tag, type Theme } from './theme';
 import { TransfersView } from './transfers-view';
 
@@ -44,6 +45,8 @@ interface LineMode {
   cancel?(): void;
   /** Called after every edit (the filter applies as you type). */
   live?(text: string): void;
+  /** Tab completes the word before the cursor (the command line). */
+  complete?: Completer;
 }
 
 const KEY_HELP = [
@@ -473,6 +476,7 @@ class App {
         this.editor.remember(text);
         void this.runCommand(text);
       },
+      complete: commandCompleter(this.session),
     };
     this.editor.clear();
     if (first) this.editor.insert(first);
@@ -646,7 +650,12 @@ class App {
       else mode.cancel?.();
       this.nextDialog();
     } else if (r === 'edited') mode.live?.(this.editor.text);
-    else if (key.name === 'f1') this.help();
+    else if (key.name === 'tab' && mode.complete) {
+      void complete(this.editor, mode.complete).then((more) => {
+        if (more.length > 0) this.info(more.join('  '), this.theme.dimTag);
+        this.render();
+      });
+    } else if (key.name === 'f1') this.help();
     else if (key.name === 'f10') {
       // Leave the line first: the question about running transfers waits while one is typed.
       this.line = undefined;
