@@ -13,6 +13,8 @@ import { runBatch } from './batch';
 import { connect, type ConnectOptions, type Connection, type HostKeyInfo } from './connect';
 import { AuthenticationError, ClientError } from './errors';
 import { KnownHosts, hostEntryName } from './known-hosts';
+import { Bookmarks, bookmarksFile } from './bookmarks';
+import { UsageError, parseDestination, parsePort } from './destination';
 import { askLine, askYesNo, type PromptIo } from './prompt';
 import { Link } from './reconnect';
 import { RateLimiter } from './rate-limit';
@@ -20,10 +22,13 @@ import { ClientSession } from './session';
 import { TransferQueue } from './transfer-queue';
 import { runScreen } from './ui/app';
 
+export { UsageError, parseDestination } from './destination';
+
 export const DEFAULT_PORT = 8808;
 export const DEFAULT_HOST = '127.0.0.1';
 
 export const USAGE = `usage: miniftp [options] [user@]host[:port]
+       miniftp [options] BOOKMARK
 
   -p PORT                 server port (default ${DEFAULT_PORT})
   -i KEYFILE              log in with this private key instead of a password
@@ -33,17 +38,21 @@ export const USAGE = `usage: miniftp [options] [user@]host[:port]
   --accept-new-host-key   trust a server seen for the first time without asking
   -h, --help              this help
 
+A BOOKMARK is a host saved with the bookmark command (in
+$XDG_CONFIG_HOME/miniftp/hosts.json); -p and -i given here win over it.
 Defaults: host ${DEFAULT_HOST}, user $USER. The password is asked for without
 echo once the server's host key is trusted (3 tries), or read from
 MINIFTP_PASSWORD. Without a terminal on stdin, the commands are read from
 stdin (batch mode).`;
 
-export class UsageError extends Error {}
-
 export interface CliArgs {
   user: string;
   host: string;
   port: number;
+  /** The destination as given when it may name a bookmark (no user, no port). */
+  bookmark: string | undefined;
+  /** -p was given (it wins over a bookmark's port). */
+  portGiven: boolean;
   identity: string | undefined;
   batch: string | undefined;
   limitKbit: number | undefined;
@@ -52,35 +61,10 @@ export interface CliArgs {
   help: boolean;
 }
 
-function parsePort(s: string): number {
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw new UsageError(`bad port: ${s}`);
-  return n;
-}
-
-/** Splits "[user@]host[:port]"; an IPv6 address takes brackets when a port follows. */
-export function parseDestination(dest: string): { user?: string; host?: string; port?: number } {
-  const at = dest.lastIndexOf('@');
-  const user = at >= 0 ? dest.slice(0, at) : undefined;
-  let rest = at >= 0 ? dest.slice(at + 1) : dest;
-  let port: number | undefined;
-  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
-  if (bracket) {
-    rest = bracket[1] as string;
-    if (bracket[2] !== undefined) port = parsePort(bracket[2]);
-  } else if (rest.split(':').length === 2) {
-    const [h, p] = rest.split(':') as [string, string];
-    rest = h;
-    port = parsePort(p);
-  }
-  if (user === '') throw new UsageError('empty user name');
-  return { user, host: rest === '' ? undefined : rest, port };
-}
-
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
   let dest: string | undefined;
   let portFlag: number | undefined;
-  const out: Omit<CliArgs, 'user' | 'host' | 'port'> = {
+  const out: Omit<CliArgs, 'user' | 'host' | 'port' | 'bookmark' | 'portGiven'> = {
     identity: undefined,
     batch: undefined,
     limitKbit: undefined,
@@ -134,6 +118,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   }
   return {
     ...out,
+    bookmark: dest !== undefined && d.user === undefined && d.port === undefined ? dest : undefined,
+    portGiven: portFlag !== undefined || d.port !== undefined,
     user: d.user ?? env.USER ?? os.userInfo().username,
     host: d.host ?? DEFAULT_HOST,
     port: d.port ?? portFlag ?? DEFAULT_PORT,
@@ -250,6 +236,20 @@ async function credentials(
   };
 }
 
+/** A destination that names a saved host takes its host, port, user and key. */
+export async function applyBookmark(args: CliArgs, bookmarks: Bookmarks): Promise<CliArgs> {
+  if (args.bookmark === undefined) return args;
+  const b = await bookmarks.get(args.bookmark);
+  if (!b) return args;
+  return {
+    ...args,
+    host: b.host,
+    port: args.portGiven ? args.port : b.port,
+    user: b.user,
+    identity: args.identity ?? b.identity,
+  };
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -270,6 +270,13 @@ export async function main(
   if (args.help) {
     t.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  const bookmarks = new Bookmarks(bookmarksFile(env));
+  try {
+    args = await applyBookmark(args, bookmarks);
+  } catch (err) {
+    t.stderr.write(`miniftp: ${describe(err)}\n`);
+    return 2;
   }
   const batchMode = args.batch !== undefined || !t.stdin.isTTY;
   if (!batchMode && !t.stdout.isTTY) {
@@ -333,6 +340,13 @@ export async function main(
       localCwd: process.cwd(),
       remoteHome,
     });
+    session.bookmarks = bookmarks;
+    session.origin = {
+      host: args.host,
+      port: args.port,
+      user: args.user,
+      identity: args.identity && path.resolve(args.identity),
+    };
     const again = options;
     link = new Link({ session, dial: () => connect(again) }, connection);
     if (batchMode) {

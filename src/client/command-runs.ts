@@ -4,6 +4,8 @@
  */
 import type { CommandIo, CommandResult, Parsed } from './commands';
 import { ClientError, ResumeMismatchError } from './errors';
+import { describeBookmarks, type Bookmark } from './bookmarks';
+import { parseDestination } from './destination';
 import { describePlan, planMirror, runMirror } from './mirror';
 import type { ClientSession } from './session';
 import { describeOutcome, type TransferJob } from './transfer-queue';
@@ -116,4 +118,42 @@ export async function mirror(
     if (!(await io.confirm(`${shown}\nRun this plan?`))) return { text: 'mirror: not run' };
   }
   return { text: await runMirror(s, plan, o), changed: true };
+}
+
+/**
+ * bookmark add NAME [[user@]host[:port] [KEYFILE]] (without a destination:
+ * the current connection), bookmark list, bookmark del NAME.
+ */
+export async function bookmark(s: ClientSession, { args }: Parsed): Promise<CommandResult> {
+  const [action, name, dest, key] = args as [string, string?, string?, string?];
+  const store = s.bookmarks;
+  if (!store) throw new ClientError('bookmark: no bookmarks file in this session');
+  if (action === 'list' && name === undefined)
+    return { text: describeBookmarks(await store.load()) };
+  if (action === 'del' && name !== undefined && dest === undefined) {
+    if (!(await store.delete(name))) throw new ClientError(`bookmark: no bookmark named ${name}`);
+    return { text: `deleted the bookmark ${name}` };
+  }
+  if (action === 'add' && name !== undefined) {
+    let b: Bookmark;
+    if (dest === undefined) {
+      if (!s.origin) throw new ClientError('bookmark add: give [user@]host[:port]');
+      b = s.origin;
+    } else {
+      const d = parseDestination(dest);
+      if (d.host === undefined) throw new ClientError(`bookmark add: no host in ${dest}`);
+      b = {
+        host: d.host,
+        port: d.port ?? s.origin?.port ?? 8808,
+        user: d.user ?? s.origin?.user ?? 'anonymous',
+        ...(key !== undefined ? { identity: s.resolveLocal(key) } : {}),
+      };
+    }
+    await store.add(name, b);
+    const saved = describeBookmarks(new Map([[name, b]]));
+    return { text: `saved the bookmark ${saved} in ${store.file}` };
+  }
+  throw new ClientError(
+    'usage: bookmark add NAME [[user@]host[:port] [KEYFILE]] | list | del NAME',
+  );
 }

@@ -8,7 +8,7 @@ import { ShellWordsError, shellWords } from '../util/shell-words';
 import { ClientError, NotFoundError, PermissionError } from './errors';
 import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
-import { mirror, putOrGet, remove } from './command-runs';
+import { bookmark, mirror, putOrGet, remove } from './command-runs';
 import type { ClientSession } from './session';
 import { nearest } from '../util/nearest';
 
@@ -217,6 +217,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'bookmark',
+    usage: 'bookmark add|list|del …',
+    summary: 'save a host under a name (miniftp NAME)',
+    details: [
+      '',
+      '    bookmark add NAME [[user@]host[:port] [KEYFILE]]   (default: this connection)',
+      '    bookmark list',
+      '    bookmark del NAME',
+    ].join('\n'),
+    minArgs: 1,
+    maxArgs: 4,
+    run: (s, _io, p) => bookmark(s, p),
+  },
+  {
     name: 'reconnect',
     usage: 'reconnect',
     summary: 'connect to the server again (also after a kick)',
@@ -255,7 +269,7 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 /** Commands that do not need the server. */
-const OFFLINE = new Set(['lcd', 'lls', 'lpwd', 'lmkdir', 'help', 'bye', 'reconnect']);
+const OFFLINE = new Set(['lcd', 'lls', 'lpwd', 'lmkdir', 'help', 'bye', 'reconnect', 'bookmark']);
 
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { ClientError, NotFoundError } from './errors';
 import { expandGlob, hasGlob } from './glob';
 import { isDirAttrs, listLocal, listRemote, type FileEntry } from './listing';
+import type { Bookmark, Bookmarks } from './bookmarks';
 import type { Link } from './reconnect';
 import type { SftpChannel } from './sftp-channel';
 import type { TransferJob, TransferQueue } from './transfer-queue';
@@ -62,6 +63,9 @@ export class ClientSession {
   sftp: SftpChannel;
   /** Keeps the connection up; set by the front end (tests may leave it out). */
   link: Link | undefined;
+  /** The saved hosts (the bookmark command), and where this session is connected. */
+  bookmarks: Bookmarks | undefined;
+  origin: Bookmark | undefined;
   readonly queue: TransferQueue;
   readonly remoteHome: string;
   localCwd: string;
