@@ -219,7 +219,9 @@ async function credentials(
   args: CliArgs,
   env: NodeJS.ProcessEnv,
   t: Terminal,
-): Promise<Pick<ConnectOptions, 'password' | 'askPassword' | 'privateKey' | 'passphrase'>> {
+): Promise<
+  Pick<ConnectOptions, 'password' | 'askPassword' | 'answerPrompts' | 'privateKey' | 'passphrase'>
+> {
   const key = args.identity ? await loadKey(args.identity, t) : {};
   if (env.MINIFTP_PASSWORD !== undefined) return { ...key, password: env.MINIFTP_PASSWORD };
   const io = promptIo(t);
@@ -229,6 +231,13 @@ async function credentials(
   }
   return {
     ...key,
+    // Keyboard-interactive (a second factor): each question as the server sends it.
+    answerPrompts: async ({ name, instructions, prompts }, signal) => {
+      for (const line of [name, instructions]) if (line.trim()) t.stderr.write(`${line.trim()}\n`);
+      const answers: string[] = [];
+      for (const p of prompts) answers.push(await askLine(io, p.prompt, !p.echo, signal));
+      return answers;
+    },
     askPassword: (attempt, signal) => {
       if (attempt > 1) t.stderr.write('Permission denied, please try again.\n');
       return askLine(io, `${args.user}@${args.host}'s password: `, true, signal);
@@ -317,7 +326,13 @@ export async function main(
       hostKeyCheck: hostKeyChecker(args, t),
     };
     connection = await connect(options);
-    if (typed !== undefined) options = { ...options, password: typed, askPassword: undefined };
+    // Nothing is asked while reconnecting: one-time codes cannot be given again.
+    options = {
+      ...options,
+      askPassword: undefined,
+      answerPrompts: undefined,
+      ...(typed !== undefined ? { password: typed } : {}),
+    };
   } catch (err) {
     const fromEnv =
       err instanceof AuthenticationError && env.MINIFTP_PASSWORD !== undefined
