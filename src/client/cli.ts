@@ -16,7 +16,7 @@ import { KnownHosts, hostEntryName } from './known-hosts';
 import { Bookmarks, bookmarksFile } from './bookmarks';
 import { UsageError, parseDestination, parsePort } from './destination';
 import { askLine, askYesNo, type PromptIo } from './prompt';
-import { Link } from './reconnect';
+import { Link, type Opened } from './reconnect';
 import { RateLimiter } from './rate-limit';
 import { ClientSession } from './session';
 import { TransferQueue } from './transfer-queue';
@@ -152,6 +152,7 @@ export function keyLabel(type: string): string {
 function hostKeyChecker(
   args: CliArgs,
   t: Terminal,
+  interactive = true,
 ): (info: HostKeyInfo, signal: AbortSignal) => Promise<boolean> {
   const known = new KnownHosts(args.knownHosts);
   const name = hostEntryName(args.host, args.port);
@@ -168,7 +169,7 @@ function hostKeyChecker(
       );
       return false;
     }
-    const io = promptIo(t);
+    const io = interactive ? promptIo(t) : undefined;
     if (!args.acceptNewHostKey) {
       if (!io) {
         t.stderr.write(
@@ -256,6 +257,54 @@ export async function applyBookmark(args: CliArgs, bookmarks: Bookmarks): Promis
     port: args.portGiven ? args.port : b.port,
     user: b.user,
     identity: args.identity ?? b.identity,
+  };
+}
+
+/**
+ * The open command's connection: a bookmark or [user@]host[:port], logged in
+ * with its key or MINIFTP_PASSWORD. Nothing is asked (the screen owns the
+ * terminal): an unknown host key needs --accept-new-host-key.
+ */
+async function openElsewhere(
+  dest: string,
+  args: CliArgs,
+  env: NodeJS.ProcessEnv,
+  t: Terminal,
+): Promise<Opened> {
+  const d = parseDestination(dest);
+  const plain = d.user === undefined && d.port === undefined;
+  const target = await applyBookmark(
+    {
+      ...args,
+      user: d.user ?? env.USER ?? os.userInfo().username,
+      host: d.host ?? DEFAULT_HOST,
+      port: d.port ?? DEFAULT_PORT,
+      identity: undefined,
+      bookmark: plain ? dest : undefined,
+      portGiven: false,
+    },
+    new Bookmarks(bookmarksFile(env)),
+  );
+  const privateKey = target.identity ? await fsp.readFile(target.identity) : undefined;
+  const password = env.MINIFTP_PASSWORD;
+  if (!privateKey && password === undefined) {
+    throw new ClientError(
+      'open: nothing to log in with: use a bookmark with a key, or set MINIFTP_PASSWORD',
+    );
+  }
+  const options: ConnectOptions = {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    privateKey,
+    password,
+    hostKeyCheck: hostKeyChecker(target, t, false),
+  };
+  const connection = await connect(options);
+  return {
+    connection,
+    dial: () => connect(options),
+    origin: { host: target.host, port: target.port, user: target.user, identity: target.identity },
   };
 }
 
@@ -363,7 +412,10 @@ export async function main(
       identity: args.identity && path.resolve(args.identity),
     };
     const again = options;
-    link = new Link({ session, dial: () => connect(again) }, connection);
+    link = new Link(
+      { session, dial: () => connect(again), open: (dest) => openElsewhere(dest, args, env, t) },
+      connection,
+    );
     if (batchMode) {
       link.on('state', (_state, note) => t.stdout.write(`${note}\n`));
       link.on('note', (note) => t.stdout.write(`${note}\n`));

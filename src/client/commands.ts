@@ -231,6 +231,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: (s, _io, p) => bookmark(s, p),
   },
   {
+    name: 'open',
+    usage: 'open NAME|[user@]host[:port]',
+    summary: 'connect to another server or a bookmark',
+    minArgs: 1,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      if (!s.link) throw new ClientError('open: this session cannot connect elsewhere');
+      const to = await s.link.open(args[0] as string);
+      return { text: `connected to ${to.user}@${to.host}:${to.port}`, changed: true };
+    },
+  },
+  {
     name: 'reconnect',
     usage: 'reconnect',
     summary: 'connect to the server again (also after a kick)',
@@ -269,7 +281,17 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 /** Commands that do not need the server. */
-const OFFLINE = new Set(['lcd', 'lls', 'lpwd', 'lmkdir', 'help', 'bye', 'reconnect', 'bookmark']);
+const OFFLINE = new Set([
+  'lcd',
+  'lls',
+  'lpwd',
+  'lmkdir',
+  'help',
+  'bye',
+  'reconnect',
+  'bookmark',
+  'open',
+]);
 
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));

@@ -13,6 +13,7 @@
  * during a reconnection stops the tries at once.
  */
 import { EventEmitter } from 'node:events';
+import type { Bookmark } from './bookmarks';
 import type { Connection } from './connect';
 import { AuthenticationError, ClientError, HostKeyRejectedError } from './errors';
 import type { ClientSession } from './session';
@@ -27,10 +28,19 @@ interface LinkEvents {
   note: [string];
 }
 
+/** A connection to another server (the open command), and how to make it again. */
+export interface Opened {
+  connection: Connection;
+  dial(): Promise<Connection>;
+  origin: Bookmark;
+}
+
 export interface LinkOptions {
   session: ClientSession;
   /** Makes a new connection with the credentials of the first one, asking nothing. */
   dial(): Promise<Connection>;
+  /** Connects to `[user@]host[:port]` or a bookmark's name (the open command). */
+  open?(destination: string): Promise<Opened>;
   /** Waits before each try, in ms (default 500, 1000, 2000, 4000, 8000, 15000). */
   delaysMs?: readonly number[];
   /** Reconnections one transfer may go through before it fails (default 5). */
@@ -52,12 +62,14 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Ends the wait between two tries at once (the client is quitting). */
   private wake: (() => void) | undefined;
   private readonly tries = new Map<number, number>();
+  private dial: () => Promise<Connection>;
 
   constructor(
     private readonly o: LinkOptions,
     first: Connection,
   ) {
     super();
+    this.dial = o.dial;
     this.use(first);
     o.session.link = this;
     o.session.queue.onConnectionLost = async (job) => {
@@ -126,7 +138,7 @@ export class Link extends EventEmitter<LinkEvents> {
     let last: unknown;
     for (let i = 0; i <= delays.length && !this.closing; i++) {
       try {
-        const c = await this.o.dial();
+        const c = await this.dial();
         if (this.closing) {
           await c.close().catch(() => undefined);
           break;
@@ -155,6 +167,38 @@ export class Link extends EventEmitter<LinkEvents> {
     const why = last instanceof Error ? last.message : 'the client is closing';
     this.setState('disconnected', `could not reconnect: ${why}; type reconnect to try again`);
     throw new ClientError(`could not reconnect: ${why}`, { cause: last });
+  }
+
+  /**
+   * The open command: leaves this server for another one. Refused while
+   * transfers are queued, which would otherwise go to the wrong server.
+   */
+  async open(destination: string): Promise<Bookmark> {
+    if (!this.o.open) throw new ClientError('open: this session cannot connect elsewhere');
+    const busy = this.o.session.queue.pending();
+    if (busy > 0) {
+      throw new ClientError(`open: ${busy} transfers are queued or running; wait for them first`);
+    }
+    const next = await this.o.open(destination);
+    const home = await next.connection.sftp.realpath('.').catch(async (err: unknown) => {
+      await next.connection.close().catch(() => undefined);
+      throw err;
+    });
+    const old = this.current;
+    this.current = undefined;
+    await old?.close().catch(() => undefined);
+    this.dial = next.dial;
+    this.reason = undefined;
+    this.use(next.connection);
+    const s = this.o.session;
+    s.remoteHome = home;
+    s.remoteCwd = home;
+    s.origin = next.origin;
+    this.setState(
+      'connected',
+      `connected to ${next.origin.user}@${next.origin.host}:${next.origin.port}`,
+    );
+    return next.origin;
   }
 
   /** Ends the connection for good (the client is quitting). */

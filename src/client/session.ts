@@ -67,7 +67,8 @@ export class ClientSession {
   bookmarks: Bookmarks | undefined;
   origin: Bookmark | undefined;
   readonly queue: TransferQueue;
-  readonly remoteHome: string;
+  /** Where the server starts us; changes with the open command. */
+  remoteHome: string;
   localCwd: string;
   remoteCwd: string;
 

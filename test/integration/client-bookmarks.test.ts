@@ -99,6 +99,34 @@ describe('client bookmarks', function () {
     expect(Object.keys(JSON.parse(await fsp.readFile(file, 'utf8')).hosts)).to.deep.equal(['here']);
   });
 
+  it('open connects to another server, by bookmark or by [user@]host:port', async () => {
+    const other = await startTestServer();
+    try {
+      await fsp.writeFile(path.join(work, 'hello.txt'), 'hello\n');
+      const r = await run(`zhangsan@127.0.0.1:${server.port}`, [
+        `bookmark add two zhangsan@127.0.0.1:${other.port}`,
+        'open two',
+        'put hello.txt',
+        `open zhangsan@127.0.0.1:${server.port}`,
+        'ls',
+        '-open 127.0.0.1:1',
+        'pwd',
+      ]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`connected to zhangsan@127.0.0.1:${other.port}`);
+      expect(await fsp.readFile(path.join(other.home('zhangsan'), 'hello.txt'), 'utf8')).to.equal(
+        'hello\n',
+      );
+      // Back on the first server, which never got the file.
+      expect(r.stdout).to.include(`connected to zhangsan@127.0.0.1:${server.port}`);
+      expect(r.stdout).to.include('miniftp> ls\n(empty folder)');
+      expect(r.stderr).to.match(/open 127\.0\.0\.1:1: cannot connect/);
+      expect(r.stdout).to.include('remote folder: /');
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('round-trips the file, refuses bad names and broken files, and -p wins over it', async () => {
     const file = bookmarksFile({ XDG_CONFIG_HOME: path.join(work, 'rt'), HOME: home });
     expect(file).to.equal(path.join(work, 'rt', 'miniftp', 'hosts.json'));
