@@ -7,21 +7,21 @@ import { constants as fsConstants, createReadStream, promises as fsp } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ReadStream } from 'node:tty';
-import { utils as sshUtils } from 'ssh2';
 import { runBatch } from './batch';
-import { connect, type ConnectOptions, type Connection, type HostKeyInfo } from './connect';
+import { connect, type ConnectOptions, type Connection } from './connect';
+import { credentials, hostKeyChecker, jumpOptions, type Terminal } from './credentials';
 import { AuthenticationError, ClientError } from './errors';
-import { KnownHosts, hostEntryName } from './known-hosts';
+import { hostEntryName } from './known-hosts';
 import { Bookmarks, bookmarksFile } from './bookmarks';
 import { UsageError, parseDestination, parsePort } from './destination';
-import { askLine, askYesNo, type PromptIo } from './prompt';
+import { connectVia } from './jump';
 import { Link, type Opened } from './reconnect';
 import { RateLimiter } from './rate-limit';
 import { ClientSession } from './session';
 import { TransferQueue } from './transfer-queue';
 import { runScreen } from './ui/app';
 
+export { keyLabel } from './credentials';
 export { UsageError, parseDestination } from './destination';
 
 export const DEFAULT_PORT = 8808;
@@ -32,6 +32,8 @@ export const USAGE = `usage: miniftp [options] [user@]host[:port]
 
   -p PORT                 server port (default ${DEFAULT_PORT})
   -i KEYFILE              log in with this private key instead of a password
+  -J [user@]host[:port]   connect through this jump host (as ssh -J; its password
+                          from MINIFTP_JUMP_PASSWORD or asked; the same -i key)
   -b FILE                 batch mode: run the commands in FILE ("-" = stdin) and exit
   -l KBIT                 limit the bandwidth, in Kbit/s
   --known-hosts FILE      host keys file (default ~/.miniftp/known_hosts)
@@ -59,6 +61,8 @@ export interface CliArgs {
   knownHosts: string;
   acceptNewHostKey: boolean;
   help: boolean;
+  /** -J: the jump host. */
+  jump: { user: string; host: string; port: number } | undefined;
 }
 
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
@@ -66,6 +70,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   let portFlag: number | undefined;
   const out: Omit<CliArgs, 'user' | 'host' | 'port' | 'bookmark' | 'portGiven'> = {
     identity: undefined,
+    jump: undefined,
     batch: undefined,
     limitKbit: undefined,
     knownHosts: path.join(os.homedir(), '.miniftp', 'known_hosts'),
@@ -83,6 +88,16 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
       case '-p':
         portFlag = parsePort(value());
         break;
+      case '-J': {
+        const j = parseDestination(value());
+        if (j.host === undefined) throw new UsageError('-J needs a host');
+        out.jump = {
+          user: j.user ?? env.USER ?? os.userInfo().username,
+          host: j.host,
+          port: j.port ?? DEFAULT_PORT,
+        };
+        break;
+      }
       case '-i':
         out.identity = value();
         break;
@@ -123,126 +138,6 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     user: d.user ?? env.USER ?? os.userInfo().username,
     host: d.host ?? DEFAULT_HOST,
     port: d.port ?? portFlag ?? DEFAULT_PORT,
-  };
-}
-
-interface Terminal {
-  stdin: NodeJS.ReadStream;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
-
-function promptIo(t: Terminal): PromptIo | undefined {
-  return t.stdin.isTTY ? { input: t.stdin as ReadStream, output: t.stderr } : undefined;
-}
-
-/**
- * OpenSSH's short key names ("ED25519", "RSA", "ECDSA"): with the type as sent
- * ("ssh-ed25519") the fingerprint line is 82 columns and wraps on an 80-column
- * terminal.
- */
-export function keyLabel(type: string): string {
-  if (type === 'ssh-ed25519') return 'ED25519';
-  if (type === 'ssh-rsa' || type.startsWith('rsa-sha2-')) return 'RSA';
-  if (type.startsWith('ecdsa-')) return 'ECDSA';
-  return type;
-}
-
-/** The known-hosts decision, with OpenSSH's wording where it has one. */
-function hostKeyChecker(
-  args: CliArgs,
-  t: Terminal,
-  interactive = true,
-): (info: HostKeyInfo, signal: AbortSignal) => Promise<boolean> {
-  const known = new KnownHosts(args.knownHosts);
-  const name = hostEntryName(args.host, args.port);
-  return async (info, signal) => {
-    const status = await known.check(name, info);
-    if (status.kind === 'known') return true;
-    if (status.kind === 'changed') {
-      t.stderr.write(
-        `WARNING: THE HOST KEY OF ${name} HAS CHANGED!\n` +
-          `Someone could be impersonating the server, or its key was replaced.\n` +
-          `The ${keyLabel(info.type)} key it sent has fingerprint ${info.fingerprint}.\n` +
-          `If you know the change is legitimate, delete line ${status.line} of ${known.file} ` +
-          `and connect again.\n`,
-      );
-      return false;
-    }
-    const io = interactive ? promptIo(t) : undefined;
-    if (!args.acceptNewHostKey) {
-      if (!io) {
-        t.stderr.write(
-          `The host key of ${name} is not known (${keyLabel(info.type)} ${info.fingerprint}).\n` +
-            `Connect once interactively, or pass --accept-new-host-key.\n`,
-        );
-        return false;
-      }
-      const ok = await askYesNo(
-        io,
-        `The authenticity of host ${name} can't be established.\n` +
-          `${keyLabel(info.type)} key fingerprint is ${info.fingerprint}.\n` +
-          `Are you sure you want to trust it and continue connecting (yes/no)? `,
-        signal,
-      );
-      if (!ok) return false;
-    }
-    await known.add(name, info);
-    t.stderr.write(`Added ${name} (${keyLabel(info.type)}) to ${known.file}.\n`);
-    return true;
-  };
-}
-
-/** Reads the -i key, asking for its passphrase when it is encrypted. */
-async function loadKey(
-  file: string,
-  t: Terminal,
-): Promise<{ privateKey: Buffer; passphrase?: string }> {
-  const privateKey = await fsp.readFile(file);
-  const parsed = sshUtils.parseKey(privateKey);
-  if (!(parsed instanceof Error)) return { privateKey };
-  if (!/passphrase|encrypted/i.test(parsed.message)) {
-    throw new ClientError(`cannot read the key ${file}: ${parsed.message}`);
-  }
-  const io = promptIo(t);
-  if (!io) throw new ClientError(`the key ${file} is encrypted and there is no terminal to ask`);
-  const passphrase = await askLine(io, `Passphrase for ${file}: `, true);
-  return { privateKey, passphrase };
-}
-
-/**
- * What to log in with: the -i key, then a password from MINIFTP_PASSWORD or
- * asked for on the terminal. The question itself is put by connect() once the
- * host key has been accepted, and again after a wrong password (OpenSSH's
- * wording).
- */
-async function credentials(
-  args: CliArgs,
-  env: NodeJS.ProcessEnv,
-  t: Terminal,
-): Promise<
-  Pick<ConnectOptions, 'password' | 'askPassword' | 'answerPrompts' | 'privateKey' | 'passphrase'>
-> {
-  const key = args.identity ? await loadKey(args.identity, t) : {};
-  if (env.MINIFTP_PASSWORD !== undefined) return { ...key, password: env.MINIFTP_PASSWORD };
-  const io = promptIo(t);
-  if (!io) {
-    if (args.identity) return key;
-    throw new ClientError('no password: set MINIFTP_PASSWORD or log in with -i KEYFILE');
-  }
-  return {
-    ...key,
-    // Keyboard-interactive (a second factor): each question as the server sends it.
-    answerPrompts: async ({ name, instructions, prompts }, signal) => {
-      for (const line of [name, instructions]) if (line.trim()) t.stderr.write(`${line.trim()}\n`);
-      const answers: string[] = [];
-      for (const p of prompts) answers.push(await askLine(io, p.prompt, !p.echo, signal));
-      return answers;
-    },
-    askPassword: (attempt, signal) => {
-      if (attempt > 1) t.stderr.write('Permission denied, please try again.\n');
-      return askLine(io, `${args.user}@${args.host}'s password: `, true, signal);
-    },
   };
 }
 
@@ -360,8 +255,13 @@ export async function main(
 
   let connection: Connection;
   let options: ConnectOptions;
+  let dial: (o: ConnectOptions) => Promise<Connection> = connect;
   try {
     const creds = await credentials(args, env, t);
+    if (args.jump) {
+      const jump = await jumpOptions(args, args.jump, creds, env, t);
+      dial = (o) => connectVia(jump, o);
+    }
     const ask = creds.askPassword;
     // The password typed is kept, in memory only, so that a lost connection
     // can be made again without asking (the screen owns the terminal then).
@@ -374,7 +274,7 @@ export async function main(
       askPassword: ask && (async (attempt, signal) => (typed = await ask(attempt, signal))),
       hostKeyCheck: hostKeyChecker(args, t),
     };
-    connection = await connect(options);
+    connection = await dial(options);
     // Nothing is asked while reconnecting: one-time codes cannot be given again.
     options = {
       ...options,
@@ -413,7 +313,7 @@ export async function main(
     };
     const again = options;
     link = new Link(
-      { session, dial: () => connect(again), open: (dest) => openElsewhere(dest, args, env, t) },
+      { session, dial: () => dial(again), open: (dest) => openElsewhere(dest, args, env, t) },
       connection,
     );
     if (batchMode) {

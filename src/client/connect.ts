@@ -1,5 +1,6 @@
 /** Opens an SSH connection with ssh2's Client and starts an SFTP session on it. */
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import {
   Client,
   utils as sshUtils,
@@ -59,6 +60,8 @@ export interface ConnectOptions {
   readyTimeout?: number;
   /** Milliseconds between SSH keepalives (default 15000; 0 turns them off). */
   keepaliveInterval?: number;
+  /** A stream to speak SSH over instead of a TCP connection (a jump host's channel). */
+  sock?: Duplex;
 }
 
 /** What a keyboard-interactive round asks: a title, instructions, then the questions. */
@@ -220,7 +223,15 @@ class LoginPlan {
   }
 }
 
-export function connect(options: ConnectOptions): Promise<Connection> {
+/** An SSH connection logged in, before any channel is opened. */
+export interface Login {
+  conn: Client;
+  /** Resolves once the socket is closed. */
+  closed: Promise<void>;
+}
+
+/** Opens an SSH connection and logs in; connect() starts SFTP on it. */
+export function login(options: ConnectOptions): Promise<Login> {
   let key: PublicKeyAuthMethod['key'] | undefined;
   if (options.privateKey !== undefined) {
     const parsed = sshUtils.parseKey(options.privateKey, options.passphrase);
@@ -302,6 +313,8 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   conn.connect({
     host: options.host,
     port: options.port,
+    // Through a jump host: the forwarded channel instead of a TCP socket.
+    sock: options.sock,
     username: options.username,
     // The deadline above replaces ssh2's, which would also count the user's time.
     readyTimeout: 0,
@@ -348,27 +361,30 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   conn.setNoDelay(true);
 
   return ready.then(
-    async () => {
-      let sftp: SftpChannel;
-      try {
-        sftp = await SftpChannel.open(conn);
-      } catch (err) {
-        conn.end();
-        throw err;
-      }
-      return {
-        conn,
-        sftp,
-        close: async () => {
-          await Promise.race([sftp.end(), closed]);
-          conn.end();
-          await closed;
-        },
-      };
-    },
+    () => ({ conn, closed }),
     async (err: unknown) => {
       conn.end();
       throw err;
     },
   );
+}
+
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const { conn, closed } = await login(options);
+  let sftp: SftpChannel;
+  try {
+    sftp = await SftpChannel.open(conn);
+  } catch (err) {
+    conn.end();
+    throw err;
+  }
+  return {
+    conn,
+    sftp,
+    close: async () => {
+      await Promise.race([sftp.end(), closed]);
+      conn.end();
+      await closed;
+    },
+  };
 }
