@@ -176,7 +176,10 @@ class LoginPlan {
       if (allowed('publickey')) return { type: 'publickey', username, key: this.o.key };
     }
     const canAsk = this.o.password !== undefined || this.o.askPassword !== undefined;
-    if (canAsk && allowed('password') && this.passwords < this.tries) {
+    // Where the server takes passwords, the tries end the login: its
+    // keyboard-interactive would only ask for the same password again.
+    if (canAsk && allowed('password')) {
+      if (this.passwords >= this.tries) return false;
       this.passwords++;
       const password = this.o.password ?? (await ask(this.passwords));
       return { type: 'password', username, password };
