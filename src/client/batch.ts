@@ -23,7 +23,7 @@ export interface BatchOptions {
   now?: () => number;
 }
 
-/** `put big.bin: 45% 9.0 MiB/20.0 MiB 80 MB/s` */
+/** `put big.bin: 45% 9.00 MiB/20.0 MiB 76.3 MiB/s` */
 export function progressLine(job: TransferJob): string {
   const p = job.progress;
   if (!p) return `${job.direction} ${job.label}: starting`;
@@ -38,7 +38,8 @@ function printProgress(o: BatchOptions): () => void {
   const every = o.progressEveryMs ?? 500;
   const now = o.now ?? Date.now;
   const last = new Map<number, number>();
-  const announced = new Set<number>();
+  /** Where each job was last said to start: a reconnection starts it again further on. */
+  const announced = new Map<number, number>();
   const restarted = new Set<number>();
   const onChange = (job: TransferJob): void => {
     if (job.restarted && !restarted.has(job.id)) {
@@ -47,8 +48,8 @@ function printProgress(o: BatchOptions): () => void {
     }
     const p = job.progress;
     if (job.state !== 'running' || !p) return;
-    if (!announced.has(job.id)) {
-      announced.add(job.id);
+    if (announced.get(job.id) !== p.resumedFrom) {
+      announced.set(job.id, p.resumedFrom);
       if (p.resumedFrom > 0 && p.resumedFrom < p.total) {
         o.out.write(
           `${job.direction} ${job.label}: resuming from ${p.resumedFrom} bytes ` +
@@ -69,7 +70,11 @@ function printProgress(o: BatchOptions): () => void {
 
 /** Runs every line of `input`; resolves with the exit status. */
 export async function runBatch(o: BatchOptions): Promise<number> {
-  const io: CommandIo = { confirm: async () => true, waitForTransfers: true };
+  const io: CommandIo = {
+    confirm: async () => true,
+    waitForTransfers: true,
+    say: (text) => o.out.write(`${text}\n`),
+  };
   const stop = printProgress(o);
   const lines = readline.createInterface({ input: o.input, crlfDelay: Infinity });
   try {

@@ -5,11 +5,11 @@
  * or the engine's own errors, which `describeFailure` turns into one line.
  */
 import { ShellWordsError, shellWords } from '../util/shell-words';
-import { ClientError, NotFoundError, PermissionError, ResumeMismatchError } from './errors';
+import { ClientError, NotFoundError, PermissionError } from './errors';
 import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
+import { bookmark, mirror, putOrGet, remove } from './command-runs';
 import type { ClientSession } from './session';
-import { describeOutcome, type TransferJob } from './transfer-queue';
 import { nearest } from '../util/nearest';
 
 /** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
@@ -34,6 +34,8 @@ export interface CommandIo {
    * they return once queued and the queue reports the outcome.
    */
   readonly waitForTransfers: boolean;
+  /** Shows a line at once, before the command ends (batch mode prints it). */
+  say?(text: string): void;
 }
 
 export interface CommandResult {
@@ -44,7 +46,7 @@ export interface CommandResult {
   changed?: boolean;
 }
 
-interface Parsed {
+export interface Parsed {
   args: string[];
   flags: Set<string>;
 }
@@ -54,6 +56,8 @@ export interface CommandSpec {
   aliases?: string[];
   usage: string;
   summary: string;
+  /** More lines for `help NAME`. */
+  details?: string;
   minArgs: number;
   maxArgs: number;
   flags?: string[];
@@ -70,51 +74,42 @@ function listingLines(entries: FileEntry[]): string {
     .join('\n');
 }
 
-async function transfer(io: CommandIo, jobs: TransferJob[]): Promise<CommandResult> {
-  if (jobs.length === 0) return { text: 'nothing to transfer (empty folder)', changed: true };
-  if (!io.waitForTransfers) {
-    const first = jobs[0] as TransferJob;
-    const what = jobs.length === 1 ? first.label : `${jobs.length} files`;
-    return { text: `queued: ${first.direction} ${what}` };
-  }
-  const lines: string[] = [];
-  for (const job of jobs) {
-    try {
-      await job.done;
-    } catch (err) {
-      if (err instanceof ResumeMismatchError) {
-        throw new ClientError(
-          `${job.direction} ${job.label}: ${err.message}; ` +
-            `use '${job.direction} -f' to start over and replace it`,
-        );
-      }
-      throw new ClientError(describeOutcome(job));
-    }
-    lines.push(describeOutcome(job));
-  }
-  return { text: lines.join('\n'), changed: true };
-}
-
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'put',
+    aliases: ['mput'],
     usage: 'put [-f] FILE [TARGET]',
-    summary: 'upload a file or folder (resumes; see -f)',
+    summary: 'upload a file, folder or *.txt (resumes; see -f)',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
-    run: async (s, io, { args, flags }) =>
-      transfer(io, await s.put(args[0] as string, args[1], flags.has('-f'))),
+    run: (s, io, p) => putOrGet(s, io, 'put', p),
   },
   {
     name: 'get',
+    aliases: ['mget'],
     usage: 'get [-f] FILE [TARGET]',
-    summary: 'download, to TARGET folder or file name',
+    summary: 'download (*.txt too), to TARGET folder or file',
     minArgs: 1,
     maxArgs: 2,
     flags: ['-f', '-r'],
-    run: async (s, io, { args, flags }) =>
-      transfer(io, await s.get(args[0] as string, args[1], flags.has('-f'))),
+    run: (s, io, p) => putOrGet(s, io, 'get', p),
+  },
+  {
+    name: 'mirror',
+    usage: 'mirror [OPTIONS] SRC DST',
+    summary: 'copy remote SRC to local DST; see help mirror',
+    details: [
+      '',
+      '    -R          the other way: local SRC to remote DST',
+      '    --delete    also delete what DST holds and SRC does not',
+      '    --dry-run   show the plan only',
+      '    --checksum  compare same-size files by MD5 instead of by time',
+    ].join('\n'),
+    minArgs: 2,
+    maxArgs: 2,
+    flags: ['-R', '--delete', '--dry-run', '--checksum'],
+    run: mirror,
   },
   {
     name: 'ls',
@@ -162,15 +157,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'rm',
     aliases: ['del', 'delete', 'rmdir'],
     usage: 'rm PATH',
-    summary: 'delete a remote file or folder (asks first)',
+    summary: 'delete a remote file, folder or *.log (asks first)',
     minArgs: 1,
     maxArgs: 1,
     flags: ['-r', '-f'],
-    run: async (s, io, { args }) => {
-      const p = args[0] as string;
-      const done = await s.removeRemote(p, (q) => io.confirm(q));
-      return { text: done ? `deleted ${p}` : `kept ${p}`, changed: done };
-    },
+    run: (s, io, { args }) => remove(s, io, args[0] as string),
   },
   {
     name: 'rename',
@@ -226,6 +217,44 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'bookmark',
+    usage: 'bookmark add|list|del …',
+    summary: 'save a host under a name (miniftp NAME)',
+    details: [
+      '',
+      '    bookmark add NAME [[user@]host[:port] [KEYFILE]]   (default: this connection)',
+      '    bookmark list',
+      '    bookmark del NAME',
+    ].join('\n'),
+    minArgs: 1,
+    maxArgs: 4,
+    run: (s, _io, p) => bookmark(s, p),
+  },
+  {
+    name: 'open',
+    usage: 'open NAME|[user@]host[:port]',
+    summary: 'connect to another server or a bookmark',
+    minArgs: 1,
+    maxArgs: 1,
+    run: async (s, _io, { args }) => {
+      if (!s.link) throw new ClientError('open: this session cannot connect elsewhere');
+      const to = await s.link.open(args[0] as string);
+      return { text: `connected to ${to.user}@${to.host}:${to.port}`, changed: true };
+    },
+  },
+  {
+    name: 'reconnect',
+    usage: 'reconnect',
+    summary: 'connect to the server again (also after a kick)',
+    minArgs: 0,
+    maxArgs: 0,
+    run: async (s) => {
+      if (!s.link) throw new ClientError('reconnect: this session cannot reconnect');
+      await s.link.reconnect();
+      return { text: 'reconnected', changed: true };
+    },
+  },
+  {
     name: 'help',
     aliases: ['?'],
     usage: 'help [COMMAND]',
@@ -237,7 +266,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (name === undefined) return { text: commandList() };
       const spec = findCommand(name);
       if (!spec) throw unknownCommand(name);
-      return { text: `${spec.usage}\n    ${spec.summary}` };
+      return { text: `${spec.usage}\n    ${spec.summary}${spec.details ?? ''}` };
     },
   },
   {
@@ -251,6 +280,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
+/** Commands that do not need the server. */
+const OFFLINE = new Set([
+  'lcd',
+  'lls',
+  'lpwd',
+  'lmkdir',
+  'help',
+  'bye',
+  'reconnect',
+  'bookmark',
+  'open',
+]);
+
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
 }
@@ -261,9 +303,22 @@ export function commandList(): string {
   return COMMANDS.map((c) => `${c.usage.padEnd(width)}${c.summary}`).join('\n');
 }
 
-/** Every command's name on one line (under 80 columns), for a short hint. */
+/**
+ * The commands' names on one line of at most 78 columns, for a short hint:
+ * as many as fit, in table order, then "... help bye" when some had to go
+ * (`help` lists them all).
+ */
 export function commandNames(): string {
-  return `commands: ${COMMANDS.map((c) => c.name).join(' ')}`;
+  const all = COMMANDS.map((c) => c.name);
+  const full = `commands: ${all.join(' ')}`;
+  if (full.length <= 78) return full;
+  const tail = ' ... help bye';
+  let line = 'commands:';
+  for (const name of all.filter((n) => n !== 'help' && n !== 'bye')) {
+    if (line.length + 1 + name.length + tail.length > 78) break;
+    line += ` ${name}`;
+  }
+  return line + tail;
 }
 
 /** Edit distance with transpositions, so "pur" → "put" and "mkdri" → "mkdir" are near. */
@@ -309,7 +364,12 @@ export function parseLine(line: string): { spec: CommandSpec; parsed: Parsed } |
   let options = true;
   for (const w of words.slice(1)) {
     if (options && w === '--') options = false;
-    else if (options && /^-[a-zA-Z]+$/.test(w)) {
+    else if (options && /^--[a-z][a-z-]*$/.test(w)) {
+      if (!spec.flags?.includes(w)) {
+        throw new CommandError(`${spec.name}: unknown option ${w}\nusage: ${spec.usage}`);
+      }
+      flags.add(w);
+    } else if (options && /^-[a-zA-Z]+$/.test(w)) {
       for (const ch of w.slice(1)) {
         const flag = `-${ch}`;
         if (!spec.flags?.includes(flag)) {
@@ -333,6 +393,10 @@ export async function executeLine(
 ): Promise<CommandResult> {
   const found = parseLine(line);
   if (!found) return {};
+  // After a lost connection the next command that needs the server waits for a new one.
+  if (session.link && session.link.state !== 'connected' && !OFFLINE.has(found.spec.name)) {
+    await session.link.ensure();
+  }
   return found.spec.run(session, io, found.parsed);
 }
 

@@ -1,5 +1,6 @@
 /** Opens an SSH connection with ssh2's Client and starts an SFTP session on it. */
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import {
   Client,
   utils as sshUtils,
@@ -41,6 +42,12 @@ export interface ConnectOptions {
   privateKey?: Buffer | string;
   passphrase?: string;
   /**
+   * Answers keyboard-interactive prompts (a one-time code, a second factor),
+   * shown as the server sends them; tried after the key and the password.
+   * Without it, a single hidden "password" prompt gets `password` if known.
+   */
+  answerPrompts?: (prompts: LoginPrompts, signal: AbortSignal) => Promise<string[]>;
+  /**
    * Decides whether to trust the server's host key (known-hosts lookup, a
    * prompt…). Without it every key is accepted, which only tests should do.
    */
@@ -53,6 +60,15 @@ export interface ConnectOptions {
   readyTimeout?: number;
   /** Milliseconds between SSH keepalives (default 15000; 0 turns them off). */
   keepaliveInterval?: number;
+  /** A stream to speak SSH over instead of a TCP connection (a jump host's channel). */
+  sock?: Duplex;
+}
+
+/** What a keyboard-interactive round asks: a title, instructions, then the questions. */
+export interface LoginPrompts {
+  name: string;
+  instructions: string;
+  prompts: Array<{ prompt: string; echo: boolean }>;
 }
 
 export interface Connection {
@@ -131,6 +147,8 @@ class LoginDeadline {
 /** Picks each login attempt in turn: the key, then the password (asked for up to N times). */
 class LoginPlan {
   private keyTried = false;
+  /** keyboard-interactive rounds started. */
+  private rounds = 0;
   /** Passwords sent so far. */
   passwords = 0;
   private readonly tries: number;
@@ -146,6 +164,10 @@ class LoginPlan {
   async next(
     left: AuthenticationType[] | null,
     ask: (attempt: number) => Promise<string>,
+    converse: (
+      answer: NonNullable<ConnectOptions['answerPrompts']>,
+      prompts: LoginPrompts,
+    ) => Promise<string[]>,
   ): Promise<AnyAuthMethod | false> {
     const allowed = (m: AuthenticationType): boolean => left === null || left.includes(m);
     const username = this.o.username;
@@ -154,15 +176,44 @@ class LoginPlan {
       if (allowed('publickey')) return { type: 'publickey', username, key: this.o.key };
     }
     const canAsk = this.o.password !== undefined || this.o.askPassword !== undefined;
-    if (!canAsk || !allowed('password') || this.passwords >= this.tries) return false;
-    this.passwords++;
-    const password = this.o.password ?? (await ask(this.passwords));
-    return { type: 'password', username, password };
+    // Where the server takes passwords, the tries end the login: its
+    // keyboard-interactive would only ask for the same password again.
+    if (canAsk && allowed('password')) {
+      if (this.passwords >= this.tries) return false;
+      this.passwords++;
+      const password = this.o.password ?? (await ask(this.passwords));
+      return { type: 'password', username, password };
+    }
+    const answer = this.o.answerPrompts ?? this.passwordAnswers();
+    if (!answer || !allowed('keyboard-interactive') || this.rounds >= this.tries) return false;
+    this.rounds++;
+    return {
+      type: 'keyboard-interactive',
+      username,
+      prompt: (name, instructions, _lang, prompts, finish) => {
+        const asked = prompts.map((p) => ({ prompt: p.prompt, echo: p.echo === true }));
+        converse(answer, { name, instructions, prompts: asked }).then(finish, () => finish([]));
+      },
+    };
+  }
+
+  /** Without a way to ask: the known password answers one hidden password prompt. */
+  private passwordAnswers(): ConnectOptions['answerPrompts'] {
+    const password = this.o.password;
+    // Once sent as a password it is known to be wrong.
+    if (password === undefined || this.passwords > 0) return undefined;
+    return async ({ prompts }) =>
+      prompts.length === 1 && !prompts[0]?.echo && /password/i.test(prompts[0]?.prompt ?? '')
+        ? [password]
+        : [];
   }
 
   /** Why the login failed, in words a user can act on. */
   failure(): string {
     const key = this.o.key !== undefined;
+    if (this.rounds > 0 && this.passwords === 0) {
+      return 'the server did not accept the answers to its login questions';
+    }
     if (this.passwords === 0) {
       return key
         ? 'the server did not accept the key'
@@ -175,7 +226,15 @@ class LoginPlan {
   }
 }
 
-export function connect(options: ConnectOptions): Promise<Connection> {
+/** An SSH connection logged in, before any channel is opened. */
+export interface Login {
+  conn: Client;
+  /** Resolves once the socket is closed. */
+  closed: Promise<void>;
+}
+
+/** Opens an SSH connection and logs in; connect() starts SFTP on it. */
+export function login(options: ConnectOptions): Promise<Login> {
   let key: PublicKeyAuthMethod['key'] | undefined;
   if (options.privateKey !== undefined) {
     const parsed = sshUtils.parseKey(options.privateKey, options.passphrase);
@@ -257,6 +316,8 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   conn.connect({
     host: options.host,
     port: options.port,
+    // Through a jump host: the forwarded channel instead of a TCP socket.
+    sock: options.sock,
     username: options.username,
     // The deadline above replaces ssh2's, which would also count the user's time.
     readyTimeout: 0,
@@ -282,11 +343,14 @@ export function connect(options: ConnectOptions): Promise<Connection> {
     // again after every refusal: the password is asked for only now.
     authHandler: (left, _partialSuccess, next) => {
       plan
-        .next(left as AuthenticationType[] | null, (attempt) =>
-          waitingOnUser(() => {
-            if (!ask) throw new ClientError('no password to send');
-            return ask(attempt, aborted.signal);
-          }),
+        .next(
+          left as AuthenticationType[] | null,
+          (attempt) =>
+            waitingOnUser(() => {
+              if (!ask) throw new ClientError('no password to send');
+              return ask(attempt, aborted.signal);
+            }),
+          (answer, prompts) => waitingOnUser(() => answer(prompts, aborted.signal)),
         )
         .then(
           // ssh2 takes false as "no more methods" although its types leave it out.
@@ -300,27 +364,30 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   conn.setNoDelay(true);
 
   return ready.then(
-    async () => {
-      let sftp: SftpChannel;
-      try {
-        sftp = await SftpChannel.open(conn);
-      } catch (err) {
-        conn.end();
-        throw err;
-      }
-      return {
-        conn,
-        sftp,
-        close: async () => {
-          await Promise.race([sftp.end(), closed]);
-          conn.end();
-          await closed;
-        },
-      };
-    },
+    () => ({ conn, closed }),
     async (err: unknown) => {
       conn.end();
       throw err;
     },
   );
+}
+
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const { conn, closed } = await login(options);
+  let sftp: SftpChannel;
+  try {
+    sftp = await SftpChannel.open(conn);
+  } catch (err) {
+    conn.end();
+    throw err;
+  }
+  return {
+    conn,
+    sftp,
+    close: async () => {
+      await Promise.race([sftp.end(), closed]);
+      conn.end();
+      await closed;
+    },
+  };
 }

@@ -7,7 +7,10 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClientError, NotFoundError } from './errors';
+import { expandGlob, hasGlob } from './glob';
 import { isDirAttrs, listLocal, listRemote, type FileEntry } from './listing';
+import type { Bookmark, Bookmarks } from './bookmarks';
+import type { Link } from './reconnect';
 import type { SftpChannel } from './sftp-channel';
 import type { TransferJob, TransferQueue } from './transfer-queue';
 
@@ -56,9 +59,16 @@ interface Planned {
 }
 
 export class ClientSession {
-  readonly sftp: SftpChannel;
+  /** The current SFTP channel; a reconnection replaces it (see reconnect.ts). */
+  sftp: SftpChannel;
+  /** Keeps the connection up; set by the front end (tests may leave it out). */
+  link: Link | undefined;
+  /** The saved hosts (the bookmark command), and where this session is connected. */
+  bookmarks: Bookmarks | undefined;
+  origin: Bookmark | undefined;
   readonly queue: TransferQueue;
-  readonly remoteHome: string;
+  /** Where the server starts us; changes with the open command. */
+  remoteHome: string;
   localCwd: string;
   remoteCwd: string;
 
@@ -68,6 +78,12 @@ export class ClientSession {
     this.localCwd = o.localCwd;
     this.remoteHome = o.remoteHome;
     this.remoteCwd = o.remoteHome;
+  }
+
+  /** Works on a new channel from now on: the commands' and the queue's requests go there. */
+  attach(sftp: SftpChannel): void {
+    this.sftp = sftp;
+    this.queue.setChannel(sftp);
   }
 
   resolveLocal(p: string): string {
@@ -80,6 +96,18 @@ export class ClientSession {
     if (p === '~') return this.remoteHome;
     if (p.startsWith('~/')) return path.posix.join(this.remoteHome, p.slice(2));
     return path.posix.resolve(this.remoteCwd, p);
+  }
+
+  /** The local paths a word names: itself, or what its wildcards match (see glob.ts). */
+  expandLocal(word: string): Promise<string[]> {
+    if (!hasGlob(word)) return Promise.resolve([word]);
+    return expandGlob(word, 'local', (dir) => this.listLocal(this.resolveLocal(dir)));
+  }
+
+  /** The remote paths a word names: itself, or what its wildcards match in the server's listing. */
+  expandRemote(word: string): Promise<string[]> {
+    if (!hasGlob(word)) return Promise.resolve([word]);
+    return expandGlob(word, 'remote', (dir) => this.listRemote(this.resolveRemote(dir)));
   }
 
   // ---- listings and navigation ----------------------------------------------
@@ -129,6 +157,14 @@ export class ClientSession {
 
   async renameLocal(from: string, to: string): Promise<void> {
     await fsp.rename(this.resolveLocal(from), this.resolveLocal(to));
+  }
+
+  /** Whether a local path is a folder; false when it does not exist. */
+  localIsDir(p: string): Promise<boolean> {
+    return fsp.stat(p).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
   }
 
   /** Whether a remote path is a folder; false when it does not exist. */

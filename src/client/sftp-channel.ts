@@ -158,6 +158,11 @@ export class SftpChannel {
     return this.hasExtension(Ext.CHECK_FILE) || this.hasExtension(Ext.CHECK_FILE_NAME);
   }
 
+  /** Why the channel ended (the server's own words when it gave some); undefined while open. */
+  get endReason(): string | undefined {
+    return this.failure?.message;
+  }
+
   /** Resolves once the channel is closed, whatever closed it. */
   get closed(): Promise<void> {
     return this.closedPromise;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Ext } from '../sftp/constants';
 import {
   ClientError,
+  ConnectionLostError,
   DestinationExistsError,
   NotFoundError,
   ResumeMismatchError,
@@ -120,6 +121,12 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
    */
   onResumeRefused: (job: TransferJob, err: ResumeMismatchError) => Promise<boolean> = async () =>
     false;
+  /**
+   * Asked when the connection is lost during a job: a new channel runs the
+   * job again (resuming by the MD5 rule) and the rest of the queue after it;
+   * undefined (the default) or a throw fails the job.
+   */
+  onConnectionLost: (job: TransferJob) => Promise<SftpChannel | undefined> = async () => undefined;
 
   /**
    * Asked when a job's destination holds a different file (not a shorter
@@ -167,6 +174,11 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     this.emit('change', job);
     this.pump();
     return job;
+  }
+
+  /** The channel the next requests go to (after a reconnection). */
+  setChannel(sftp: SftpChannel): void {
+    this.o.sftp = sftp;
   }
 
   /** Every job of the session, oldest first. */
@@ -302,7 +314,23 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
             resume,
             overwrite,
           });
-    if (job.direction === 'put') await this.checkUploadRoom(job);
+    for (;;) {
+      try {
+        if (job.direction === 'put') await this.checkUploadRoom(job);
+        return await this.attempt(job, go);
+      } catch (err) {
+        if (!(err instanceof ConnectionLostError) || signal.aborted) throw err;
+        const sftp = await this.onConnectionLost(job);
+        if (!sftp) throw err;
+        this.setChannel(sftp);
+      }
+    }
+  }
+
+  private async attempt(
+    job: TransferJob,
+    go: (resume: 'auto' | 'never', overwrite?: boolean) => Promise<TransferResult>,
+  ): Promise<TransferResult> {
     try {
       return await go('auto');
     } catch (err) {

@@ -123,7 +123,7 @@ async function hashLocal(
 }
 
 /** MD5 of a range of a server file (length 0 = to the end), hex. */
-async function remoteMd5(sftp: SftpChannel, path: string, length = 0): Promise<string> {
+export async function remoteMd5(sftp: SftpChannel, path: string, length = 0): Promise<string> {
   const { algorithm, digests } = await sftp.checkFile(
     { path },
     { algorithms: ['md5'], offset: 0, length, blockSize: 0 },

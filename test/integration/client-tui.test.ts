@@ -141,7 +141,7 @@ describe('client full screen', function () {
     // ASCII here: the pty has no UTF-8 locale), and nothing that takes the keyboard.
     t.write('pur upload.bin\r');
     screen = await t.waitForText(/unknown command 'pur' [-\u2014] did you mean 'put'\?/);
-    expect(screen).to.include('commands: put get ls cd pwd mkdir rm rename');
+    expect(screen).to.include('commands: put get mirror ls cd pwd mkdir rm rename');
 
     // So the next command typed runs.
     t.write('bye\r');

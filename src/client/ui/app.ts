@@ -29,6 +29,7 @@ import { layoutScreen } from './layout';
 import * as nav from './navigation';
 import { commandLineText, helpText, hints, titleText } from './help';
 import { CommandLine } from './command-line';
+import { commandCompleter } from '../completion';
 import type { KeyLike } from './line-editor';
 import * as actions from './pane-actions';
 import { confirmRemoveFile } from './pane-actions';
@@ -155,12 +156,15 @@ class App implements ScreenContext {
     this.cmdBox.on('click', () => {
       if (!this.dialogs.modal && !this.cmd.busy) this.startCommand('');
     });
-    void this.session.sftp.closed.then(() => {
+    this.session.link?.on('state', (state, note) => {
       if (this.quitting) return;
-      this.connected = false;
-      this.error('the connection to the server was lost; quit with F10 and connect again');
+      this.connected = state === 'connected';
+      if (state === 'disconnected') this.error(note);
+      else this.info(note);
+      if (this.connected) void this.refresh();
       this.render();
     });
+    this.session.link?.on('note', (note) => this.info(note));
     // The folders show in the pane titles before their first listing arrives.
     this.panes.local.where = this.session.localCwd;
     this.panes.remote.where = this.session.remoteCwd;
@@ -204,11 +208,21 @@ class App implements ScreenContext {
 
   private drawTitle(): void {
     const q = this.session.queue;
+    const reconnecting = this.session.link?.state === 'reconnecting';
     const text = titleText(this.o.title, this.screen.width as number, q.jobs(), {
       connected: this.connected,
+      reconnecting,
       paused: q.paused,
     });
-    this.titleBox.setContent(blessed.escape(text));
+    const line = blessed.escape(text);
+    if (this.connected) {
+      this.titleBox.setContent(line);
+      return;
+    }
+    // DISCONNECTED stands out: white on red (bold and underlined without colours).
+    const state = reconnecting ? 'RECONNECTING' : 'DISCONNECTED';
+    const loud = this.theme.color ? '{white-fg}{red-bg}{bold}' : '{bold}{underline}';
+    this.titleBox.setContent(line.replace(state, `${loud}${state}{/}`));
   }
 
   private drawCommandLine(): void {
@@ -284,7 +298,7 @@ class App implements ScreenContext {
   // ---- the command line -----------------------------------------------------------
 
   private startCommand(first: string): void {
-    this.cmd.command(first, (text) => void this.runCommand(text));
+    this.cmd.command(first, (text) => void this.runCommand(text), commandCompleter(this.session));
     this.render();
   }
 
@@ -438,7 +452,12 @@ class App implements ScreenContext {
   private lineKey(ch: string | undefined, key: KeyLike): void {
     const r = this.cmd.key(ch, key);
     if (r === 'ended') this.dialogs.next();
-    else if (r === 'f1') this.help();
+    else if (r === 'tab') {
+      void this.cmd.complete().then((more) => {
+        if (more.length > 0) this.info(more.join('  '), this.theme.dimTag);
+        this.render();
+      });
+    } else if (r === 'f1') this.help();
     else if (r === 'f10') {
       // Leave the line first: the question about running transfers waits while one is typed.
       this.cmd.leave();

@@ -2,7 +2,7 @@
  * The command line row's modes: a command being typed, the filter (applied
  * as you type), or one line asked for (a new name, a pattern).
  */
-import { LineEditor, type KeyLike } from './line-editor';
+import { LineEditor, complete, type Completer, type KeyLike } from './line-editor';
 
 export interface LineMode {
   prompt: string;
@@ -10,10 +10,12 @@ export interface LineMode {
   cancel?(): void;
   /** Called after every edit (the filter applies as you type). */
   live?(text: string): void;
+  /** Tab completes the word before the cursor (the command line). */
+  complete?: Completer;
 }
 
 /** What a key did on the command line. */
-export type LineKeyResult = 'ended' | 'edited' | 'f1' | 'f10' | 'other';
+export type LineKeyResult = 'ended' | 'edited' | 'tab' | 'f1' | 'f10' | 'other';
 
 export class CommandLine {
   readonly editor = new LineEditor();
@@ -24,13 +26,14 @@ export class CommandLine {
   }
 
   /** Starts a command, with its first character when typed from the panes. */
-  command(first: string, run: (text: string) => void): void {
+  command(first: string, run: (text: string) => void, completer?: Completer): void {
     this.mode = {
       prompt: 'miniftp> ',
       submit: (text) => {
         this.editor.remember(text);
         run(text);
       },
+      complete: completer,
     };
     this.editor.clear();
     if (first) this.editor.insert(first);
@@ -49,6 +52,12 @@ export class CommandLine {
       live: apply,
     };
     this.editor.set(initial);
+  }
+
+  /** Completes the word before the cursor; resolves with the candidates left to choose from. */
+  async complete(): Promise<string[]> {
+    const completer = this.mode?.complete;
+    return completer ? complete(this.editor, completer) : [];
   }
 
   /** Leaves the line as Esc would. */
@@ -73,6 +82,7 @@ export class CommandLine {
       mode.live?.(this.editor.text);
       return 'edited';
     }
+    if (key.name === 'tab' && mode.complete) return 'tab';
     if (key.name === 'f1') return 'f1';
     if (key.name === 'f10') return 'f10';
     return 'other';

@@ -71,7 +71,7 @@ export function titleText(
   title: string,
   width: number,
   jobs: readonly TransferJob[],
-  o: { connected: boolean; paused: boolean },
+  o: { connected: boolean; reconnecting?: boolean; paused: boolean },
 ): string {
   const count = (s: string): number => jobs.filter((j) => j.state === s).length;
   const running = count('running');
@@ -79,7 +79,9 @@ export function titleText(
   const failed = count('failed');
   const parts = [
     !o.connected
-      ? 'DISCONNECTED'
+      ? o.reconnecting
+        ? 'RECONNECTING'
+        : 'DISCONNECTED'
       : running + queued > 0
         ? `${running} running, ${queued} queued`
         : 'connected',

@@ -131,3 +131,58 @@ export class LineEditor {
 export function isPrintable(ch: string | undefined): ch is string {
   return ch !== undefined && [...ch].length === 1 && ch >= ' ' && ch !== '\u007f';
 }
+
+/**
+ * Finds what the word before the cursor may become: `before` is the line up
+ * to the cursor, `word` its last word (backslash escapes removed). Returns
+ * the full candidates for that word; a folder ends in "/".
+ */
+export type Completer = (before: string, word: string) => Promise<string[]>;
+
+/** The word before the cursor: where it starts, and its text with `\ ` escapes removed. */
+export function wordBefore(before: string): { start: number; word: string } {
+  let start = before.length;
+  while (start > 0) {
+    const c = before[start - 1] as string;
+    if (c === ' ' && before[start - 2] !== '\\') break;
+    start--;
+  }
+  return { start, word: before.slice(start).replace(/\\(.)/g, '$1') };
+}
+
+/** The longest start all the strings share. */
+export function commonPrefix(items: readonly string[]): string {
+  if (items.length === 0) return '';
+  let prefix = items[0] as string;
+  for (const s of items) {
+    while (!s.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  return prefix;
+}
+
+/** A name as typed on the command line: spaces, quotes and backslashes escaped. */
+export function escapeWord(word: string): string {
+  return word.replace(/([\s'"\\])/g, '\\$1');
+}
+
+/**
+ * Tab: completes the word before the cursor as far as the candidates agree
+ * (a space follows a single file or command; a folder keeps its "/").
+ * Resolves with the candidates when there are several, for the caller to
+ * show; nothing changes when the line was edited while they were looked up.
+ */
+export async function complete(editor: LineEditor, completer: Completer): Promise<string[]> {
+  const { text, cursor } = editor;
+  const chars = [...text];
+  const before = chars.slice(0, cursor).join('');
+  const after = chars.slice(cursor).join('');
+  const { start, word } = wordBefore(before);
+  const found = (await completer(before, word)).filter((c) => c.startsWith(word));
+  if (editor.text !== text || editor.cursor !== cursor || found.length === 0) return [];
+  const prefix = commonPrefix(found);
+  const whole = found.length === 1 && !prefix.endsWith('/') ? ' ' : '';
+  const typed = before.slice(0, start) + escapeWord(prefix) + whole;
+  editor.text = typed + after;
+  editor.cursor = [...typed].length;
+  return found.length > 1 ? found : [];
+}

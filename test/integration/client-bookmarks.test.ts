@@ -1,0 +1,163 @@
+/**
+ * Saved hosts: the bookmark command writes hosts.json (under XDG_CONFIG_HOME,
+ * mode 0600), `miniftp NAME` connects by it, and the file round-trips.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { Bookmarks, bookmarksFile } from '../../src/client/bookmarks';
+import { applyBookmark, parseCliArgs } from '../../src/client/cli';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('client bookmarks', function () {
+  this.timeout(30_000);
+  let server: TestServer;
+  let work: string;
+  let home: string;
+  let config: string;
+
+  const run = (dest: string, commands: string[]): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, '-b', '-', '--accept-new-host-key', dest], {
+        cwd: work,
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          XDG_CONFIG_HOME: config,
+          MINIFTP_PASSWORD: '123',
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(`${commands.join('\n')}\n`);
+    });
+
+  before(async () => {
+    server = await startTestServer();
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-client-bookmarks-'));
+    home = path.join(work, 'home');
+    config = path.join(work, 'xdg');
+    await fsp.mkdir(home);
+  });
+
+  after(async () => {
+    await server.stop();
+    await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  it('saves the current connection, lists it, connects by name, and deletes it', async () => {
+    const saved = await run(`zhangsan@127.0.0.1:${server.port}`, [
+      'bookmark add here',
+      'bookmark add other ana@files.example.org:2222 id_test',
+      'bookmark list',
+    ]);
+    expect(saved.code, saved.stderr).to.equal(0);
+    const file = path.join(config, 'miniftp', 'hosts.json');
+    expect(saved.stdout).to.include(`saved the bookmark here  zhangsan@127.0.0.1:${server.port}`);
+    expect(saved.stdout).to.include(
+      `other  ana@files.example.org:2222  key ${path.join(work, 'id_test')}`,
+    );
+    expect((await fsp.stat(file)).mode & 0o777).to.equal(0o600);
+    expect((await fsp.stat(path.dirname(file))).mode & 0o777).to.equal(0o700);
+    expect(JSON.parse(await fsp.readFile(file, 'utf8'))).to.deep.equal({
+      hosts: {
+        here: { host: '127.0.0.1', port: server.port, user: 'zhangsan' },
+        other: {
+          host: 'files.example.org',
+          port: 2222,
+          user: 'ana',
+          identity: path.join(work, 'id_test'),
+        },
+      },
+    });
+
+    const byName = await run('here', [
+      'pwd',
+      'bookmark del other',
+      'bookmark list',
+      '-bookmark del nope',
+    ]);
+    expect(byName.code, byName.stderr).to.equal(0);
+    expect(byName.stdout).to.include('remote folder: /');
+    expect(byName.stdout).to.include('deleted the bookmark other');
+    expect(byName.stderr).to.include('no bookmark named nope');
+    expect(Object.keys(JSON.parse(await fsp.readFile(file, 'utf8')).hosts)).to.deep.equal(['here']);
+  });
+
+  it('open connects to another server, by bookmark or by [user@]host:port', async () => {
+    const other = await startTestServer();
+    try {
+      await fsp.writeFile(path.join(work, 'hello.txt'), 'hello\n');
+      const r = await run(`zhangsan@127.0.0.1:${server.port}`, [
+        `bookmark add two zhangsan@127.0.0.1:${other.port}`,
+        'open two',
+        'put hello.txt',
+        `open zhangsan@127.0.0.1:${server.port}`,
+        'ls',
+        '-open 127.0.0.1:1',
+        'pwd',
+      ]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`connected to zhangsan@127.0.0.1:${other.port}`);
+      expect(await fsp.readFile(path.join(other.home('zhangsan'), 'hello.txt'), 'utf8')).to.equal(
+        'hello\n',
+      );
+      // Back on the first server, which never got the file.
+      expect(r.stdout).to.include(`connected to zhangsan@127.0.0.1:${server.port}`);
+      expect(r.stdout).to.include('miniftp> ls\n(empty folder)');
+      expect(r.stderr).to.match(/open 127\.0\.0\.1:1: cannot connect/);
+      expect(r.stdout).to.include('remote folder: /');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('round-trips the file, refuses bad names and broken files, and -p wins over it', async () => {
+    const file = bookmarksFile({ XDG_CONFIG_HOME: path.join(work, 'rt'), HOME: home });
+    expect(file).to.equal(path.join(work, 'rt', 'miniftp', 'hosts.json'));
+    expect(bookmarksFile({ HOME: home })).to.equal(
+      path.join(home, '.config', 'miniftp', 'hosts.json'),
+    );
+    const b = new Bookmarks(file);
+    expect((await b.load()).size).to.equal(0);
+    await b.add('a', { host: 'h', port: 22, user: 'u' });
+    await b.add('b.2', { host: 'k', port: 2022, user: 'v', identity: '/k' });
+    expect([...(await new Bookmarks(file).load())]).to.deep.equal([
+      ['a', { host: 'h', port: 22, user: 'u' }],
+      ['b.2', { host: 'k', port: 2022, user: 'v', identity: '/k' }],
+    ]);
+    let err: unknown;
+    await b.add('u@h', { host: 'h', port: 22, user: 'u' }).catch((e: unknown) => (err = e));
+    expect(String(err)).to.include('bad bookmark name u@h');
+
+    const args = await applyBookmark(parseCliArgs(['-p', '2200', 'b.2'], { USER: 'x' }), b);
+    expect([args.user, args.host, args.port, args.identity]).to.deep.equal(['v', 'k', 2200, '/k']);
+    const plain = await applyBookmark(parseCliArgs(['u@b.2'], { USER: 'x' }), b);
+    expect([plain.user, plain.host, plain.port]).to.deep.equal(['u', 'b.2', 8808]);
+
+    await fsp.writeFile(file, '{"hosts": {"x": {"host": "h"}}}');
+    err = undefined;
+    await b.load().catch((e: unknown) => (err = e));
+    expect(String(err)).to.include('the bookmark x');
+    // A broken file is a clear error before anything connects.
+    await fsp.writeFile(path.join(config, 'miniftp', 'hosts.json'), 'not json');
+    const broken = await run('here', ['pwd']);
+    expect(broken.code).to.equal(2);
+    expect(broken.stderr).to.include('hosts.json is not JSON');
+  });
+});
