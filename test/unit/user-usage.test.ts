@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { scanDirectory } from '../../src/quota/quota-manager';
-import { DIRECTORY_CHARGE, QuotaExceeded, UserUsage, linkCharge } from '../../src/quota/user-usage';
+import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge } from '../../src/quota/quota-ledger';
+import { UserUsage } from '../../src/quota/user-usage';
+import { scanDirectory } from '../../src/vfs/usage-scan';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
