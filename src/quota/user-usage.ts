@@ -26,12 +26,7 @@
  * a rename replaces is given back: a link's charge depends on its target
  * text only, not on where the link is.
  */
-import {
-  QuotaExceeded,
-  type QuotaLimits,
-  type ScannedUsage,
-  type UserQuota,
-} from './quota-ledger';
+import { QuotaExceeded, type QuotaLimits, type ScannedUsage, type UserQuota } from './quota-ledger';
 
 /** A file open for writing in any session of the user. */
 interface OpenFile {

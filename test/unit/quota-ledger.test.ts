@@ -46,16 +46,6 @@ async function importsOf(file: string): Promise<string[]> {
   );
 }
 
-function refusal(fn: () => unknown): QuotaExceeded {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof QuotaExceeded) return err;
-    throw err;
-  }
-  throw new Error('expected QuotaExceeded');
-}
-
 function figures(q: UserQuota): { bytes: number; files: number } {
   return { bytes: q.bytes, files: q.files };
 }
@@ -138,22 +128,25 @@ describe('QuotaLedger', function () {
       expect(figures(q)).to.deep.equal({ bytes: 6 * KiB, files: 1 });
       const before = figures(q);
 
-      const write = refusal(() => q.growTo('1:1', 11 * KiB));
-      expect(write).to.include({ kind: 'quota', unit: 'bytes', attempted: 5 * KiB });
-      expect(write.message).to.equal('quota exceeded: 6 KiB of 10 KiB used');
+      expect(() => q.growTo('1:1', 11 * KiB))
+        .to.throw(QuotaExceeded, /^quota exceeded: 6 KiB of 10 KiB used$/)
+        .that.includes({ kind: 'quota', unit: 'bytes', attempted: 5 * KiB });
       expect(q.chargedSize('1:1')).to.equal(6 * KiB);
-      const dirRefused = refusal(() => q.addEntry(DIRECTORY_CHARGE + 1));
-      expect(dirRefused.unit).to.equal('bytes');
-      const link = refusal(() => q.addName('1:1', 6 * KiB));
-      expect(link.unit).to.equal('bytes');
+      expect(() => q.addEntry(DIRECTORY_CHARGE + 1))
+        .to.throw(QuotaExceeded)
+        .that.includes({ unit: 'bytes' });
+      expect(() => q.addName('1:1', 6 * KiB))
+        .to.throw(QuotaExceeded)
+        .that.includes({ unit: 'bytes' });
       expect(figures(q)).to.deep.equal(before);
 
       q.setSize('1:1', 0);
       q.addEntry(DIRECTORY_CHARGE);
       q.addEntry(linkCharge('a', '/home'));
       q.reserveFile();
-      const files = refusal(() => q.reserveFile());
-      expect(files.message).to.equal('quota exceeded: 4 of 4 files used');
+      expect(() => q.reserveFile())
+        .to.throw(QuotaExceeded, /^quota exceeded: 4 of 4 files used$/)
+        .that.includes({ unit: 'files' });
       expect(q.files).to.equal(4);
     });
 
