@@ -207,7 +207,7 @@ export interface QuotaLedger {
   drop(user: string): void;
 
   /**
-   * Admin `user add`, `du --rescan`: measures the home on disk and makes
+   * Admin `user add`, `usage --rescan`: measures the home on disk and makes
    * that the usage; files open for writing keep their charge.
    */
   rescan(user: string): Promise<Usage>;
