@@ -107,7 +107,7 @@ export interface UserQuota {
 
   // Usage: what the user holds now, reservations included.
 
-  /** statvfs@openssh.com (as the size of a full disk), the admin console. */
+  /** statvfs@openssh.com shows them as a disk as large as the quota; so does the admin console. */
   readonly bytes: number;
   readonly files: number;
   /** The limits now in force; a change by the admin applies to open sessions at once. */
@@ -181,7 +181,7 @@ export interface UserQuota {
   /** The file reserved with reserveFile could not be created after all. */
   releaseFile(): void;
 
-  /** RMDIR, REMOVE of a symlink, a RENAME that replaced one: the entry charged `bytes` is gone. */
+  /** RMDIR, REMOVE of a symlink, a RENAME over either: the directory or symlink charged `bytes` is gone. */
   removeEntry(bytes: number): void;
 
   /**
