@@ -2,7 +2,7 @@
 import type { LogFields, Logger } from '../log/types';
 import type { Store } from '../store/types';
 import type { PasswordHasher } from '../auth/passwords';
-import type { QuotaManager } from '../quota/quota-manager';
+import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
 import type { ConnectionRegistry } from '../ssh/connections';
 import type { OptionSpec, ParsedArgs } from './args';
@@ -11,7 +11,7 @@ import type { OptionSpec, ParsedArgs } from './args';
 export interface AdminServices {
   readonly store: Store;
   readonly hasher: PasswordHasher;
-  readonly quota: QuotaManager;
+  readonly quota: QuotaLedger;
   readonly homes: Homes;
   readonly connections: ConnectionRegistry;
   readonly logger: Logger;

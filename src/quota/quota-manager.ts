@@ -1,85 +1,15 @@
 /**
- * Owns every user's UserUsage: loads them from the store, persists changes
- * (batched, at most once a second), and rebuilds them from the disk.
+ * The in-process QuotaLedger. Owns every user's UserUsage: loads them from
+ * the store, persists changes (batched, at most once a second), and rebuilds
+ * them from the disk with the scan the composition root passes in.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
-import { describeError, isErrno } from '../errors';
-import { DIRECTORY_CHARGE, UserUsage, linkCharge, type ScannedUsage } from './user-usage';
-import { Jail } from '../vfs/jail';
+import { describeError } from '../errors';
+import type { QuotaLedger, ScanHome, ScannedUsage, Usage } from './quota-ledger';
+import { UserUsage } from './user-usage';
 
-export interface DiskUsage {
-  bytes: number;
-  files: number;
-}
-
-/**
- * Measures what the quota counts below `dir` (the home, which is not counted
- * itself), as the ledger does (see user-usage.ts): the sizes of the regular
- * files (each hard link counts, as each name does), and each directory and
- * symlink as one file with its charge. Files for which `isOpen(device:inode)`
- * is true are also reported one by one, so the ledger can keep its own figure
- * for them. `onLink` may rewrite a symlink; its charge is taken afterwards.
- */
-export async function scanDirectory(
-  dir: string,
-  isOpen: (key: string) => boolean = () => false,
-  onLink?: (link: string) => Promise<unknown>,
-  onUnreadable?: (path: string) => void,
-): Promise<ScannedUsage> {
-  const total: ScannedUsage = { bytes: 0, files: 0, open: new Map() };
-  const pending = [dir];
-  while (pending.length > 0) {
-    const current = pending.pop() as string;
-    let handle;
-    try {
-      handle = await fsp.opendir(current);
-    } catch (err) {
-      if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue;
-      // A directory its owner made unreadable (chmod 000): the rest is still counted.
-      if (isErrno(err) && (err.code === 'EACCES' || err.code === 'EPERM')) {
-        onUnreadable?.(current);
-        continue;
-      }
-      throw err;
-    }
-    for await (const entry of handle) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) {
-        pending.push(full);
-        total.bytes += DIRECTORY_CHARGE;
-        total.files += 1;
-      } else if (entry.isSymbolicLink()) {
-        await onLink?.(full).catch(() => undefined);
-        // Gone (or replaced by something else) meanwhile: a path operation that a rescan retries on.
-        const stored = await fsp.readlink(full).catch(() => undefined);
-        if (stored === undefined) continue;
-        total.bytes += linkCharge(stored, dir);
-        total.files += 1;
-      } else if (entry.isFile()) {
-        const st = await fsp.lstat(full).catch((err: unknown) => {
-          // Listed but not searchable (chmod 600 on a directory): the size cannot be known.
-          if (isErrno(err) && (err.code === 'EACCES' || err.code === 'EPERM')) onUnreadable?.(full);
-          return undefined;
-        });
-        if (!st?.isFile()) continue;
-        total.bytes += st.size;
-        total.files += 1;
-        const key = `${st.dev}:${st.ino}`;
-        if (isOpen(key)) {
-          const seen = total.open.get(key);
-          if (seen) seen.names++;
-          else total.open.set(key, { size: st.size, names: 1 });
-        }
-      }
-    }
-  }
-  return total;
-}
-
-export class QuotaManager {
+export class QuotaManager implements QuotaLedger {
   private readonly usages = new Map<string, UserUsage>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -87,14 +17,10 @@ export class QuotaManager {
     private readonly options: {
       store: Store;
       logger: Logger;
-      /** Real path of the folder holding every home: <data>/docs. */
-      docsDir: string;
+      /** Measures a user's home on disk (the walk lives with the homes, in vfs). */
+      scanHome: ScanHome;
     },
   ) {}
-
-  homeOf(user: string): string {
-    return path.join(this.options.docsDir, user);
-  }
 
   /** The shared usage of `user`, created from the store on first use. */
   get(user: string): UserUsage {
@@ -129,31 +55,24 @@ export class QuotaManager {
    * the size the ledger charged for them. Path operations racing the scan make
    * it start over (a few times), so the figure is what the disk holds.
    */
-  async rescan(user: string): Promise<DiskUsage> {
+  async rescan(user: string): Promise<Usage> {
     const u = this.get(user);
     const isOpen = (key: string): boolean => u.isOpen(key);
-    // The real path, as sessions' jails have it: link charges are measured against it.
-    const home = await fsp.realpath(this.homeOf(user)).catch(() => this.homeOf(user));
-    // The walk also settles symlinks whose target climbs (see Jail.settleLink).
-    const jail = new Jail(home);
-    const onLink = (link: string): Promise<boolean> => jail.settleLink(link);
     let scanned: ScannedUsage;
     let attempts = 0;
-    let unreadable: string[];
     for (;;) {
       const before = u.generation;
-      const missed: string[] = [];
-      scanned = await scanDirectory(home, isOpen, onLink, (p) => missed.push(p));
-      unreadable = missed;
+      scanned = await this.options.scanHome(user, isOpen);
       attempts++;
       if (u.generation === before || attempts >= 5) break;
     }
+    const unreadable = scanned.unreadable;
     if (unreadable.length > 0) {
       // One line per rescan, with the home-relative path of the first.
       this.options.logger.warn('quota.rescan_partial', {
         user,
         unreadable: unreadable.length,
-        first: `/${path.relative(home, unreadable[0] as string)}`,
+        first: unreadable[0],
       });
     }
     const was = { bytes: u.bytes, files: u.files };

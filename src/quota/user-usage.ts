@@ -1,5 +1,6 @@
 /**
- * One user's byte and file usage, shared by every session of that user, so that
+ * One user's byte and file usage in this process's memory (the UserQuota of
+ * quota-ledger.ts that QuotaManager hands out), shared by every session of that user, so that
  * concurrent writers together can never pass the quota. All checks are
  * synchronous: Node runs one request's check-and-reserve without interleaving.
  *
@@ -25,45 +26,7 @@
  * a rename replaces is given back: a link's charge depends on its target
  * text only, not on where the link is.
  */
-import * as path from 'node:path';
-import { MiniftpError } from '../errors';
-import { formatSize } from '../config/size';
-
-export interface QuotaLimits {
-  /** 0 = unlimited. */
-  readonly bytes: number;
-  readonly files: number;
-}
-
-/** What a directory below the home is charged: one file and this many bytes (a block). */
-export const DIRECTORY_CHARGE = 4096;
-
-/**
- * What a symlink whose stored target is `stored` is charged, besides one
- * file: the length of its target as READLINK shows it. A target below the
- * home `home` (stored absolute by Jail.symlinkTarget) counts as its path from
- * the home, so the charge does not depend on where the home lies on the
- * server; any other target counts as stored. The charge depends on the
- * target text alone, so moving a link or the directories above it keeps it.
- */
-export function linkCharge(stored: string, home: string): number {
-  if (path.isAbsolute(stored)) {
-    const resolved = path.resolve(stored);
-    if (resolved === home) return 1;
-    if (resolved.startsWith(home + path.sep)) {
-      return Buffer.byteLength(resolved) - Buffer.byteLength(home);
-    }
-  }
-  return Buffer.byteLength(stored);
-}
-
-/** What a scan of the home found (see scanDirectory in quota-manager.ts). */
-export interface ScannedUsage {
-  bytes: number;
-  files: number;
-  /** Files that were open for writing when visited, by device:inode: their size and names seen. */
-  open: Map<string, { size: number; names: number }>;
-}
+import { QuotaExceeded, type QuotaLimits, type ScannedUsage, type UserQuota } from './quota-ledger';
 
 /** A file open for writing in any session of the user. */
 interface OpenFile {
@@ -74,32 +37,12 @@ interface OpenFile {
   refs: number;
 }
 
-export class QuotaExceeded extends MiniftpError {
-  /** Bytes (or files) the refused operation would have added. */
-  readonly attempted: number;
-  readonly used: number;
-  readonly limit: number;
-  readonly unit: 'bytes' | 'files';
-
-  constructor(o: { attempted: number; used: number; limit: number; unit: 'bytes' | 'files' }) {
-    super(
-      'quota',
-      o.unit === 'bytes'
-        ? `quota exceeded: ${formatSize(o.used)} of ${formatSize(o.limit)} used`
-        : `quota exceeded: ${o.used} of ${o.limit} files used`,
-    );
-    this.attempted = o.attempted;
-    this.used = o.used;
-    this.limit = o.limit;
-    this.unit = o.unit;
-  }
-}
-
 function weight(f: OpenFile): number {
   return Math.max(f.links, 1);
 }
 
-export class UserUsage {
+/** The in-process UserQuota: the ledger lives in this process's memory, the store holds a copy. */
+export class UserUsage implements UserQuota {
   private readonly openFiles = new Map<string, OpenFile>();
   private readonly closeWaiters = new Map<string, Array<() => void>>();
   /**
@@ -180,6 +123,10 @@ export class UserUsage {
   /** A directory or symlink charged `bytes` was removed (or could not be made): gives it back. */
   removeEntry(bytes: number): void {
     this.adjust(-bytes, -1);
+  }
+
+  releaseFile(): void {
+    this.adjust(0, -1);
   }
 
   /** Unchecked change: space given back, or a correction from what the disk says. */

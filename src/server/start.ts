@@ -9,6 +9,7 @@ import { openStore } from '../store/sqlite-store';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
+import type { QuotaLedger } from '../quota/quota-ledger';
 import { Homes } from '../vfs/homes';
 import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
 import { MiniftpSshServer } from '../ssh/server';
@@ -42,7 +43,7 @@ export interface RunningServer {
   readonly config: Config;
   readonly store: Store;
   readonly logger: Logger;
-  readonly quota: QuotaManager;
+  readonly quota: QuotaLedger;
   readonly connections: ConnectionRegistry;
   /** Open SFTP handles and buffered listings, server-wide and per user. */
   readonly handles: HandleBudget;
@@ -264,7 +265,12 @@ export async function startServer(
     }
     const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
-    const quota = new QuotaManager({ store, logger, docsDir: await fsp.realpath(docsDir) });
+    // The in-process ledger; its rescans walk the homes (declared just below, used only later).
+    const quota: QuotaLedger = new QuotaManager({
+      store,
+      logger,
+      scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
+    });
     const ledger = new UploadLedger(store);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),

@@ -1,11 +1,12 @@
 /** Where each user's home lives (<data>/docs/<user>/) and the jailed filesystem for a session. */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { QuotaManager } from '../quota/quota-manager';
+import type { QuotaLedger, ScannedUsage } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
 import { isErrno } from '../errors';
 import { Jail } from './jail';
 import { UserFs, type UserFsOptions } from './user-fs';
+import { scanHome } from './usage-scan';
 
 export type UserFsHooks = Pick<
   UserFsOptions,
@@ -16,7 +17,7 @@ export class Homes {
   constructor(
     private readonly options: {
       docsDir: string;
-      quota: QuotaManager;
+      quota: QuotaLedger;
       /** Hooks per user (the upload ledger); none by default. */
       hooks?: (user: string) => UserFsHooks;
     },
@@ -42,6 +43,11 @@ export class Homes {
       logger: options.logger,
       ...(this.options.hooks?.(user) ?? {}),
     });
+  }
+
+  /** Measures what the quota counts in the home of `user` (the quota's rescan). */
+  scanUsage(user: string, isOpen: (key: string) => boolean): Promise<ScannedUsage> {
+    return scanHome(this.pathOf(user), isOpen);
   }
 
   /** Deletes a home and everything in it (admin `user del --purge`). */

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
-import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge, type UserUsage } from '../quota/user-usage';
+import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge, type UserQuota } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
 import type { Attrs } from '../sftp/codec';
 import { Jail, O_PATH, normalizeVirtual } from './jail';
@@ -49,7 +49,7 @@ export interface StatvfsInfo {
 
 export interface UserFsOptions {
   jail: Jail;
-  usage: UserUsage;
+  usage: UserQuota;
   /** Creates a write observer for a file opened for writing (the upload ledger). */
   observe?: (
     virtualPath: string,
@@ -113,7 +113,7 @@ export function fileKey(st: fs.Stats): string {
 
 export class UserFs {
   readonly jail: Jail;
-  readonly usage: UserUsage;
+  readonly usage: UserQuota;
 
   constructor(private readonly o: UserFsOptions) {
     this.jail = o.jail;
@@ -213,7 +213,7 @@ export class UserFs {
         }
       }
     } catch (err) {
-      if (created) this.usage.adjust(0, -1);
+      if (created) this.usage.releaseFile();
       if (isErrno(err) && err.code === 'ELOOP') throw MiniftpError.permission();
       // A FIFO with no reader (write-only, non-blocking) or a socket that appeared since the lstat.
       if (isErrno(err) && err.code === 'ENXIO') throw MiniftpError.permission('not a regular file');

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
-import { QuotaExceeded, type UserUsage } from '../quota/user-usage';
+import { QuotaExceeded, type UserQuota } from '../quota/quota-ledger';
 import type { Attrs } from '../sftp/codec';
 
 const fsRead = promisify(fs.read);
@@ -54,7 +54,7 @@ export interface VFileOptions {
    * The user's ledger. A writable file must already be registered there with
    * `usage.openFile(key, …)`; close() releases that registration.
    */
-  usage: UserUsage;
+  usage: UserQuota;
   /** device:inode, the key the quota ledger shares between handles of one file. */
   key: string;
   observer?: WriteObserver;
@@ -68,7 +68,7 @@ export class VFile {
   readonly writable: boolean;
   private readonly fd: number;
   private readonly append: boolean;
-  private readonly usage: UserUsage;
+  private readonly usage: UserQuota;
   /** device:inode of the file. */
   readonly key: string;
   private readonly observer: WriteObserver | undefined;

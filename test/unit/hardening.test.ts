@@ -8,6 +8,7 @@ import type { AuthContext } from 'ssh2';
 import { PasswordHasher } from '../../src/auth/passwords';
 import { LoginThrottle } from '../../src/auth/throttle';
 import { QuotaManager } from '../../src/quota/quota-manager';
+import { scanHome } from '../../src/vfs/usage-scan';
 import { ConnectionAuth } from '../../src/ssh/authenticator';
 import { createMemoryStore } from '../../src/store/memory-store';
 import type { Store } from '../../src/store/types';
@@ -49,7 +50,11 @@ describe('hardening (unit)', function () {
         isAdmin: false,
       });
       const logger = new RecordingLogger();
-      const quota = new QuotaManager({ store, logger, docsDir: '/nonexistent' });
+      const quota = new QuotaManager({
+        store,
+        logger,
+        scanHome: (user, isOpen) => scanHome(`/nonexistent/${user}`, isOpen),
+      });
       const usage = quota.get('bob');
       usage.adjust(1234, 1);
       const set = store.usage.set.bind(store.usage);

@@ -249,7 +249,7 @@ describe('SFTP session fuzzing', function () {
     // The fuzz may have used up the quota that kept it from filling the disk
     // (sparse files grown by SETSTAT, writes at large offsets): lift it, so a
     // refused write below can only mean the session itself is broken.
-    harness.fs.usage.limits = { bytes: 0, files: 0 };
+    (harness.fs.usage as UserUsage).limits = { bytes: 0, files: 0 };
     const w = (type: number, id: number): PacketWriter => new PacketWriter(type).u32(id);
     const live = await harness.interactive();
     const opened = await live.exchange(

@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { scanDirectory } from '../../src/quota/quota-manager';
-import { DIRECTORY_CHARGE, QuotaExceeded, UserUsage, linkCharge } from '../../src/quota/user-usage';
+import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge } from '../../src/quota/quota-ledger';
+import { UserUsage } from '../../src/quota/user-usage';
+import { scanDirectory } from '../../src/vfs/usage-scan';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -91,7 +92,12 @@ describe('UserUsage', function () {
     u.growTo('1:2', 70);
     u.removeName('1:2', 70);
     const before = u.generation;
-    u.reset({ bytes: 1200, files: 3, open: new Map([['1:1', { size: 200, names: 2 }]]) });
+    u.reset({
+      bytes: 1200,
+      files: 3,
+      open: new Map([['1:1', { size: 200, names: 2 }]]),
+      unreadable: [],
+    });
     expect(u.generation).to.be.above(before);
     // 1200 on disk, the open file counted at 500 for each of its 2 names, plus the removed one.
     expect(u).to.include({ bytes: 1200 + 2 * 300 + 70, files: 3 });
