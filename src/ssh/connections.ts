@@ -37,18 +37,6 @@ export class ConnectionRegistry {
     return [...this.byId.values()];
   }
 
-  countFromIp(ip: string): number {
-    let n = 0;
-    for (const c of this.byId.values()) if (c.ip === ip) n++;
-    return n;
-  }
-
-  countUnauthenticated(): number {
-    let n = 0;
-    for (const c of this.byId.values()) if (c.user === undefined) n++;
-    return n;
-  }
-
   countForUser(user: string): number {
     let n = 0;
     for (const c of this.byId.values()) if (c.user === user) n++;
@@ -65,10 +53,6 @@ export class ConnectionRegistry {
       }
     }
     return n;
-  }
-
-  get size(): number {
-    return this.byId.size;
   }
 }
 
