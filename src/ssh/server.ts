@@ -333,16 +333,14 @@ export class MiniftpSshServer {
       peer?.socket.destroy();
     });
 
-    const auth = new ConnectionAuth(
-      {
-        store: this.o.store,
-        hasher: this.o.hasher,
-        throttle: this.o.throttle,
-        logger,
-        maxAuthTries: limits.maxAuthTries,
-      },
+    const auth = new ConnectionAuth({
+      store: this.o.store,
+      hasher: this.o.hasher,
+      throttle: this.o.throttle,
+      logger,
+      maxAuthTries: limits.maxAuthTries,
       ip,
-      {
+      hooks: {
         disconnect: (reason) => endWith(reason),
         banned: () => this.endUnauthenticated(ip, 'too many failed logins from this address'),
         admit: (user) =>
@@ -361,7 +359,7 @@ export class MiniftpSshServer {
           this.markAuthenticated(peer);
         },
       },
-    );
+    });
 
     client.on('authentication', (ctx) => {
       auth.handle(ctx).catch((err: unknown) => {
