@@ -1,19 +1,13 @@
 /** Live connections, for limits and for the admin console's `sessions` and `kick`. */
+import type { LiveConnection, LiveConnections } from '../admin/console-host';
 
-export interface ConnectionInfo {
-  readonly id: string;
-  readonly ip: string;
-  readonly port: number;
-  readonly since: Date;
-  /** The client's SSH identification line, e.g. "SSH-2.0-OpenSSH_9.2p1 Debian-2". */
-  readonly clientIdent?: string;
+/** A live connection; the user and method are set once the login is accepted. */
+export interface ConnectionInfo extends LiveConnection {
   user: string | undefined;
   method: string | undefined;
-  /** Ends the connection. */
-  kill(reason: string): void;
 }
 
-export class ConnectionRegistry {
+export class ConnectionRegistry implements LiveConnections {
   private readonly byId = new Map<string, ConnectionInfo>();
   private next = 1;
 

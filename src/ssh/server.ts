@@ -34,12 +34,8 @@ import {
   sendAuthBanner,
   sendDisconnect,
 } from './wire';
-import {
-  refuseChannel,
-  type ChannelContext,
-  type ConsoleHandler,
-  type UserExecHandler,
-} from './channel-handlers';
+import { refuseChannel, type ChannelContext, type UserExecHandler } from './channel-handlers';
+import type { ConsoleHandler } from '../admin/console-host';
 import type { HostKey } from './host-keys';
 import { CIPHERS, CipherOffers } from './cipher-offer';
 
