@@ -17,7 +17,7 @@ import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
 import { describeError } from '../errors';
-import { clipForLog } from './connections';
+import { clipForLog } from './log-clip';
 
 const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-interactive'];
 

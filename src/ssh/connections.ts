@@ -49,33 +49,3 @@ export class ConnectionRegistry implements LiveConnections {
     return n;
   }
 }
-
-/** Most characters of a client-supplied string (user name, software version) that are logged. */
-export const LOGGED_STRING_MAX = 64;
-
-/**
- * A client-supplied string as it may go into the log: cut to `max` characters
- * with a marker saying how much was left out, so a client cannot make the log
- * grow by sending long names.
- */
-export function clipForLog(value: string, max = LOGGED_STRING_MAX): string {
-  if (value.length <= max) return value;
-  return `${value.slice(0, max)}…[cut, ${value.length - max} more characters]`;
-}
-
-/**
- * The chance (0 to 1) that a new connection is dropped while `unauthenticated`
- * connections have not logged in yet, as OpenSSH's MaxStartups start:rate:full:
- * none below `start`, `ratePercent` at `start`, rising linearly to all at `full`.
- */
-export function startupDropChance(
-  unauthenticated: number,
-  start: number,
-  ratePercent: number,
-  full: number,
-): number {
-  if (unauthenticated >= full) return 1;
-  if (unauthenticated < start) return 0;
-  const rate = Math.min(100, Math.max(0, ratePercent));
-  return (rate + ((100 - rate) * (unauthenticated - start)) / (full - start)) / 100;
-}
