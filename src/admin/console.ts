@@ -3,13 +3,13 @@
  * plain lines from stdin without one) or a single command sent with exec. Either way a line is
  * split into words, run through the command table, and its result or a one-line error printed.
  */
-import type { ChannelContext, ConsoleHandler } from '../ssh/channel-handlers';
 import { DEFAULT_ADMIN_PASSWORD } from '../auth/passwords';
 import { MiniftpError, describeError } from '../errors';
 import { tokenize } from './args';
 import { CommandTable } from './commands';
 import { ChannelOutput, LineReader } from './line-reader';
 import { Cancelled, type Actor, type AdminServices, type ConsoleIo } from './types';
+import type { ConsoleContext, ConsoleHandler } from './console-host';
 
 const PROMPT = 'miniftp> ';
 const BANNER = 'MiniFTP admin console. Type help for the commands, exit or Ctrl-D to leave.';
@@ -21,11 +21,11 @@ export class AdminConsole implements ConsoleHandler {
     this.table = new CommandTable(s);
   }
 
-  shell(ctx: ChannelContext): void {
+  shell(ctx: ConsoleContext): void {
     void new ConsoleSession(ctx, this.table, this.s, 'shell').runShell();
   }
 
-  exec(ctx: ChannelContext, command: string): void {
+  exec(ctx: ConsoleContext, command: string): void {
     void new ConsoleSession(ctx, this.table, this.s, 'exec').runOnce(command);
   }
 }
@@ -46,7 +46,7 @@ class ConsoleSession implements ConsoleIo {
   private channelClosed = false;
 
   constructor(
-    private readonly ctx: ChannelContext,
+    private readonly ctx: ConsoleContext,
     private readonly table: CommandTable,
     private readonly s: AdminServices,
     mode: 'shell' | 'exec',

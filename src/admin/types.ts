@@ -4,7 +4,7 @@ import type { Store } from '../store/types';
 import type { PasswordHasher } from '../auth/passwords';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
-import type { ConnectionRegistry } from '../ssh/connections';
+import type { LiveConnections } from './console-host';
 import type { OptionSpec, ParsedArgs } from './args';
 
 /** What the admin commands act on; passed in by `startServer`. */
@@ -13,7 +13,7 @@ export interface AdminServices {
   readonly hasher: PasswordHasher;
   readonly quota: QuotaLedger;
   readonly homes: Homes;
-  readonly connections: ConnectionRegistry;
+  readonly connections: LiveConnections;
   readonly logger: Logger;
   /** The configured admin account name (also a reserved user name). */
   readonly adminName: string;

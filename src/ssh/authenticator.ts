@@ -17,7 +17,7 @@ import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
 import { describeError } from '../errors';
-import { clipForLog } from './connections';
+import { clipForLog } from './log-clip';
 
 const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -26,6 +26,7 @@ export interface AuthOutcome {
   method: string;
 }
 
+/** What every connection's authenticator shares. */
 export interface AuthenticatorOptions {
   store: Store;
   hasher: PasswordHasher;
@@ -56,6 +57,12 @@ export interface ConnectionHooks {
   accepted(outcome: AuthOutcome): void;
 }
 
+export interface ConnectionAuthOptions extends AuthenticatorOptions {
+  /** The client's address, for bans (the one the connection was admitted under). */
+  ip: string;
+  hooks: ConnectionHooks;
+}
+
 /** One per connection: counts its failed attempts. */
 export class ConnectionAuth {
   private failures = 0;
@@ -63,13 +70,13 @@ export class ConnectionAuth {
   private probed = false;
   /** The connection is being ended: attempts already queued behind the last one are refused. */
   private over = false;
+  private readonly ip: string;
+  private readonly hooks: ConnectionHooks;
 
-  constructor(
-    private readonly o: AuthenticatorOptions,
-    /** The client's address, for bans (the one the connection was admitted under). */
-    private readonly ip: string,
-    private readonly hooks: ConnectionHooks,
-  ) {}
+  constructor(private readonly o: ConnectionAuthOptions) {
+    this.ip = o.ip;
+    this.hooks = o.hooks;
+  }
 
   /**
    * The connection is gone: an attempt still being verified must not be

@@ -1,6 +1,8 @@
 /**
- * What may run on a session channel besides SFTP: the admin console and the
- * commands ordinary users may exec. The SSH layer routes; these decide.
+ * What may run on a session channel besides SFTP: the commands ordinary users
+ * may exec, and the admin console (whose contract, ConsoleHandler, is stated by
+ * the console itself in admin/console-host.ts; a ChannelContext satisfies its
+ * ConsoleContext). The SSH layer routes; these decide.
  */
 import type { PseudoTtyInfo, ServerChannel } from 'ssh2';
 import type { ConnectionInfo } from './connections';
@@ -13,13 +15,6 @@ export interface ChannelContext {
   pty: PseudoTtyInfo | undefined;
   /** Listeners get the new size when the client's terminal is resized. */
   onResize(listener: (cols: number, rows: number) => void): void;
-}
-
-export interface ConsoleHandler {
-  /** An interactive session (`ssh admin@host`). */
-  shell(ctx: ChannelContext): void;
-  /** One command (`ssh admin@host user list`). */
-  exec(ctx: ChannelContext, command: string): void;
 }
 
 export interface UserExecHandler {

@@ -1,19 +1,13 @@
 /** Live connections, for limits and for the admin console's `sessions` and `kick`. */
+import type { LiveConnection, LiveConnections } from '../admin/console-host';
 
-export interface ConnectionInfo {
-  readonly id: string;
-  readonly ip: string;
-  readonly port: number;
-  readonly since: Date;
-  /** The client's SSH identification line, e.g. "SSH-2.0-OpenSSH_9.2p1 Debian-2". */
-  readonly clientIdent?: string;
+/** A live connection; the user and method are set once the login is accepted. */
+export interface ConnectionInfo extends LiveConnection {
   user: string | undefined;
   method: string | undefined;
-  /** Ends the connection. */
-  kill(reason: string): void;
 }
 
-export class ConnectionRegistry {
+export class ConnectionRegistry implements LiveConnections {
   private readonly byId = new Map<string, ConnectionInfo>();
   private next = 1;
 
@@ -37,18 +31,6 @@ export class ConnectionRegistry {
     return [...this.byId.values()];
   }
 
-  countFromIp(ip: string): number {
-    let n = 0;
-    for (const c of this.byId.values()) if (c.ip === ip) n++;
-    return n;
-  }
-
-  countUnauthenticated(): number {
-    let n = 0;
-    for (const c of this.byId.values()) if (c.user === undefined) n++;
-    return n;
-  }
-
   countForUser(user: string): number {
     let n = 0;
     for (const c of this.byId.values()) if (c.user === user) n++;
@@ -66,38 +48,4 @@ export class ConnectionRegistry {
     }
     return n;
   }
-
-  get size(): number {
-    return this.byId.size;
-  }
-}
-
-/** Most characters of a client-supplied string (user name, software version) that are logged. */
-export const LOGGED_STRING_MAX = 64;
-
-/**
- * A client-supplied string as it may go into the log: cut to `max` characters
- * with a marker saying how much was left out, so a client cannot make the log
- * grow by sending long names.
- */
-export function clipForLog(value: string, max = LOGGED_STRING_MAX): string {
-  if (value.length <= max) return value;
-  return `${value.slice(0, max)}…[cut, ${value.length - max} more characters]`;
-}
-
-/**
- * The chance (0 to 1) that a new connection is dropped while `unauthenticated`
- * connections have not logged in yet, as OpenSSH's MaxStartups start:rate:full:
- * none below `start`, `ratePercent` at `start`, rising linearly to all at `full`.
- */
-export function startupDropChance(
-  unauthenticated: number,
-  start: number,
-  ratePercent: number,
-  full: number,
-): number {
-  if (unauthenticated >= full) return 1;
-  if (unauthenticated < start) return 0;
-  const rate = Math.min(100, Math.max(0, ratePercent));
-  return (rate + ((100 - rate) * (unauthenticated - start)) / (full - start)) / 100;
 }

@@ -8,7 +8,8 @@ import { hashPassword, PasswordHasher, verifyPassword } from '../../src/auth/pas
 import { keyMatches, parseAuthorizedKey } from '../../src/auth/public-keys';
 import { LoginThrottle } from '../../src/auth/throttle';
 import { generateKeyPair } from '../../src/auth/keygen';
-import { clipForLog, startupDropChance } from '../../src/ssh/connections';
+import { startupDropChance } from '../../src/ssh/admission';
+import { clipForLog } from '../../src/ssh/log-clip';
 
 const FAST_ARGON2 = { memoryKiB: 19456, timeCost: 1, parallelism: 1 };
 

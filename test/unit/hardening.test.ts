@@ -94,23 +94,21 @@ describe('hardening (unit)', function () {
     } {
       const disconnects: string[] = [];
       const accepted: string[] = [];
-      const a = new ConnectionAuth(
-        {
-          store,
-          hasher,
-          throttle: new LoginThrottle({ threshold: 100, windowSeconds: 60, banSeconds: 60 }),
-          logger: new RecordingLogger(),
-          maxAuthTries,
-        },
-        '192.0.2.1',
-        {
+      const a = new ConnectionAuth({
+        store,
+        hasher,
+        throttle: new LoginThrottle({ threshold: 100, windowSeconds: 60, banSeconds: 60 }),
+        logger: new RecordingLogger(),
+        maxAuthTries,
+        ip: '192.0.2.1',
+        hooks: {
           disconnect: (reason) => disconnects.push(reason),
           banned: () => undefined,
           admit: () => undefined,
           refuse: (reason) => disconnects.push(reason),
           accepted: (outcome) => accepted.push(outcome.user),
         },
-      );
+      });
       return { auth: a, disconnects, accepted };
     }
 
