@@ -6,14 +6,12 @@ import {
   LOG_LEVELS,
   addConfigFormats,
   checkValue,
-  configSchema,
   describeRefusal,
   isSetting,
-  listSettings,
   showValue,
-  type ConfigSchema,
   type Setting,
-} from './schema';
+} from './formats';
+import { configSchema, listSettings, type ConfigSchema } from './schema';
 import type { Config } from './types';
 
 /** A setting that cannot be used. `message` is one line naming the key and the value. */

@@ -19,8 +19,9 @@ export interface RuntimeSetting {
 /**
  * glibc raises its mmap threshold to the size of the first large block freed
  * (argon2's 19 MiB), after which such blocks, and every Buffer below that
- * size, come from heaps that keep their pages: about 80 MiB more after a few
- * password logins. A fixed threshold keeps them returning to the system.
+ * size, come from heaps that keep their pages, and memory stays high after a
+ * few password logins. A fixed threshold keeps them returning to the system
+ * (figures in docs/performance.md).
  */
 export const MALLOC_THRESHOLD = { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' } as const;
 
@@ -30,8 +31,8 @@ export const MALLOC_THRESHOLD = { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072
  * collection every few tens of MiB. By default V8 spreads that work over four
  * helper threads and the event loop waits for them; on a machine whose cores
  * are busy with the transfers themselves it waits for CPU time. Collecting on
- * the event loop alone measured about 12% more upload throughput and 14% more
- * with 8 clients, on 2 cores (docs/performance.md).
+ * the event loop alone makes transfers faster then, one or many (figures in
+ * docs/performance.md).
  */
 export const GC_FLAG = '--single-threaded-gc';
 

@@ -131,7 +131,8 @@ const MAX_PENDING_DATA_BYTES = 4 * 1024 * 1024;
  * buffer stays in flight after its request is answered, until ssh2 has sent
  * it: with 16 requests running and ssh2's 2 MiB channel buffer, a download
  * cycles more than 16 of them. Keeping only 16 made the surplus garbage that
- * lived long enough to reach V8's old space (download peak RSS +30 MiB).
+ * lived long enough to reach V8's old space: a higher peak RSS in downloads
+ * (figures in docs/performance.md).
  */
 const POOL_KEEP = 64;
 /** READs up to this size get an exact buffer: a pooled one would waste the rest of its bytes. */

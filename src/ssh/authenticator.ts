@@ -17,7 +17,7 @@ import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
 import type { Store } from '../store/types';
 import { describeError } from '../errors';
-import { clipForLog } from './log-clip';
+import { clip } from '../util/clip';
 
 const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -203,7 +203,7 @@ export class ConnectionAuth {
     const rec = this.account(user);
     if (!rec || (verifiedHash !== undefined && rec.passwordHash !== verifiedHash)) {
       this.o.logger.warn('login.failed', {
-        user: clipForLog(user),
+        user: clip(user),
         ip: this.ip,
         method,
         reason: 'account disabled, deleted or changed during login',
@@ -245,7 +245,7 @@ export class ConnectionAuth {
 
   private fail(ctx: AuthContext, user: string, method: string, reason: string): void {
     const { banned, locked } = this.o.throttle.recordFailure(this.ip, user, method !== 'publickey');
-    const logged = clipForLog(user);
+    const logged = clip(user);
     this.o.logger.warn('login.failed', { user: logged, ip: this.ip, method, reason });
     if (locked) this.o.logger.warn('account.locked', { user: logged, ip: this.ip });
     if (banned) this.o.logger.warn('ip.banned', { ip: this.ip });

@@ -23,7 +23,7 @@ import { CIPHERS, CipherOffers } from './cipher-offer';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import type { HostKey } from './host-keys';
-import { clipForLog } from './log-clip';
+import { clip } from '../util/clip';
 import { SessionRouter } from './session-router';
 import {
   allowRepeatedUserauthService,
@@ -156,7 +156,7 @@ export class MiniftpSshServer {
     const logger = this.o.logger;
     const peer = this.admission.peerAt(reportedIp, port);
     const ip = peer?.ip ?? reportedIp;
-    const loggedIdent = clipForLog(clientIdent);
+    const loggedIdent = clip(clientIdent);
     /** Ends the connection with `reason` in the DISCONNECT, which OpenSSH prints. */
     const endWith = this.lifecycle.disconnector(client, peer);
     if (peer) peer.end = (reason) => endWith(reason);

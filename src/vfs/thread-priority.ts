@@ -6,10 +6,8 @@
  * Idle is Linux's SCHED_IDLE policy, set with util-linux's `chrt` (Node has no
  * call for it). A SCHED_IDLE thread runs only on CPU time no other thread
  * wants, and yields the moment one wakes. Nice 19, the fallback when `chrt`
- * is missing or refused, still takes a share: on two cores busy with 8
- * uploads the hashing thread got about 1.4 s of CPU per GiB at nice 19, and
- * a single upload averaged 446 MB/s against 538 with SCHED_IDLE (five bench
- * medians each).
+ * is missing or refused, still takes a share of the CPU the transfers need,
+ * and uploads are slower with it (figures in docs/performance.md).
  *
  * A thread put low must be raised again when someone waits, and raising is a
  * privilege: CAP_SYS_NICE, or an RLIMIT_NICE of 20 or more. Without it the

@@ -183,8 +183,8 @@ export class UploadLedger {
    * Per user, the paths that have a record, loaded on the user's first
    * session. Most files have none (uploads under 1 MiB, downloads), and each
    * open, close, rename or remove of a file would otherwise cost a SQLite
-   * write transaction just to delete nothing: a tenth of a small file's
-   * CLOSE-to-OPEN time in `put -r`.
+   * write transaction just to delete nothing, which shows in the
+   * CLOSE-to-OPEN time of small files in `put -r` (figures in docs/performance.md).
    */
   private readonly known = new Map<string, Set<string>>();
   private readonly pending = new Set<PendingHash>();

@@ -1,4 +1,6 @@
 /**
+ * Why not src/client/sftp-channel.ts: this sends malformed packets and records stray replies.
+ *
  * A bare SFTP v3 client over an ssh2 `subsys('sftp')` channel, built on the
  * project's own codec: for requests ssh2's SFTP class cannot send (arbitrary
  * extensions, malformed packets) and for checking the VERSION reply itself.

@@ -1,5 +1,5 @@
 /**
- * The SFTP fuzzing of test/unit/sftp-fuzz.test.ts, in smaller volume, over
+ * The SFTP fuzzing of test/unit/sftp-session-fuzz.test.ts, in smaller volume, over
  * real SSH: generated and mutated packets on raw `subsys('sftp')` channels of
  * a running server. Each channel must be answered or closed, never hang; the
  * connection and the server must keep serving; nothing may escape the home.

@@ -1,6 +1,5 @@
-/** The client's pure parts: command parsing and hints, arguments, the line editor, formats, theme. */
+/** The client's command table: parsing, hints and suggestions. */
 import { expect } from 'chai';
-import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/cli';
 import {
   COMMANDS,
   CommandError,
@@ -10,9 +9,6 @@ import {
   parseLine,
   suggest,
 } from '../../src/client/commands';
-import { formatBytes, formatEta, formatRate, formatSizeShort } from '../../src/client/format';
-import { LineEditor } from '../../src/client/ui/line-editor';
-import { makeTheme } from '../../src/client/ui/theme';
 
 describe('client commands', () => {
   it('splits a line with shell quoting and separates flags', () => {
@@ -74,87 +70,5 @@ describe('client commands', () => {
       expect(lines.some((l) => l.startsWith(name))).to.equal(true, name);
     }
     for (const l of lines) expect(l.length).to.be.at.most(80);
-  });
-});
-
-describe('client arguments', () => {
-  it('reads [user@]host[:port], with defaults for each part', () => {
-    expect(parseDestination('bob@example.org:2222')).to.deep.equal({
-      user: 'bob',
-      host: 'example.org',
-      port: 2222,
-    });
-    expect(parseDestination('[::1]:9')).to.deep.equal({ user: undefined, host: '::1', port: 9 });
-    expect(parseDestination('::1')).to.deep.equal({
-      user: undefined,
-      host: '::1',
-      port: undefined,
-    });
-    const a = parseCliArgs([], { USER: 'carol' });
-    expect([a.user, a.host, a.port]).to.deep.equal(['carol', '127.0.0.1', 8808]);
-    const b = parseCliArgs(['-p', '2200', '-i', 'key', '-b', '-', 'dave@h'], { USER: 'x' });
-    expect([b.user, b.host, b.port, b.identity, b.batch]).to.deep.equal([
-      'dave',
-      'h',
-      2200,
-      'key',
-      '-',
-    ]);
-  });
-
-  it('names host key types as OpenSSH does', () => {
-    expect(keyLabel('ssh-ed25519')).to.equal('ED25519');
-    expect(keyLabel('rsa-sha2-512')).to.equal('RSA');
-    expect(keyLabel('ecdsa-sha2-nistp256')).to.equal('ECDSA');
-    expect(keyLabel('something-new')).to.equal('something-new');
-  });
-
-  it('refuses bad ports, unknown options and two ports that differ', () => {
-    expect(() => parseCliArgs(['h:99999'], {})).to.throw(UsageError, 'bad port');
-    expect(() => parseCliArgs(['--nope'], {})).to.throw(UsageError, 'unknown option');
-    expect(() => parseCliArgs(['-p', '1', 'h:2'], {})).to.throw(UsageError, 'two different ports');
-  });
-});
-
-describe('client line editor', () => {
-  const key = (name: string, ctrl = false): { name: string; ctrl: boolean } => ({ name, ctrl });
-
-  it('edits in the middle and recalls history', () => {
-    const e = new LineEditor();
-    for (const ch of 'pt x') e.key(ch, {});
-    e.key(undefined, key('left'));
-    e.key(undefined, key('left'));
-    e.key(undefined, key('left'));
-    e.key('u', {});
-    expect(e.text).to.equal('put x');
-    expect(e.key(undefined, key('enter'))).to.equal('submit');
-    e.remember(e.text);
-    e.clear();
-    e.key('l', {});
-    e.key(undefined, key('up'));
-    expect(e.text).to.equal('put x');
-    e.key(undefined, key('down'));
-    expect(e.text).to.equal('l');
-    e.key(undefined, key('w', true));
-    expect(e.text).to.equal('');
-    expect(e.key(undefined, key('escape'))).to.equal('cancel');
-  });
-});
-
-describe('client formats and theme', () => {
-  it('formats sizes, rates and times', () => {
-    expect(formatBytes(512)).to.equal('512 B');
-    expect(formatBytes(9 * 1024 * 1024)).to.equal('9.00 MiB');
-    expect(formatSizeShort(1536)).to.equal('1.5K');
-    expect(formatSizeShort(24 * 1024 * 1024)).to.equal('24M');
-    expect(formatRate(80 * 1024 * 1024)).to.equal('80.0 MiB/s');
-    expect(formatEta(null)).to.equal('--:--');
-    expect(formatEta(3723)).to.equal('1:02:03');
-  });
-
-  it('drops colours on a plain terminal or with NO_COLOR', () => {
-    expect(makeTheme(256, {}).color).to.equal(true);
-    expect(makeTheme(2, {}).color).to.equal(false);
-    expect(makeTheme(256, { NO_COLOR: '1' }).barFull).to.equal('#');
   });
 });
