@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
 import { DIRECTORY_CHARGE, QuotaExceeded, linkCharge, type UserQuota } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
+import { fileTypeOf } from '../util/file-type';
 import type { Attrs } from '../sftp/codec';
 import { Jail, O_PATH, normalizeVirtual } from './jail';
 import { VFile, type WriteObserver } from './vfile';
@@ -96,8 +97,7 @@ export async function onChecked(
     // A symlink swapped in is opened itself (O_NOFOLLOW with O_PATH) and differs
     // here, in type at least: it may have the inode number of the file it replaced.
     const now = await fh.stat();
-    const type = fs.constants.S_IFMT;
-    if (fileKey(now) !== fileKey(st) || (now.mode & type) !== (st.mode & type)) {
+    if (fileKey(now) !== fileKey(st) || fileTypeOf(now.mode) !== fileTypeOf(st.mode)) {
       throw MiniftpError.notFound();
     }
     if (!jail.holds(fh.fd)) throw MiniftpError.permission();
