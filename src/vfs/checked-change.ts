@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { MiniftpError } from '../errors';
 import { fileTypeOf } from '../util/file-type';
-import type { Jail } from './jail';
-import { O_PATH } from './jail';
+import { O_PATH, type Jail } from './jail';
 
 /** Permission bits a client may set: no setuid, setgid or sticky. */
 export const MODE_MASK = 0o777;

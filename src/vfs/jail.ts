@@ -169,7 +169,8 @@ export class Jail {
    * Where `target` leads from the real directory `dir`, resolved as the kernel
    * would (each symlink followed before a later ".." applies), except that a
    * missing tail is taken literally instead of failing. Used for dangling
-   * links and for new symlinks, where realpath() alone cannot answer.
+   * links and by link-checks.ts for symlinks new and moved, where realpath()
+   * alone cannot answer.
    */
   async follow(dir: string, target: string, budget = { hops: 40 }): Promise<string> {
     let current = path.isAbsolute(target) ? '/' : dir;
