@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'unsupported'
   | 'invalid'
   | 'resume-mismatch'
+  | 'busy'
   | 'limit'
   | 'failure';
 
@@ -56,6 +57,19 @@ export class MiniftpError extends Error {
 
   static invalid(what: string): MiniftpError {
     return new MiniftpError('invalid', what);
+  }
+
+  /**
+   * A resume refused because the bytes on the server are not the client's
+   * (fewer of them, or a different MD5): `reason` follows "resume refused: ".
+   */
+  static resumeRefused(reason: string): MiniftpError {
+    return new MiniftpError('resume-mismatch', `resume refused: ${reason}`);
+  }
+
+  /** The file is in use elsewhere (another handle still writes it); trying later may succeed. */
+  static busy(what: string): MiniftpError {
+    return new MiniftpError('busy', what);
   }
 
   static limit(what: string): MiniftpError {

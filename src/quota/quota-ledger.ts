@@ -43,7 +43,7 @@ export const DIRECTORY_CHARGE = 4096;
 /**
  * What a symlink whose stored target is `stored` is charged, besides one
  * file: the length of its target as READLINK shows it. A target below the
- * home `home` (stored absolute by Jail.symlinkTarget) counts as its path from
+ * home `home` (stored absolute by symlinkTarget, vfs/link-checks.ts) counts as its path from
  * the home, so the charge does not depend on where the home lies on the
  * server; any other target counts as stored. The charge depends on the
  * target text alone, so moving a link or the directories above it keeps it.

@@ -16,7 +16,7 @@ import { MiniftpSshServer } from '../ssh/server';
 import { ConnectionRegistry } from '../ssh/connections';
 import { loadHostKeys } from '../ssh/host-keys';
 import { ensureAccounts } from './accounts';
-import { UploadLedger } from '../vfs/upload-ledger';
+import { UploadLedger } from '../uploads/upload-ledger';
 import { registerCheckFile } from '../sftp/check-file';
 import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
@@ -271,11 +271,12 @@ export async function startServer(
       logger,
       scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
     });
-    const ledger = new UploadLedger(store);
+    const hashing = new HashPool(config.hashing);
+    const ledger = new UploadLedger(store, hashing);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
-      hooks: (user) => ledger.hooks(user),
+      uploads: ledger,
     });
     await ensureAccounts({ config, store, hasher, homes, logger });
     const throttle = new LoginThrottle({
@@ -286,12 +287,10 @@ export async function startServer(
       accountLockSeconds: config.limits.accountLockTime,
     });
     const connections = new ConnectionRegistry();
-    const hashing = new HashPool(config.hashing);
     const handles = openFilesBudget(config, logger);
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
-      hashing,
     );
     const ssh = new MiniftpSshServer({
       config,

@@ -1,6 +1,7 @@
 /** From fs.Stats to what the wire carries: ATTRS and `ls -l` style long names. */
 import type { Stats } from 'node:fs';
 import type { Attrs } from './codec';
+import { fileTypeOf, type FileType } from '../util/file-type';
 
 export function attrsFromStats(st: Stats): Attrs {
   return {
@@ -13,19 +14,19 @@ export function attrsFromStats(st: Stats): Attrs {
   };
 }
 
-const S_IFMT = 0o170000;
-const TYPE_CHAR: Record<number, string> = {
-  0o040000: 'd',
-  0o100000: '-',
-  0o120000: 'l',
-  0o020000: 'c',
-  0o060000: 'b',
-  0o010000: 'p',
-  0o140000: 's',
+const TYPE_CHAR: Record<FileType, string> = {
+  directory: 'd',
+  file: '-',
+  symlink: 'l',
+  'char-device': 'c',
+  'block-device': 'b',
+  fifo: 'p',
+  socket: 's',
+  unknown: '?',
 };
 
 export function modeString(mode: number): string {
-  const t = TYPE_CHAR[mode & S_IFMT] ?? '?';
+  const t = TYPE_CHAR[fileTypeOf(mode)];
   const bit = (m: number, c: string): string => (mode & m ? c : '-');
   const special = (x: number, s: number, lower: string, upper: string): string =>
     mode & s ? (mode & x ? lower : upper) : mode & x ? 'x' : '-';

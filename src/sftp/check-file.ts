@@ -17,7 +17,7 @@ import { clip } from '../util/clip';
 import { HASH_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from '../vfs/hashing';
 import type { HashPool } from '../vfs/hash-pool';
 import type { VFile } from '../vfs/vfile';
-import type { UploadLedger } from '../vfs/upload-ledger';
+import type { UploadTracker } from '../vfs/upload-tracker';
 import type { PacketReader } from './codec';
 import { Ext } from './constants';
 import type { ExtensionRegistry, ExtensionRequest } from './extensions';
@@ -79,13 +79,13 @@ async function answer(
 }
 
 interface CheckFileDeps {
-  ledger: UploadLedger;
+  ledger: UploadTracker;
   pool: HashPool;
 }
 
 export function registerCheckFile(
   reg: ExtensionRegistry,
-  ledger: UploadLedger,
+  ledger: UploadTracker,
   pool: HashPool,
 ): ExtensionRegistry {
   const deps: CheckFileDeps = { ledger, pool };

@@ -76,6 +76,7 @@ const KIND: Record<MiniftpError['kind'], StatusCode> = {
   unsupported: Status.OP_UNSUPPORTED,
   invalid: Status.FAILURE,
   'resume-mismatch': Status.FAILURE,
+  busy: Status.FAILURE,
   limit: Status.FAILURE,
   failure: Status.FAILURE,
 };

@@ -16,7 +16,7 @@
  * stops after its current slice, so a client that goes away leaves at most one
  * slice per thread behind.
  *
- * The upload ledger's MD5 thread (background-md5.ts) is a different thing: it
+ * The upload ledger's MD5 thread (src/uploads/background-md5.ts) is a different thing: it
  * follows uploads as they are written, at idle priority, reading through the
  * upload's own descriptor, which the ledger keeps open until it is done.
  * Client requests cannot promise that (a check-file-handle's handle may be

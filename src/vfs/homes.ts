@@ -5,21 +5,17 @@ import type { QuotaLedger, ScannedUsage } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
 import { isErrno } from '../errors';
 import { Jail } from './jail';
-import { UserFs, type UserFsOptions } from './user-fs';
+import type { UploadTracker } from './upload-tracker';
+import { UserFs } from './user-fs';
 import { scanHome } from './usage-scan';
-
-export type UserFsHooks = Pick<
-  UserFsOptions,
-  'observe' | 'onPathGone' | 'onPathMoved' | 'onTimesSet'
->;
 
 export class Homes {
   constructor(
     private readonly options: {
       docsDir: string;
       quota: QuotaLedger;
-      /** Hooks per user (the upload ledger); none by default. */
-      hooks?: (user: string) => UserFsHooks;
+      /** Follows every user's uploads (see UploadTracker); none by default. */
+      uploads?: UploadTracker;
     },
   ) {}
 
@@ -41,7 +37,7 @@ export class Homes {
       jail: new Jail(root),
       usage: this.options.quota.get(user),
       logger: options.logger,
-      ...(this.options.hooks?.(user) ?? {}),
+      uploads: this.options.uploads,
     });
   }
 

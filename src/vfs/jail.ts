@@ -1,73 +1,24 @@
 /**
  * Maps virtual POSIX paths ("/" = the user's home) onto real paths and refuses
  * anything that would leave the home, through "..", absolute paths or symlinks.
+ * What a symlink may point at, and where it may be moved, is link-checks.ts's.
  */
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { MiniftpError, isErrno } from '../errors';
 import { withNameLock } from './name-lock';
+import { MAX_DEPTH, depthOf, normalizeVirtual } from './virtual-path';
 
-/** Longest name of a file or directory, in bytes (the kernel's NAME_MAX). */
-export const MAX_NAME_BYTES = 255;
-/** Longest virtual path or symlink target, in bytes (the kernel's PATH_MAX). */
-export const MAX_PATH_BYTES = 4096;
-/** Deepest virtual path: directories below the home, the last name included. */
-export const MAX_DEPTH = 128;
-/** Entries a directory move looks through for symlinks before it is refused (see checkDirMove). */
-export const MAX_MOVE_SCAN = 100_000;
-
-/**
- * Lexically normalises a virtual path against `/`; ".." never climbs above
- * the root. Paths longer or deeper than the limits above, or with a longer
- * name, are refused: the cost of looking a path up grows with its depth, and
- * no directory can be made deeper than a path can name.
- */
-export function normalizeVirtual(p: string, cwd = '/'): string {
-  if (p.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
-  const joined = p.startsWith('/') ? p : `${cwd}/${p}`;
-  const out: string[] = [];
-  for (const part of joined.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop();
-    else out.push(part);
-  }
-  checkNames(out, 'path');
-  if (out.length > MAX_DEPTH) {
-    throw MiniftpError.invalid(`path too deep (at most ${MAX_DEPTH} levels below the home)`);
-  }
-  return `/${out.join('/')}`;
-}
-
-/** Refuses a name over MAX_NAME_BYTES or a whole over MAX_PATH_BYTES. */
-function checkNames(parts: readonly string[], what: 'path' | 'symlink target'): void {
-  let bytes = 0;
-  for (const part of parts) {
-    const n = Buffer.byteLength(part);
-    if (n > MAX_NAME_BYTES) {
-      throw MiniftpError.invalid(`file name too long (at most ${MAX_NAME_BYTES} bytes)`);
-    }
-    bytes += n + 1;
-  }
-  if (bytes > MAX_PATH_BYTES) {
-    throw MiniftpError.invalid(`${what} too long (at most ${MAX_PATH_BYTES} bytes)`);
-  }
-}
-
-/** Directories below the root in a normalised virtual path ("/" has none). */
-function depthOf(v: string): number {
-  let n = 0;
-  for (let i = v.indexOf('/'); i !== -1; i = v.indexOf('/', i + 1)) n++;
-  return v === '/' ? 0 : n;
-}
-
-export function virtualDirname(v: string): string {
-  return path.posix.dirname(v);
-}
-
-export function virtualBasename(v: string): string {
-  return path.posix.basename(v);
-}
+export {
+  MAX_DEPTH,
+  MAX_MOVE_SCAN,
+  MAX_NAME_BYTES,
+  MAX_PATH_BYTES,
+  normalizeVirtual,
+  virtualBasename,
+  virtualDirname,
+} from './virtual-path';
 
 /*
  * The lookups on the path of a usual request are synchronous: on a local disk
@@ -218,9 +169,10 @@ export class Jail {
    * Where `target` leads from the real directory `dir`, resolved as the kernel
    * would (each symlink followed before a later ".." applies), except that a
    * missing tail is taken literally instead of failing. Used for dangling
-   * links and for new symlinks, where realpath() alone cannot answer.
+   * links and by link-checks.ts for symlinks new and moved, where realpath()
+   * alone cannot answer.
    */
-  private async follow(dir: string, target: string, budget = { hops: 40 }): Promise<string> {
+  async follow(dir: string, target: string, budget = { hops: 40 }): Promise<string> {
     let current = path.isAbsolute(target) ? '/' : dir;
     const parts = target.split('/');
     for (let i = 0; i < parts.length; i++) {
@@ -341,134 +293,4 @@ export class Jail {
     if (real === undefined) return this.toVirtual(path.join(parent, path.basename(lexical)));
     return this.contains(real) ? this.toVirtual(real) : v;
   }
-
-  /**
-   * What to store on disk for a symlink at `linkReal` (its directory already
-   * resolved, see `resolve`) pointing at `target` as the client wrote it.
-   * An absolute target names a virtual path. Targets that lead out of the
-   * home are refused, judged from where the link really lands (its directory
-   * may be reached through another symlink).
-   *
-   * A target that goes down from the link's directory is stored relative, so
-   * it survives the home being moved. One that climbs (`..`, or an absolute
-   * target elsewhere in the home) is stored as the absolute path it leads to:
-   * stored relative, it would change meaning when the link or a directory
-   * above it is renamed to a shallower place, and could then lead out of the
-   * home. Links that only go down can never leave it, however they are
-   * moved or combined.
-   */
-  async symlinkTarget(linkReal: string, target: string): Promise<string> {
-    if (target.includes('\0')) throw MiniftpError.permission('path contains a NUL byte');
-    checkNames(target.split('/'), 'symlink target');
-    const dir = path.dirname(linkReal);
-    const relative = target.startsWith('/')
-      ? path.relative(dir, this.lexical(target)) || '.'
-      : target;
-    const dest = await this.follow(dir, relative);
-    if (!this.contains(dest)) throw MiniftpError.permission('symlink target is outside your home');
-    return climbs(relative) ? dest : relative;
-  }
-
-  /**
-   * Refuses moving or hard-linking the symlink at `fromReal` to `toReal`
-   * when its target climbs (`..`) and would then lead out of the home.
-   * MiniFTP never stores such targets (see symlinkTarget), but a link made on
-   * disk may have one.
-   */
-  async checkLinkMove(fromReal: string, toReal: string): Promise<void> {
-    const stored = await fsp.readlink(fromReal);
-    if (!climbs(stored)) return;
-    if (!this.contains(await this.follow(path.dirname(toReal), stored))) {
-      throw MiniftpError.permission('moved there, the symlink would point outside your home');
-    }
-  }
-
-  /**
-   * Rewrites the symlink at `linkReal`, if its target climbs (`..`) and leads
-   * inside the home, to the absolute path it leads to now, as symlinkTarget
-   * stores new links: such a link, made by hand or before that rule, would
-   * otherwise point elsewhere once a directory above it is renamed to a
-   * shallower place, possibly out of the home. The swap is atomic (a new link
-   * renamed over the old). True when rewritten.
-   */
-  async settleLink(linkReal: string): Promise<boolean> {
-    // One of the user's changes to names: see `changing`.
-    return this.changing(async () => {
-      const stored = await fsp.readlink(linkReal);
-      if (!climbs(stored)) return false;
-      const dest = await this.follow(path.dirname(linkReal), stored);
-      if (!this.contains(dest)) return false;
-      const temp = `${linkReal}.miniftp-${process.pid}-${Date.now()}`;
-      await fsp.symlink(dest, temp);
-      try {
-        await fsp.rename(temp, linkReal);
-      } catch (err) {
-        await fsp.unlink(temp).catch(() => undefined);
-        throw err;
-      }
-      return true;
-    });
-  }
-
-  /**
-   * Refuses moving the directory at `fromReal` to `toReal` when a symlink
-   * anywhere under it has a target that climbs (`..`) and would lead out of
-   * the home from its new place (`checkLinkMove` for each), naming the first
-   * such link; or when the tree would end deeper than MAX_DEPTH. The walk is
-   * asynchronous and stops after MAX_MOVE_SCAN entries, refusing the move:
-   * such a tree is moved in parts.
-   */
-  async checkDirMove(fromReal: string, toReal: string): Promise<void> {
-    this.checkDepth(toReal);
-    const base = depthOf(this.toVirtual(toReal));
-    let seen = 0;
-    const walk = async (rel: string, depth: number): Promise<void> => {
-      const entries = await fsp.readdir(path.join(fromReal, rel), { withFileTypes: true });
-      for (const entry of entries) {
-        if (++seen > MAX_MOVE_SCAN) {
-          throw MiniftpError.limit(
-            `the directory holds more than ${MAX_MOVE_SCAN} entries to check; move its contents in parts`,
-          );
-        }
-        if (base + depth > MAX_DEPTH) {
-          throw MiniftpError.invalid(
-            `moved there, the directory would reach deeper than ${MAX_DEPTH} levels`,
-          );
-        }
-        const name = path.join(rel, entry.name);
-        if (entry.isDirectory()) await walk(name, depth + 1);
-        else if (entry.isSymbolicLink()) {
-          const stored = await fsp.readlink(path.join(fromReal, name));
-          if (!climbs(stored)) continue;
-          const dest = await this.follow(path.dirname(path.join(toReal, name)), stored);
-          if (!this.contains(dest)) {
-            const shown = this.toVirtual(path.join(fromReal, name));
-            throw MiniftpError.permission(
-              `moved there, the symlink ${shown} would point outside your home`,
-            );
-          }
-        }
-      }
-    };
-    await walk('', 1);
-  }
-
-  /**
-   * What READLINK shows for a link at `linkReal` whose stored target is
-   * `stored`: relative targets as stored, absolute ones as virtual paths.
-   * A link leading out of the home (planted on disk) is refused rather than
-   * shown, so it reveals nothing about the layout around the home.
-   */
-  async readlinkTarget(linkReal: string, stored: string): Promise<string> {
-    // Going down from the link, it names nothing outside (and a loop need not be followed).
-    if (!path.isAbsolute(stored) && !climbs(stored)) return stored;
-    const dest = await this.follow(path.dirname(linkReal), stored);
-    if (!this.contains(dest)) throw MiniftpError.permission('symlink points outside your home');
-    return path.isAbsolute(stored) ? this.toVirtual(path.resolve(stored)) : stored;
-  }
-}
-
-/** Whether a symlink target is relative and goes up a directory anywhere. */
-function climbs(target: string): boolean {
-  return !path.isAbsolute(target) && target.split('/').includes('..');
 }

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { isErrno } from '../errors';
 import { DIRECTORY_CHARGE, linkCharge, type ScannedUsage } from '../quota/quota-ledger';
 import { Jail } from './jail';
-import { fileKey } from './user-fs';
+import { fileKey } from './checked-change';
+import { settleLink } from './link-checks';
 
 /**
  * Measures what the quota counts below `dir` (the home, which is not counted
@@ -75,7 +76,7 @@ export async function scanDirectory(
 /**
  * Measures the home at `home` for the quota's rescan. Link charges are
  * measured against its real path, as sessions' jails have it; the walk also
- * settles symlinks whose target climbs (see Jail.settleLink).
+ * settles symlinks whose target climbs (see settleLink in link-checks.ts).
  */
 export async function scanHome(
   home: string,
@@ -83,5 +84,5 @@ export async function scanHome(
 ): Promise<ScannedUsage> {
   const real = await fsp.realpath(home).catch(() => home);
   const jail = new Jail(real);
-  return scanDirectory(real, isOpen, (link) => jail.settleLink(link));
+  return scanDirectory(real, isOpen, (link) => settleLink(jail, link));
 }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { MiniftpError, isErrno } from '../errors';
 import { QuotaExceeded, type UserQuota } from '../quota/quota-ledger';
-import type { Attrs } from '../sftp/codec';
+import type { FileAttrs } from './types';
 
 const fsRead = promisify(fs.read);
 const fsWrite = promisify(fs.write);
@@ -194,7 +194,7 @@ export class VFile {
   }
 
   /** FSETSTAT: size (quota-checked), permissions, times. uid/gid are ignored. */
-  async setAttrs(attrs: Attrs): Promise<void> {
+  async setAttrs(attrs: FileAttrs): Promise<void> {
     this.checkOpen();
     if (attrs.size !== undefined) {
       if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');

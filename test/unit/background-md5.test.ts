@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { BackgroundMd5 } from '../../src/vfs/background-md5';
-import { mayRestorePriority } from '../../src/vfs/thread-priority';
+import { BackgroundMd5 } from '../../src/uploads/background-md5';
+import { mayRestorePriority } from '../../src/uploads/thread-priority';
 
 /** Linux's SCHED_IDLE policy number. */
 const SCHED_IDLE = 5;

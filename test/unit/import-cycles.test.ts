@@ -23,7 +23,7 @@ const KNOWN_FILE_ARROWS = [
   'client/reconnect.ts -> client/session.ts',
   'client/credentials.ts -> client/cli.ts',
 ];
-const KNOWN_FOLDER_ARROWS = ['vfs -> sftp'];
+const KNOWN_FOLDER_ARROWS: string[] = [];
 
 type Graph = Map<string, Set<string>>;
 

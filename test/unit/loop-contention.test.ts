@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LoopContention, readOwnWaitNs } from '../../src/vfs/loop-contention';
+import { LoopContention, readOwnWaitNs } from '../../src/uploads/loop-contention';
 
 /** A sampler on a made-up clock: `step` moves time and the wait counter on, then samples. */
 function fakeSampler(): {

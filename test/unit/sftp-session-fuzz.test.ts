@@ -22,7 +22,7 @@ import { registerResume } from '../../src/sftp/resume';
 import { SftpSession, type SftpLimits } from '../../src/sftp/session';
 import { createMemoryStore } from '../../src/store/memory-store';
 import { Jail } from '../../src/vfs/jail';
-import { UploadLedger } from '../../src/vfs/upload-ledger';
+import { UploadLedger } from '../../src/uploads/upload-ledger';
 import { HashPool } from '../../src/vfs/hash-pool';
 import { UserFs } from '../../src/vfs/user-fs';
 import { FakeChannel, RecordingLogger, asServerChannel } from '../helpers/fake-channel';
@@ -55,18 +55,17 @@ class Harness {
       quotaFiles: 0,
       isAdmin: false,
     });
-    const ledger = new UploadLedger(store);
+    const ledger = new UploadLedger(store, this.hashing);
     this.ledger = ledger;
     this.extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, this.hashing),
       ledger,
-      this.hashing,
     );
     this.fs = new UserFs({
       jail: new Jail(root),
       // A quota, so that huge offsets and sizes are refused instead of filling the disk.
       usage: new UserUsage('fuzz', 0, 0, { bytes: 32 * 1024 * 1024, files: 500 }),
-      ...ledger.hooks('fuzz'),
+      uploads: ledger,
     });
   }
 

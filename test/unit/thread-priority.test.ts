@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { ThreadPriority } from '../../src/vfs/thread-priority';
+import { ThreadPriority } from '../../src/uploads/thread-priority';
 
 describe('ThreadPriority', function () {
   let dir: string;

@@ -15,7 +15,8 @@ import { UserUsage } from '../../src/quota/user-usage';
 import { createMemoryStore } from '../../src/store/memory-store';
 import type { Store } from '../../src/store/types';
 import { Jail } from '../../src/vfs/jail';
-import { UploadLedger } from '../../src/vfs/upload-ledger';
+import { UploadLedger } from '../../src/uploads/upload-ledger';
+import { HashPool } from '../../src/vfs/hash-pool';
 import { UserFs, type OpenRequest } from '../../src/vfs/user-fs';
 
 const MiB = 1024 * 1024;
@@ -34,6 +35,7 @@ describe('upload ledger', function () {
   let root: string;
   let store: Store;
   let ledger: UploadLedger;
+  let hashing: HashPool;
   let userFs: UserFs;
 
   beforeEach(async function () {
@@ -46,16 +48,18 @@ describe('upload ledger', function () {
       quotaFiles: 0,
       isAdmin: false,
     });
-    ledger = new UploadLedger(store);
+    hashing = new HashPool({ threads: 1, maxJobsPerUser: 16 });
+    ledger = new UploadLedger(store, hashing);
     userFs = new UserFs({
       jail: new Jail(root),
       usage: new UserUsage('u', 0, 0, { bytes: 0, files: 0 }),
-      ...ledger.hooks('u'),
+      uploads: ledger,
     });
   });
 
   afterEach(async function () {
     await ledger.close();
+    await hashing.close();
     await fsp.rm(root, { recursive: true, force: true });
   });
 
@@ -87,9 +91,13 @@ describe('upload ledger', function () {
   });
 
   it('hashes on the event loop when the descriptor cannot be read', async function () {
-    const hooks = ledger.hooks('u');
     const fd = fs.openSync(path.join(root, 'w.bin'), 'w');
-    const observer = hooks.observe?.('/w.bin', { truncated: true, size: 0, fd, fdReadable: false });
+    const observer = ledger.observe('u', '/w.bin', {
+      truncated: true,
+      size: 0,
+      fd,
+      fdReadable: false,
+    });
     expect(observer).to.not.equal(undefined);
     const data = randomBytes(2 * MiB);
     for (let at = 0; at < data.length; at += MiB) {
@@ -141,14 +149,13 @@ describe('upload ledger', function () {
     await upload('/part.tmp', data, 256 * 1024);
     await fsp.mkdir(path.join(root, 'dir'));
     await fsp.rename(path.join(root, 'part.tmp'), path.join(root, 'dir', 'final.bin'));
-    const hooks = ledger.hooks('u');
-    hooks.onPathMoved?.('/part.tmp', '/dir/final.bin');
-    hooks.onPathMoved?.('/dir', '/moved');
+    ledger.pathMoved('u', '/part.tmp', '/dir/final.bin');
+    ledger.pathMoved('u', '/dir', '/moved');
     await fsp.rename(path.join(root, 'dir'), path.join(root, 'moved'));
     const st = await fsp.stat(path.join(root, 'moved', 'final.bin'));
     expect(ledger.current('u', '/moved/final.bin', st)?.md5).to.equal(md5(data));
     expect(ledger.current('u', '/part.tmp', st)).to.equal(undefined);
-    hooks.onPathGone?.('/moved/final.bin');
+    ledger.pathGone('u', '/moved/final.bin');
     expect(ledger.current('u', '/moved/final.bin', st)).to.equal(undefined);
     expect(store.uploads.paths('u')).to.deep.equal([]);
   });
@@ -164,12 +171,11 @@ describe('upload ledger', function () {
 
   it('records a background digest under the name the file was renamed to meanwhile', async function () {
     const data = randomBytes(2 * MiB);
-    const hooks = ledger.hooks('u');
     const file = await userFs.open('/up.filepart', WRITE);
     await file.write(0, data);
     await file.close({ handOff: true });
     await fsp.rename(path.join(root, 'up.filepart'), path.join(root, 'up.bin'));
-    hooks.onPathMoved?.('/up.filepart', '/up.bin');
+    ledger.pathMoved('u', '/up.filepart', '/up.bin');
     await ledger.settled('u', '/up.bin');
     expect(store.uploads.get('u', '/up.bin')?.md5).to.equal(md5(data));
     expect(store.uploads.get('u', '/up.filepart')).to.equal(undefined);
@@ -179,7 +185,7 @@ describe('upload ledger', function () {
     const file = await userFs.open('/gone.bin', WRITE);
     await file.write(0, randomBytes(2 * MiB));
     await file.close({ handOff: true });
-    ledger.hooks('u').onPathGone?.('/gone.bin');
+    ledger.pathGone('u', '/gone.bin');
     await ledger.settled('u', '/gone.bin');
     expect(store.uploads.get('u', '/gone.bin')).to.equal(undefined);
   });

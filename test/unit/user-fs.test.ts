@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { Jail } from '../../src/vfs/jail';
-import { onChecked } from '../../src/vfs/user-fs';
+import { onChecked } from '../../src/vfs/checked-change';
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   try {

@@ -1,0 +1,223 @@
+/**
+ * The upload ledger: for each file a user uploads, how many bytes arrived
+ * contiguously from offset 0 and the MD5 of those bytes. A writer that starts
+ * at 0 and goes forward has its bytes hashed as they arrive (on a background
+ * thread), so after a dropped connection the prefix digest is known without
+ * reading the file again.
+ */
+import * as fs from 'node:fs';
+import type { Store, UploadRecord } from '../store/types';
+import type { HashPool } from '../vfs/hash-pool';
+import type { ResumableFs, ResumeRequest, UploadTracker, WrittenFile } from '../vfs/upload-tracker';
+import type { VFile, WriteObserver } from '../vfs/vfile';
+import { BackgroundMd5 } from './background-md5';
+import { PrefixHasher, type DeferredHash } from './prefix-hasher';
+import { resumeUpload } from './resume';
+
+/** A deferred hash, under the path its file has now (renames move it). */
+interface PendingHash {
+  user: string;
+  path: string;
+  /** The file's mtime to record (SETSTAT may move it meanwhile). */
+  mtimeMs: number;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * Finished uploads whose digest may still be in progress at once. Each holds
+ * its descriptor open; beyond this many, a CLOSE waits for its own digest.
+ */
+const MAX_DEFERRED = 32;
+
+/** True when `p` is `dir` or below it. */
+function isAtOrUnder(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(`${dir}/`);
+}
+
+/**
+ * The in-process UploadTracker: records in the store, with the paths that
+ * have one cached in memory, and one background MD5 thread.
+ */
+export class UploadLedger implements UploadTracker {
+  private readonly background = new BackgroundMd5();
+  /**
+   * Per user, the paths that have a record, loaded on the user's first
+   * open for writing or change of names. Most files have none (uploads under 1 MiB, downloads), and each
+   * open, close, rename or remove of a file would otherwise cost a SQLite
+   * write transaction just to delete nothing, which shows in the
+   * CLOSE-to-OPEN time of small files in `put -r` (figures in docs/performance.md).
+   */
+  private readonly known = new Map<string, Set<string>>();
+  private readonly pending = new Set<PendingHash>();
+  private closing = false;
+
+  /** `hashing`: where a resume computes the MD5 of a prefix no record describes. */
+  constructor(
+    private readonly store: Store,
+    private readonly hashing: HashPool,
+  ) {}
+
+  /** Stops the hashing thread (server shutdown); digests still in progress are dropped. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const p of this.pending) p.cancelled = true;
+    await this.background.close();
+    await Promise.all([...this.pending].map((p) => p.done));
+  }
+
+  private pathsOf(user: string): Set<string> {
+    let set = this.known.get(user);
+    if (!set) {
+      set = new Set(this.store.uploads.paths(user));
+      this.known.set(user, set);
+    }
+    return set;
+  }
+
+  private forget(user: string, path: string): void {
+    const set = this.pathsOf(user);
+    if (!set.has(path)) return;
+    this.store.uploads.delete(user, path);
+    set.delete(path);
+  }
+
+  private moved(user: string, from: string, to: string): void {
+    const set = this.pathsOf(user);
+    const touched = [...set].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to));
+    if (!touched) return;
+    this.store.uploads.rename(user, from, to);
+    this.known.set(user, new Set(this.store.uploads.paths(user)));
+  }
+
+  observe(user: string, path: string, file: WrittenFile): WriteObserver {
+    return new PrefixHasher(
+      file,
+      this.background,
+      (bytes, md5, fileSize, fileMtimeMs) =>
+        this.record({ user, path, bytes, md5, fileSize, fileMtimeMs }),
+      () => this.forget(user, path),
+      (job) => this.deferHash(user, path, job),
+    );
+  }
+
+  pathGone(user: string, path: string): void {
+    this.cancelPending(user, path);
+    this.forget(user, path);
+  }
+
+  pathMoved(user: string, from: string, to: string): void {
+    for (const p of this.pending) {
+      if (p.user !== user) continue;
+      // Whatever the rename replaced is gone; what it moved keeps its digest.
+      if (isAtOrUnder(p.path, to)) p.cancelled = true;
+      else if (isAtOrUnder(p.path, from)) p.path = to + p.path.slice(from.length);
+    }
+    this.moved(user, from, to);
+  }
+
+  resume(fs: ResumableFs, req: ResumeRequest): Promise<VFile> {
+    return resumeUpload(this, this.hashing, fs, req);
+  }
+
+  /** New times on a file whose content is unchanged: its record stays current. */
+  timesSet(
+    user: string,
+    path: string,
+    before: { size: number; mtimeMs: number },
+    mtimeMs: number,
+  ): void {
+    for (const p of this.pending) {
+      if (p.user === user && p.path === path && p.mtimeMs === before.mtimeMs) p.mtimeMs = mtimeMs;
+    }
+    if (!this.pathsOf(user).has(path)) return;
+    const rec = this.current(user, path, before);
+    if (rec) this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
+  }
+
+  /**
+   * Lets a CLOSE answer before the digest of its upload is ready: the thread
+   * finishes it when it has CPU to spare, then the record is written under the
+   * path the file has by then. False when too many are in progress.
+   */
+  private deferHash(user: string, path: string, job: DeferredHash): boolean {
+    if (this.pending.size >= MAX_DEFERRED || this.closing) return false;
+    const entry: PendingHash = {
+      user,
+      path,
+      mtimeMs: job.mtimeMs,
+      cancelled: false,
+      done: Promise.resolve(),
+    };
+    entry.done = this.background
+      .finish(job.stream, false)
+      .then((reply) => {
+        if (entry.cancelled || reply.md5 === undefined || reply.bytes !== job.size) return;
+        // Recorded with the size and mtime the upload left: if anything wrote
+        // to the file since, its mtime moved on and current() ignores the record.
+        this.record({
+          user,
+          path: entry.path,
+          bytes: job.size,
+          md5: reply.md5,
+          fileSize: job.size,
+          fileMtimeMs: entry.mtimeMs,
+        });
+      })
+      .catch(() => undefined)
+      // Off the event loop, as VFile closes large uploads: ext4 may start writeback on close.
+      .then(() => new Promise<void>((resolve) => fs.close(job.fd, () => resolve())))
+      .finally(() => {
+        this.pending.delete(entry);
+      });
+    this.pending.add(entry);
+    return true;
+  }
+
+  private cancelPending(user: string, path: string): void {
+    for (const p of this.pending) if (p.user === user && p.path === path) p.cancelled = true;
+  }
+
+  /**
+   * Waits until the digest of an upload to `path` that finished moments ago is
+   * recorded (resume and check-file read the ledger right after).
+   */
+  async settled(user: string, path: string): Promise<void> {
+    const waits = [...this.pending].filter((p) => p.user === user && p.path === path);
+    if (waits.length === 0) return;
+    // Someone is waiting now: the thread runs at normal priority until done.
+    await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+  }
+
+  /**
+   * The MD5 of the whole of an open file from its record, when the record
+   * describes the file as it is (a digest still being finished is waited
+   * for): the check a client makes right after an upload then reads nothing.
+   * `length` other than 0 must be the file's size.
+   */
+  async wholeMd5(user: string, file: VFile, length: number): Promise<Buffer | undefined> {
+    await this.settled(user, file.virtualPath);
+    const st = await file.stat();
+    if (length !== 0 && length !== st.size) return undefined;
+    const rec = this.current(user, file.virtualPath, st);
+    return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
+  }
+
+  /** The record for a file, if it still describes the file as it is on disk. */
+  current(
+    user: string,
+    path: string,
+    file: { size: number; mtimeMs: number },
+  ): UploadRecord | undefined {
+    if (!this.pathsOf(user).has(path)) return undefined;
+    const rec = this.store.uploads.get(user, path);
+    if (!rec) return undefined;
+    if (rec.fileSize !== file.size || rec.fileMtimeMs !== file.mtimeMs) return undefined;
+    return rec;
+  }
+
+  record(rec: Omit<UploadRecord, 'updatedAt'>): void {
+    this.store.uploads.put(rec);
+    this.pathsOf(rec.user).add(rec.path);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What the parts of a user's filesystem share: the jail, the user's quota,
+ * the session's logger and the upload tracker, and the quota refusal log.
+ */
+import { QuotaExceeded, type UserQuota } from '../quota/quota-ledger';
+import type { Logger } from '../log/types';
+import type { Jail } from './jail';
+import type { UploadTracker } from './upload-tracker';
+
+export interface UserFsOptions {
+  jail: Jail;
+  usage: UserQuota;
+  /**
+   * Follows uploads (resume, digests kept from the writes): told of each open
+   * for writing and of each change that replaces, removes or moves a file.
+   * None: nothing is followed.
+   */
+  uploads?: UploadTracker;
+  /** The session's logger: quota refusals and changes to names (remove, rename, mkdir…) go here. */
+  logger?: Logger;
+}
+
+export class FsContext {
+  readonly jail: Jail;
+  readonly usage: UserQuota;
+  readonly uploads: UploadTracker | undefined;
+  readonly logger: Logger | undefined;
+
+  constructor(o: UserFsOptions) {
+    this.jail = o.jail;
+    this.usage = o.usage;
+    this.uploads = o.uploads;
+    this.logger = o.logger;
+  }
+
+  /** The user whose filesystem this is. */
+  get user(): string {
+    return this.usage.user;
+  }
+
+  /** Runs a quota check; a refusal is logged with the path before it reaches the client. */
+  checked<T>(op: string, vpath: string, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof QuotaExceeded) this.logRefusal(op, vpath, err);
+      throw err;
+    }
+  }
+
+  logRefusal(op: string, vpath: string, err: QuotaExceeded): void {
+    this.logger?.warn('quota.exceeded', {
+      user: this.usage.user,
+      op,
+      path: vpath,
+      attempted: err.attempted,
+      used: err.used,
+      quota: err.limit,
+      unit: err.unit,
+    });
+  }
+}
