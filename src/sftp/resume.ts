@@ -9,20 +9,19 @@ import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
 import type { VFile } from '../vfs/vfile';
 import { fileKey } from '../vfs/user-fs';
-import type { SftpSession } from './session';
 import type { Logger } from '../log/types';
 import type { UploadLedger } from '../vfs/upload-ledger';
 import type { HashPool } from '../vfs/hash-pool';
 import { normalizeVirtual } from '../vfs/jail';
 import { Ext } from './constants';
-import type { ExtensionRegistry } from './extensions';
+import type { ExtensionContext, ExtensionRegistry } from './extensions';
 import { handlePacket } from './replies';
 
 async function prefixMd5(
   file: VFile,
   bytes: number,
   pool: HashPool,
-  session: SftpSession,
+  session: ExtensionContext,
 ): Promise<string> {
   // A range's length 0 means "to the end"; an empty prefix is simply the MD5 of nothing.
   if (bytes === 0) return createHash('md5').digest('hex');
@@ -47,7 +46,7 @@ const WRITER_WAIT_MS = 15_000;
  * file. Cutting the file under them would mix old and new bytes, so wait.
  */
 async function waitForOtherWriters(
-  session: SftpSession,
+  session: ExtensionContext,
   path: string,
   logger: Logger,
 ): Promise<void> {
