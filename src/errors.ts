@@ -86,6 +86,56 @@ export function isErrno(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }
 
+/*
+ * What a Node system error means to the user: the kind it counts as and the
+ * words they are told. OpenSSH's sftp-server answers every filesystem error
+ * with the bare text of its status code, and scripts and libraries match on
+ * those words ("No such file"), so errors from the filesystem carry exactly
+ * these; a full disk and too many open files say more.
+ */
+const NO_SUCH_FILE = { kind: 'not-found', text: 'No such file' } as const;
+const DENIED = { kind: 'permission', text: 'Permission denied' } as const;
+const FAILED = { kind: 'failure', text: 'Failure' } as const;
+const DISK_FULL = { kind: 'no-space', text: 'no space left on the server disk' } as const;
+const TOO_MANY_FILES = { kind: 'limit', text: 'the server has too many open files' } as const;
+const ERRNO: Readonly<Record<string, { kind: ErrorKind; text: string }>> = {
+  ENOENT: NO_SUCH_FILE,
+  ENOTDIR: NO_SUCH_FILE,
+  EACCES: DENIED,
+  EPERM: DENIED,
+  EROFS: DENIED,
+  ELOOP: DENIED,
+  EEXIST: FAILED,
+  ENOTEMPTY: FAILED,
+  EISDIR: FAILED,
+  EINVAL: FAILED,
+  EXDEV: FAILED,
+  ENAMETOOLONG: FAILED,
+  EBADF: FAILED,
+  EMLINK: FAILED,
+  EBUSY: FAILED,
+  ENOSPC: DISK_FULL,
+  EDQUOT: DISK_FULL,
+  EMFILE: TOO_MANY_FILES,
+  ENFILE: TOO_MANY_FILES,
+};
+
+/** The kind of a system error MiniFTP knows (undefined for one it does not: unexpected). */
+export function errnoKind(err: unknown): ErrorKind | undefined {
+  return isErrno(err) && err.code !== undefined ? ERRNO[err.code]?.kind : undefined;
+}
+
+/**
+ * What the user is told of an error (an SFTP status message, a hash command's
+ * stderr): a MiniftpError's own message, OpenSSH's words for a system error,
+ * "Failure" for anything else. Never a real path.
+ */
+export function userMessage(err: unknown): string {
+  if (err instanceof MiniftpError) return err.message;
+  if (isErrno(err) && err.code !== undefined) return (ERRNO[err.code] ?? FAILED).text;
+  return FAILED.text;
+}
+
 /** A short text for logs and the console that keeps a Node error's code but not its path. */
 export function describeError(err: unknown): string {
   if (err instanceof MiniftpError) return err.message;

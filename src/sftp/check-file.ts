@@ -89,14 +89,18 @@ export function registerCheckFile(
   pool: HashPool,
 ): ExtensionRegistry {
   const deps: CheckFileDeps = { ledger, pool };
+  // check-file: string handle, string hash-algorithms, uint64 start-offset, uint64 length,
+  //             uint32 block-size
   reg.register(Ext.CHECK_FILE, HASH_ALGORITHMS.join(','), (req) => {
     const file = req.session.file(req.reader.string());
     return answer(req, file, req.reader, 'draft', deps);
   });
+  // check-file-handle: string handle, then as check-file
   reg.register(Ext.CHECK_FILE_HANDLE, undefined, (req) => {
     const file = req.session.file(req.reader.string());
     return answer(req, file, req.reader, 'proftpd', deps);
   });
+  // check-file-name: string filename, then as check-file
   reg.register(Ext.CHECK_FILE_NAME, undefined, async (req) => {
     const file = await req.session.fs.openForReading(req.reader.path());
     try {

@@ -4,17 +4,36 @@
  * are registered by their own modules.
  */
 import { MiniftpError } from '../errors';
+import type { Logger } from '../log/types';
 import { clip } from '../util/clip';
+import type { StatvfsInfo, UserFs } from '../vfs/user-fs';
+import type { VFile } from '../vfs/vfile';
 import type { PacketReader } from './codec';
 import { Ext, Status } from './constants';
-import { extendedReply, limitsReply, singleNamePacket, statusPacket } from './replies';
-import type { SftpSession } from './session';
-import type { StatvfsInfo } from '../vfs/user-fs';
+import { extendedReply, limitsReply, okAfter, singleNamePacket, statusPacket } from './replies';
 
+/** What an extension handler may use of the session it runs in. */
+export interface ExtensionContext {
+  /** The user's jailed filesystem. */
+  readonly fs: UserFs;
+  readonly user: string;
+  readonly logger: Logger;
+  readonly limits: { readonly maxPacket: number; readonly maxHandles: number };
+  /** Aborts when the session's channel closes: long work for it (hashing) stops. */
+  readonly signal: AbortSignal;
+  /** The open file behind a handle string; an `invalid` error for anything else. */
+  file(handle: string): VFile;
+  /** Gives a file the extension opened a handle in the session, counted as OPEN counts one. */
+  adoptFile(file: VFile): string;
+  /** True when the session has the file `key` (device:inode) open for writing. */
+  writesTo(key: string): boolean;
+}
+
+/** An EXTENDED request: its id, a reader past the extension's name, and the session's context. */
 export interface ExtensionRequest {
   id: number;
   reader: PacketReader;
-  session: SftpSession;
+  session: ExtensionContext;
 }
 
 export type ExtensionHandler = (req: ExtensionRequest) => Promise<Buffer>;
@@ -71,45 +90,54 @@ function expandTilde(p: string, user: string): string {
 }
 
 export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionRegistry {
+  // posix-rename@openssh.com: string oldpath, string newpath
   reg.register(Ext.POSIX_RENAME, '1', ({ id, reader, session }) => {
     const from = reader.path();
-    return session.ok(id, session.fs.rename(from, reader.path(), { overwrite: true }));
+    return okAfter(id, session.fs.rename(from, reader.path(), { overwrite: true }));
   });
 
+  // statvfs@openssh.com: string path
   reg.register(Ext.STATVFS, '2', async ({ id, reader, session }) =>
     statvfsReply(id, await session.fs.statvfs(reader.path())),
   );
 
+  // fstatvfs@openssh.com: string handle
   reg.register(Ext.FSTATVFS, '2', async ({ id, reader, session }) => {
     const file = session.file(reader.string());
     return statvfsReply(id, await session.fs.statvfs(file.virtualPath));
   });
 
+  // hardlink@openssh.com: string oldpath, string newpath
   reg.register(Ext.HARDLINK, '1', ({ id, reader, session }) => {
     const from = reader.path();
-    return session.ok(id, session.fs.hardlink(from, reader.path()));
+    return okAfter(id, session.fs.hardlink(from, reader.path()));
   });
 
+  // fsync@openssh.com: string handle
   reg.register(Ext.FSYNC, '1', ({ id, reader, session }) =>
-    session.ok(id, session.file(reader.string()).fsync()),
+    okAfter(id, session.file(reader.string()).fsync()),
   );
 
+  // lsetstat@openssh.com: string path, ATTRS attrs
   reg.register(Ext.LSETSTAT, '1', ({ id, reader, session }) => {
     const p = reader.path();
-    return session.ok(id, session.fs.setAttrs(p, reader.attrs(), { follow: false }));
+    return okAfter(id, session.fs.setAttrs(p, reader.attrs(), { follow: false }));
   });
 
+  // limits@openssh.com: nothing
   // OpenSSH's sftp reads these to size its requests (255 KiB writes instead of 32 KiB).
   reg.register(Ext.LIMITS, '1', async ({ id, session }) => {
     const { maxPacket, maxHandles } = session.limits;
     return limitsReply(id, maxPacket, maxHandles);
   });
 
+  // expand-path@openssh.com: string path
   reg.register(Ext.EXPAND_PATH, '1', async ({ id, reader, session }) => {
     const p = expandTilde(reader.path(), session.user);
     return singleNamePacket(id, await session.fs.realpath(p));
   });
 
+  // home-directory: string username
   reg.register(Ext.HOME_DIRECTORY, '1', async ({ id, reader, session }) => {
     const who = reader.string();
     if (who !== '' && who !== session.user)
@@ -117,6 +145,7 @@ export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionReg
     return singleNamePacket(id, '/');
   });
 
+  // users-groups-by-id@openssh.com: string uids (uint32 each), string gids (uint32 each)
   // Every file a user sees belongs to that user: answer every id with the account name.
   reg.register(Ext.USERS_GROUPS_BY_ID, '1', async ({ id, reader, session }) => {
     const uids = reader.bytes();
@@ -138,6 +167,8 @@ export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionReg
     return w.finish();
   });
 
+  // copy-data: string read-handle, uint64 read-offset, uint64 read-length,
+  //            string write-handle, uint64 write-offset
   reg.register(Ext.COPY_DATA, '1', async ({ id, reader, session }) => {
     const readHandle = reader.string();
     const readOffset = reader.u64();

@@ -5,7 +5,7 @@
  * which start.ts sets to the process's descriptor limit minus a reserve kept
  * for accepting connections, logging in, the logs and the store. Directory
  * handles also count the memory their listing buffers against `listingBytes`
- * (each session has its own share too: see SftpSession).
+ * (each session has its own share too: see HandleTable).
  */
 import { MiniftpError } from '../errors';
 import { LISTING_READ_AHEAD } from '../vfs/dir-listing';

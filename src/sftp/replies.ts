@@ -1,6 +1,6 @@
 /** Builders for the server's reply packets. */
 import type { Stats } from 'node:fs';
-import { PacketType, type StatusCode } from './constants';
+import { PacketType, Status, type StatusCode } from './constants';
 import { PacketWriter, type Attrs } from './codec';
 
 export function statusPacket(id: number, code: StatusCode, message: string): Buffer {
@@ -10,6 +10,12 @@ export function statusPacket(id: number, code: StatusCode, message: string): Buf
     .string(message)
     .string('en')
     .finish();
+}
+
+/** Waits for `op` and answers STATUS OK; its error, if any, is answered by the caller. */
+export async function okAfter(id: number, op: Promise<void>): Promise<Buffer> {
+  await op;
+  return statusPacket(id, Status.OK, 'OK');
 }
 
 export function handlePacket(id: number, handle: string): Buffer {

@@ -10,14 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerChannel } from 'ssh2';
-import { describeError } from '../errors';
+import { describeError, userMessage } from '../errors';
 import type { Logger } from '../log/types';
 import type { Homes } from '../vfs/homes';
 import type { HashAlgorithm } from '../vfs/hashing';
 import type { HashPool } from '../vfs/hash-pool';
 import { shellWords } from '../util/shell-words';
 import type { ChannelContext, UserExecHandler } from './channel-handlers';
-import { statusFromError } from '../sftp/status';
 
 const COMMANDS: Record<string, HashAlgorithm> = {
   md5sum: 'md5',
@@ -138,7 +137,7 @@ export class HashExec implements UserExecHandler {
           return;
         }
         status = 1;
-        channel.stderr.write(`${name}: ${p}: ${statusFromError(err).message}\n`);
+        channel.stderr.write(`${name}: ${p}: ${userMessage(err)}\n`);
         this.o.logger.debug('exec.hash_failed', {
           user: ctx.user,
           command: name,
