@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
  * Layers of src/, enforced with `no-restricted-imports` (static imports and exports, type-only
  * ones included) and `no-restricted-syntax` (dynamic `import()` and `import('…')` types).
  *
- *   server/ (main/)                  the composition root: may import everything
+ *   main/                            the composition root: may import everything
  *   ssh/                             -> sftp, admin and everything below
  *   sftp/, admin/                    -> uploads, vfs, quota, auth and everything below
  *   uploads/ -> vfs/ -> quota/, auth/   (uploads may import vfs and quota; vfs may import quota;

@@ -11,8 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastLines, type Credentials, type OpenSshClient } from './openssh-client';
 import { cpuTicks, descendants, type ChildRegistry } from './proc';
-import { bypassesModes, effectiveCapabilities } from '../src/server/privileges';
-import { GC_FLAG, MALLOC_THRESHOLD } from '../src/server/runtime';
+import { bypassesModes, effectiveCapabilities } from '../src/main/privileges';
+import { GC_FLAG, MALLOC_THRESHOLD } from '../src/main/runtime';
 import { OPENSSH_CIPHERS } from '../src/ssh/cipher-offer';
 
 export type ServerName = 'MiniFTP' | 'OpenSSH' | 'floor';
@@ -130,7 +130,7 @@ export function readBanner(port: number): Promise<string> {
 }
 
 /**
- * Starts a Node server script as `npm start` runs MiniFTP (src/server/runtime.ts:
+ * Starts a Node server script as `npm start` runs MiniFTP (src/main/runtime.ts:
  * the GC flag and the malloc setting) and waits for its "listening on" line.
  */
 async function startNode(
@@ -185,7 +185,7 @@ export async function startMiniftp(
   );
   const home = path.join(paths.dataDir, 'docs', 'zhangsan');
   // Started as root, the command serves from its child, run through setpriv
-  // without CAP_DAC_OVERRIDE, which the outer process keeps (see src/server/launch.ts).
+  // without CAP_DAC_OVERRIDE, which the outer process keeps (see src/main/launch.ts).
   const outer = child.pid as number;
   const wrapped = bypassesModes(
     effectiveCapabilities(fs.readFileSync(`/proc/${outer}/status`, 'utf8')),

@@ -1,7 +1,7 @@
 /**
  * The quota contract: everything the layers above quota (vfs, sftp, admin, the
  * server) may ask of it, and nothing about how it is kept. They import only
- * these types; the composition root (src/server/start.ts) alone chooses the
+ * these types; the composition root (src/main/start.ts) alone chooses the
  * implementation. Today's is in-process: QuotaManager (quota-manager.ts)
  * holding one UserUsage (user-usage.ts) per user.
  *

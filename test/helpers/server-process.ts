@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { bypassesModes, effectiveCapabilities } from '../../src/server/privileges';
+import { bypassesModes, effectiveCapabilities } from '../../src/main/privileges';
 import { testServerArgs } from './server';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -16,7 +16,7 @@ export interface ServerProcess {
   port: number;
   /**
    * The server's own process: `child`, or the one `child` runs it in when it
-   * starts as root (through setpriv, see src/server/launch.ts).
+   * starts as root (through setpriv, see src/main/launch.ts).
    */
   pid: number;
   /** Resolves when the process has exited (code, or the signal that ended it), the server's own too. */
@@ -69,7 +69,7 @@ export async function startServerProcess(
 
 /**
  * `pid` itself, or its child when it re-executed itself through setpriv: the
- * outer process is then the one that keeps CAP_DAC_OVERRIDE (see src/server/launch.ts).
+ * outer process is then the one that keeps CAP_DAC_OVERRIDE (see src/main/launch.ts).
  */
 function serverPid(pid: number): number {
   try {

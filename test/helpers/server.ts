@@ -6,7 +6,7 @@ import { mkdtempSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config/load';
-import { startServer, type RunningServer } from '../../src/server/start';
+import { startServer, type RunningServer } from '../../src/main/start';
 
 let sharedKeysDir: string | undefined;
 

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { Client } from 'ssh2';
 import { PacketWriter } from '../../src/sftp/codec';
 import { PacketType, Status } from '../../src/sftp/constants';
-import { GC_FLAG, MALLOC_THRESHOLD } from '../../src/server/runtime';
+import { GC_FLAG, MALLOC_THRESHOLD } from '../../src/main/runtime';
 import { sshExec } from '../helpers/openssh';
 import { RawSftp, namesOf, statusOf } from '../helpers/raw-sftp';
 import { startTestServer, type TestServer } from '../helpers/server';

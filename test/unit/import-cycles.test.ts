@@ -204,8 +204,8 @@ describe('import circles in src/', function () {
   });
 
   it('builds the graph from src/', function () {
-    expect(files.get('server/cli.ts')).to.include('server/start.ts');
-    expect(folderGraph(files).get('server')).to.include('ssh');
+    expect(files.get('main/cli.ts')).to.include('main/start.ts');
+    expect(folderGraph(files).get('main')).to.include('ssh');
   });
 
   it('has no circle between files', function () {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { planLaunch } from '../../src/server/launch';
-import { bypassesModes, effectiveCapabilities } from '../../src/server/privileges';
+import { planLaunch } from '../../src/main/launch';
+import { bypassesModes, effectiveCapabilities } from '../../src/main/privileges';
 
 /** A capability set with the given bits. */
 function caps(...bits: number[]): bigint {

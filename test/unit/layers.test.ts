@@ -15,7 +15,6 @@ import * as ts from 'typescript';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 const FOLDERS = [
-  'server',
   'main',
   'ssh',
   'sftp',
@@ -39,7 +38,6 @@ const EVERYTHING: Target[] = [...FOLDERS, 'errors.ts'];
 
 /** What each folder may import, from the layer order: ssh -> sftp / admin -> middle -> bottom. */
 const MAY_IMPORT: Record<Exclude<Folder, 'client'>, Target[]> = {
-  server: EVERYTHING,
   main: EVERYTHING,
   ssh: ['sftp', 'admin', ...MIDDLE],
   sftp: MIDDLE,

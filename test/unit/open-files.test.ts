@@ -5,7 +5,7 @@ import {
   parseOpenFilesLimit,
   raiseOpenFilesLimit,
   readOpenFilesLimit,
-} from '../../src/server/open-files';
+} from '../../src/main/open-files';
 
 describe('open-files limit', function () {
   const limits = (soft: string, hard: string): string =>

@@ -99,7 +99,7 @@ describe('QuotaLedger', function () {
       const implementations = ['quota/user-usage', 'quota/quota-manager'];
       const found: string[] = [];
       for (const file of await sources(SRC)) {
-        if (file.startsWith(`quota${path.sep}`) || file === path.join('server', 'start.ts')) {
+        if (file.startsWith(`quota${path.sep}`) || file === path.join('main', 'start.ts')) {
           continue;
         }
         for (const target of await importsOf(file)) {

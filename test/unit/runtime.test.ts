@@ -6,7 +6,7 @@ import {
   MALLOC_THRESHOLD,
   START_COMMAND,
   missingRuntimeSettings,
-} from '../../src/server/runtime';
+} from '../../src/main/runtime';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 

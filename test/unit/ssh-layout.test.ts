@@ -38,11 +38,11 @@ async function layerFiles(): Promise<string[]> {
 }
 
 describe('SSH and admin layout', function () {
-  it('admin imports nothing from ssh, sftp, server or client', async function () {
+  it('admin imports nothing from ssh, sftp, main or client', async function () {
     const upward: string[] = [];
     for (const file of await sources(path.join(SRC, 'admin'))) {
       for (const target of await importsOf(file)) {
-        if (/^(ssh|sftp|server|client)\//.test(target)) upward.push(`${file} -> ${target}`);
+        if (/^(ssh|sftp|main|client)\//.test(target)) upward.push(`${file} -> ${target}`);
       }
     }
     expect(upward).to.deep.equal([]);

@@ -49,12 +49,12 @@ describe('uploads layering', function () {
   });
 
   it('uploads imports nothing from sftp, ssh, admin or the composition root', async function () {
-    expect(await crossing(['uploads'], /^(sftp|ssh|admin|server|client)\//)).to.deep.equal([]);
+    expect(await crossing(['uploads'], /^(sftp|ssh|admin|main|client)\//)).to.deep.equal([]);
   });
 
   it('outside uploads, only the composition root names the implementation', async function () {
     const dirs = (await fsp.readdir(SRC, { withFileTypes: true }))
-      .filter((e) => e.isDirectory() && e.name !== 'uploads' && e.name !== 'server')
+      .filter((e) => e.isDirectory() && e.name !== 'uploads' && e.name !== 'main')
       .map((e) => e.name);
     expect(await crossing(dirs, /^uploads\//)).to.deep.equal([]);
   });
