@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { Bookmarks, bookmarksFile } from '../../src/client/bookmarks';
-import { applyBookmark, parseCliArgs } from '../../src/client/cli';
+import { applyBookmark, parseCliArgs } from '../../src/client/main/cli';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');

@@ -1,6 +1,6 @@
 /** The client's pure parts: command parsing and hints, arguments, the line editor, formats, theme. */
 import { expect } from 'chai';
-import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/cli';
+import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/main/cli';
 import {
   COMMANDS,
   CommandError,
