@@ -6,6 +6,8 @@ import { UsageError, parseDestination, parsePort } from './destination';
 
 export const DEFAULT_PORT = 8808;
 export const DEFAULT_HOST = '127.0.0.1';
+/** The most transfers --parallel runs at once. */
+export const MAX_PARALLEL = 16;
 
 export const USAGE = `usage: miniftp [options] [user@]host[:port]
        miniftp [options] BOOKMARK
@@ -16,6 +18,8 @@ export const USAGE = `usage: miniftp [options] [user@]host[:port]
                           from MINIFTP_JUMP_PASSWORD or asked; the same -i key)
   -b FILE                 batch mode: run the commands in FILE ("-" = stdin) and exit
   -l KBIT                 limit the bandwidth, in Kbit/s
+  --parallel N            run N transfers at once (1 to ${MAX_PARALLEL}; default 1, or
+                          MINIFTP_PARALLEL, or the bookmark's)
   --known-hosts FILE      host keys file (default ~/.miniftp/known_hosts)
   --accept-new-host-key   trust a server seen for the first time without asking
   -h, --help              this help
@@ -38,11 +42,29 @@ export interface CliArgs {
   identity: string | undefined;
   batch: string | undefined;
   limitKbit: number | undefined;
+  /** --parallel, else a bookmark's `parallel`; undefined leaves MINIFTP_PARALLEL or 1. */
+  parallel: number | undefined;
   knownHosts: string;
   acceptNewHostKey: boolean;
   help: boolean;
   /** -J: the jump host. */
   jump: { user: string; host: string; port: number } | undefined;
+}
+
+/** A count of transfers at once, from 1 to MAX_PARALLEL; `what` names where it came from. */
+export function parseParallel(text: string, what: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_PARALLEL) {
+    throw new UsageError(`bad ${what} value ${text}: a number from 1 to ${MAX_PARALLEL}`);
+  }
+  return n;
+}
+
+/** Transfers at once: --parallel or a bookmark's, else MINIFTP_PARALLEL, else 1. */
+export function parallelOf(args: CliArgs, env: NodeJS.ProcessEnv): number {
+  if (args.parallel !== undefined) return args.parallel;
+  const n = Number(env.MINIFTP_PARALLEL ?? '');
+  return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
@@ -53,6 +75,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     jump: undefined,
     batch: undefined,
     limitKbit: undefined,
+    parallel: undefined,
     knownHosts: path.join(os.homedir(), '.miniftp', 'known_hosts'),
     acceptNewHostKey: false,
     help: false,
@@ -91,6 +114,9 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
         out.limitKbit = n;
         break;
       }
+      case '--parallel':
+        out.parallel = parseParallel(value(), '--parallel');
+        break;
       case '--known-hosts':
         out.knownHosts = path.resolve(value());
         break;
@@ -132,5 +158,6 @@ export async function applyBookmark(args: CliArgs, bookmarks: Bookmarks): Promis
     port: args.portGiven ? args.port : b.port,
     user: b.user,
     identity: args.identity ?? b.identity,
+    parallel: args.parallel ?? (b.parallel && Math.min(b.parallel, MAX_PARALLEL)),
   };
 }

@@ -25,6 +25,7 @@ import {
   DEFAULT_PORT,
   USAGE,
   applyBookmark,
+  parallelOf,
   parseCliArgs,
   type CliArgs,
 } from '../cli-args';
@@ -175,6 +176,7 @@ export async function main(
     const queue = new TransferQueue({
       sftp: connection.sftp,
       limiter: args.limitKbit ? new RateLimiter((args.limitKbit * 1000) / 8) : undefined,
+      parallel: parallelOf(args, env),
     });
     const session = new ClientSession({
       sftp: connection.sftp,
@@ -188,6 +190,7 @@ export async function main(
       port: args.port,
       user: args.user,
       identity: args.identity && path.resolve(args.identity),
+      ...(args.parallel !== undefined ? { parallel: args.parallel } : {}),
     };
     const again = options;
     link = new Link(

@@ -101,8 +101,6 @@ class App implements ScreenContext {
     );
     this.io = { confirm: (q) => this.confirm(q), waitForTransfers: false };
     this.watch = new TransferWatch(this);
-    const parallel = Number(o.env.MINIFTP_PARALLEL ?? '');
-    if (Number.isInteger(parallel) && parallel > 0) this.session.queue.setParallel(parallel);
     this.keys = this.paneActions();
   }
 
