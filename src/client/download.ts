@@ -31,8 +31,11 @@ async function startDownload(
 ): Promise<DownloadStart> {
   const existing = await localSize(localPath);
   const have = existing ?? 0;
-  const auto = (options.resume ?? 'auto') === 'auto' && sftp.canCheckFile();
+  const auto = options.resume !== 'never' && sftp.canCheckFile();
   const hash = createHash('md5');
+  if (auto && have > 0 && have < size && options.resume === 'ask') {
+    throw new DestinationExistsError(`shorter than the server's: ${have} of ${size} bytes`, true);
+  }
   if (auto && have > 0 && have <= size) {
     const out = await fsp.open(localPath, 'r+');
     try {

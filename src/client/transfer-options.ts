@@ -4,8 +4,12 @@ import { ProgressReporter, type ProgressListener } from './progress';
 import type { SftpLimits } from './sftp-channel';
 
 export interface TransferOptions {
-  /** 'auto' (default) continues a partial destination when its bytes are proven. */
-  resume?: 'auto' | 'never';
+  /**
+   * 'auto' (default) continues a partial destination when its bytes are proven.
+   * 'ask' is 'auto' except that a shorter destination is left alone: the
+   * transfer throws DestinationExistsError (`shorter`) so the caller can ask.
+   */
+  resume?: 'auto' | 'never' | 'ask';
   /** Replace a destination that is not a partial copy of the source (default true). */
   overwrite?: boolean;
   onProgress?: ProgressListener;

@@ -14,8 +14,11 @@
  * - destination larger: another file, replaced.
  * "Replaced" needs `overwrite` (default true); with overwrite: false the
  * transfer throws DestinationExistsError instead. resume: 'never' always sends
- * the whole file. Without the extensions (a server other than MiniFTP) nothing
- * can be proven: transfers start over and end unverified (`verified: false`).
+ * the whole file. resume: 'ask' is 'auto' except that a shorter destination
+ * throws DestinationExistsError (marked `shorter`) before anything is read, so
+ * the caller can ask first and call again with 'auto' or 'never'. Without the
+ * extensions (a server other than MiniFTP) nothing can be proven: transfers
+ * start over and end unverified (`verified: false`).
  */
 export type { TransferProgress } from './progress';
 export type { TransferOptions, TransferResult } from './transfer-options';

@@ -42,9 +42,12 @@ async function startUpload(
   if (remote && isDirectory(remote)) {
     throw new DestinationExistsError('the destination on the server is a directory');
   }
-  const auto = (options.resume ?? 'auto') === 'auto' && remote !== undefined && isRegular(remote);
+  const auto = options.resume !== 'never' && remote !== undefined && isRegular(remote);
   const hash = createHash('md5');
   if (auto && remoteSize > 0 && remoteSize < size && sftp.hasExtension(Ext.RESUME_UPLOAD)) {
+    if (options.resume === 'ask') {
+      throw new DestinationExistsError(`shorter than yours: ${remoteSize} of ${size} bytes`, true);
+    }
     await hashLocal(fh, remoteSize, hash, options.signal);
     // The server compares the digests and, on a match, truncates to remoteSize
     // and hands back a write handle; otherwise ResumeMismatchError propagates.
