@@ -3,8 +3,7 @@
  * HANDLE, ATTRS, NAME, DATA, EXTENDED_REPLY) and turns a STATUS other than OK
  * into the client's error for it.
  */
-import type { Attrs } from '../sftp/codec';
-import { PacketReader } from '../sftp/codec';
+import { type Attrs, PacketReader } from '../sftp/codec';
 import { PacketType, Status } from '../sftp/constants';
 import { type ClientError, ProtocolError, errorFromStatus } from './errors';
 

@@ -348,9 +348,9 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       } catch (err) {
         if (err instanceof ResumeMismatchError) refused = err;
         else if (err instanceof DestinationExistsError && !err.shorter) {
-          const side = job.direction === 'put' ? 'the file on the server' : 'the local file';
           refused = new ResumeMismatchError(
-            `resume refused: ${side} is not shorter than the source, so it cannot be its start`,
+            `resume refused: ${err.message}; only a shorter file whose start is proven by MD5 ` +
+              'can be continued',
             0,
           );
         } else throw err;
