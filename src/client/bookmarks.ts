@@ -5,7 +5,8 @@
  * (0600, its folder 0700), and holds no password:
  *
  *   { "hosts": { "work": { "host": "sftp.example.org", "port": 8808,
- *                          "user": "ana", "identity": "/home/ana/.ssh/id_ed25519" } } }
+ *                          "user": "ana", "identity": "/home/ana/.ssh/id_ed25519",
+ *                          "parallel": 2 } } }
  *
  * It is written whole to a temporary file and renamed over the old one, so
  * a crash never leaves half a file.
@@ -21,6 +22,8 @@ export interface Bookmark {
   user: string;
   /** A private key file to log in with. */
   identity?: string;
+  /** Transfers run at once when the client starts with this bookmark (as --parallel). */
+  parallel?: number;
 }
 
 /** Letters, digits, "-", "_" and "."; not a host name with a port or a user. */
@@ -44,7 +47,9 @@ function isBookmark(v: unknown): v is Bookmark {
     Number.isInteger(b.port) &&
     b.port >= 1 &&
     b.port <= 65535 &&
-    (b.identity === undefined || typeof b.identity === 'string')
+    (b.identity === undefined || typeof b.identity === 'string') &&
+    (b.parallel === undefined ||
+      (typeof b.parallel === 'number' && Number.isInteger(b.parallel) && b.parallel >= 1))
   );
 }
 
@@ -75,7 +80,10 @@ export class Bookmarks {
     const out = new Map<string, Bookmark>();
     for (const [name, value] of Object.entries(hosts)) {
       if (!isBookmark(value)) {
-        throw new ClientError(`the bookmark ${name} in ${this.file} needs host, port and user`);
+        throw new ClientError(
+          `the bookmark ${name} in ${this.file} needs host, port and user ` +
+            '(and a whole number from 1 as parallel, when it has one)',
+        );
       }
       out.set(name, value);
     }
@@ -124,7 +132,8 @@ export function describeBookmarks(all: Map<string, Bookmark>): string {
   return [...all]
     .map(([name, b]) => {
       const key = b.identity ? `  key ${b.identity}` : '';
-      return `${name.padEnd(width)}${b.user}@${b.host}:${b.port}${key}`;
+      const parallel = b.parallel !== undefined ? `  parallel ${b.parallel}` : '';
+      return `${name.padEnd(width)}${b.user}@${b.host}:${b.port}${key}${parallel}`;
     })
     .join('\n');
 }

@@ -2,7 +2,7 @@
  * What the transfer and delete commands do, beyond parsing: wildcards for
  * put/get/rm and the mirror command (commands.ts holds the table).
  */
-import type { CommandIo, CommandResult, Parsed } from './commands';
+import type { CommandIo, CommandResult, Parsed } from './command-types';
 import { ClientError, ResumeMismatchError } from './errors';
 import { describeBookmarks, type Bookmark } from './bookmarks';
 import { parseDestination } from './destination';

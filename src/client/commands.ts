@@ -10,7 +10,10 @@ import { formatDate, formatSizeShort } from './format';
 import type { FileEntry } from './listing';
 import { bookmark, mirror, putOrGet, remove } from './command-runs';
 import type { ClientSession } from './session';
+import type { CommandIo, CommandResult, Parsed } from './command-types';
 import { nearest } from '../util/nearest';
+
+export type { CommandIo, CommandResult, Parsed } from './command-types';
 
 /** A mistake in the command itself: unknown name, wrong arguments, bad quoting. */
 export class CommandError extends Error {}
@@ -24,31 +27,6 @@ export class UnknownCommandError extends CommandError {
   constructor(readonly hint: string) {
     super(`${hint}\nCommands:\n${commandList()}`);
   }
-}
-
-export interface CommandIo {
-  /** Asks a yes/no question (the screen shows a dialog; batch mode answers yes). */
-  confirm(question: string): Promise<boolean>;
-  /**
-   * Batch mode: put/get return once their transfers have ended. The screen:
-   * they return once queued and the queue reports the outcome.
-   */
-  readonly waitForTransfers: boolean;
-  /** Shows a line at once, before the command ends (batch mode prints it). */
-  say?(text: string): void;
-}
-
-export interface CommandResult {
-  text?: string;
-  /** `bye`: the session should end. */
-  quit?: boolean;
-  /** The command may have changed a listing or a working folder. */
-  changed?: boolean;
-}
-
-export interface Parsed {
-  args: string[];
-  flags: Set<string>;
 }
 
 export interface CommandSpec {

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import type { ReadStream } from 'node:tty';
 import { utils as sshUtils } from 'ssh2';
-import type { CliArgs } from './cli';
+import type { CliArgs } from './cli-args';
 import type { ConnectOptions, HostKeyInfo } from './connect';
 import { ClientError } from './errors';
 import { KnownHosts, hostEntryName } from './known-hosts';

@@ -62,8 +62,19 @@ export class VerifyError extends ClientError {
   }
 }
 
-/** The destination holds other content and the caller asked not to overwrite it. */
-export class DestinationExistsError extends ClientError {}
+/**
+ * The destination holds other content and the caller asked not to overwrite
+ * it; `shorter` when it is shorter than the source and was not continued
+ * because the caller asked to be asked first (resume: 'ask').
+ */
+export class DestinationExistsError extends ClientError {
+  constructor(
+    message: string,
+    readonly shorter = false,
+  ) {
+    super(message);
+  }
+}
 
 /** The transfer was stopped through its AbortSignal. */
 export class TransferAbortedError extends ClientError {

@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Attrs } from '../sftp/codec';
+import { fileTypeOf } from '../util/file-type';
 import type { SftpChannel } from './sftp-channel';
 
 export interface FileEntry {
@@ -13,12 +14,8 @@ export interface FileEntry {
   isLink: boolean;
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-
 export function isDirAttrs(a: Attrs): boolean {
-  return a.permissions !== undefined && (a.permissions & S_IFMT) === S_IFDIR;
+  return a.permissions !== undefined && fileTypeOf(a.permissions) === 'directory';
 }
 
 /** Folders first, then by name (natural order: file2 before file10). */
@@ -52,7 +49,7 @@ export async function listRemote(sftp: SftpChannel, dir: string): Promise<FileEn
   const entries = await Promise.all(
     raw.map(async (e): Promise<FileEntry> => {
       let attrs = e.attrs;
-      const isLink = attrs.permissions !== undefined && (attrs.permissions & S_IFMT) === S_IFLNK;
+      const isLink = attrs.permissions !== undefined && fileTypeOf(attrs.permissions) === 'symlink';
       if (isLink) {
         // READDIR describes the link itself; the pane shows what it points at.
         attrs = await sftp.stat(path.posix.join(dir, e.filename)).catch(() => attrs);

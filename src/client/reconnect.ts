@@ -16,8 +16,8 @@ import { EventEmitter } from 'node:events';
 import type { Bookmark } from './bookmarks';
 import type { Connection } from './connect';
 import { AuthenticationError, ClientError, HostKeyRejectedError } from './errors';
-import type { ClientSession } from './session';
 import type { SftpChannel } from './sftp-channel';
+import type { TransferQueue } from './transfer-queue';
 
 export type LinkState = 'connected' | 'reconnecting' | 'disconnected';
 
@@ -35,8 +35,18 @@ export interface Opened {
   origin: Bookmark;
 }
 
+/** What the link changes in the session it serves (a ClientSession). */
+export interface LinkedSession {
+  link: Link | undefined;
+  readonly queue: TransferQueue;
+  remoteHome: string;
+  remoteCwd: string;
+  origin: Bookmark | undefined;
+  attach(sftp: SftpChannel): void;
+}
+
 export interface LinkOptions {
-  session: ClientSession;
+  session: LinkedSession;
   /** Makes a new connection with the credentials of the first one, asking nothing. */
   dial(): Promise<Connection>;
   /** Connects to `[user@]host[:port]` or a bookmark's name (the open command). */

@@ -5,68 +5,33 @@
  */
 import type { Client, ClientChannel } from 'ssh2';
 import { type Attrs, PacketFramer, PacketReader, PacketWriter } from '../sftp/codec';
-import { Ext, PacketType, SFTP_VERSION, Status } from '../sftp/constants';
-import { ClientError, ConnectionLostError, ProtocolError, errorFromStatus } from './errors';
+import { Ext, PacketType, SFTP_VERSION } from '../sftp/constants';
+import { ClientError, ConnectionLostError, ProtocolError } from './errors';
+import * as replies from './sftp-replies';
+import type { DirEntry, Reply } from './sftp-replies';
 
-export interface DirEntry {
-  filename: string;
-  longname: string;
-  attrs: Attrs;
-}
+import {
+  DEFAULT_LIMITS,
+  readCheckFile,
+  readLimits,
+  writeCheckFile,
+  type CheckFileOptions,
+  type CheckFileResult,
+  type CheckFileTarget,
+  type SftpLimits,
+} from './sftp-extensions';
 
-export interface SftpLimits {
-  maxPacket: number;
-  maxRead: number;
-  maxWrite: number;
-  /** 0 when the server states no limit. */
-  maxHandles: number;
-}
-
-/**
- * What OpenSSH's sftp assumes of a server that does not send limits@openssh.com:
- * 32 KiB reads and writes in packets of at most 34000 bytes (draft-02's minimum).
- */
-export const DEFAULT_LIMITS: Readonly<SftpLimits> = {
-  maxPacket: 34000,
-  maxRead: 32 * 1024,
-  maxWrite: 32 * 1024,
-  maxHandles: 0,
-};
-
-export type CheckFileTarget = { path: string } | { handle: Buffer };
-
-export interface CheckFileOptions {
-  /** Preferred algorithms, best first: the server uses the first it knows. */
-  algorithms: string[];
-  offset?: number;
-  /** 0 = to the end of the file. */
-  length?: number;
-  /** 0 = one digest over the whole range. */
-  blockSize?: number;
-}
-
-export interface CheckFileResult {
-  algorithm: string;
-  /** One digest per block (a single one when blockSize was 0). */
-  digests: Buffer[];
-}
-
-const DIGEST_LENGTH: Readonly<Record<string, number>> = {
-  md5: 16,
-  sha1: 20,
-  sha224: 28,
-  sha256: 32,
-  sha384: 48,
-  sha512: 64,
-};
+export type { DirEntry } from './sftp-replies';
+export {
+  DEFAULT_LIMITS,
+  type CheckFileOptions,
+  type CheckFileResult,
+  type CheckFileTarget,
+  type SftpLimits,
+} from './sftp-extensions';
 
 /** Replies larger than this are refused as malformed (DATA is at most max-packet). */
 const MAX_REPLY_PACKET = 8 * 1024 * 1024;
-
-interface Reply {
-  type: number;
-  reader: PacketReader;
-}
 
 interface Pending {
   resolve(reply: Reply): void;
@@ -277,100 +242,23 @@ export class SftpChannel {
     }
   }
 
-  // ---- reply shapes --------------------------------------------------------
-
-  private static readStatus(reader: PacketReader): { code: number; message: string } {
-    const code = reader.u32();
-    // Some servers omit the message and language tag (draft-02 clients must accept that).
-    const message = reader.remaining >= 4 ? reader.string() : '';
-    return { code, message };
-  }
-
-  /** The error a STATUS reply stands for; undefined for OK and for other reply types. */
-  private static status(reply: Reply, offset?: number): ClientError | undefined {
-    if (reply.type !== PacketType.STATUS) return undefined;
-    const { code, message } = SftpChannel.readStatus(reply.reader);
-    if (code === Status.OK) return undefined;
-    return errorFromStatus(code, message, offset);
-  }
-
-  private static unexpected(reply: Reply, wanted: string): ProtocolError {
-    return new ProtocolError(`expected ${wanted}, the server sent packet type ${reply.type}`);
-  }
-
-  /** The reader of a reply of `type`; a STATUS becomes its error. */
-  private static expect(reply: Reply, type: number, name: string): PacketReader {
-    const err = SftpChannel.status(reply);
-    if (err) throw err;
-    if (reply.type !== type) throw SftpChannel.unexpected(reply, name);
-    return reply.reader;
-  }
-
-  private static ok(this: void, reply: Reply): void {
-    SftpChannel.expect(reply, PacketType.STATUS, 'STATUS');
-  }
-
-  private static handle(this: void, reply: Reply): Buffer {
-    return Buffer.from(SftpChannel.expect(reply, PacketType.HANDLE, 'HANDLE').bytes());
-  }
-
-  private static attrs(this: void, reply: Reply): Attrs {
-    return SftpChannel.expect(reply, PacketType.ATTRS, 'ATTRS').attrs();
-  }
-
-  /** For READ and READDIR: null on EOF, an error for any other STATUS. */
-  private static eofOrThrow(reply: Reply): null {
-    const { code, message } = SftpChannel.readStatus(reply.reader);
-    if (code === Status.EOF) return null;
-    if (code === Status.OK) throw SftpChannel.unexpected(reply, 'data or EOF');
-    throw errorFromStatus(code, message);
-  }
-
-  private static names(this: void, reply: Reply): DirEntry[] | null {
-    if (reply.type === PacketType.STATUS) return SftpChannel.eofOrThrow(reply);
-    const r = SftpChannel.expect(reply, PacketType.NAME, 'NAME');
-    const count = r.u32();
-    const entries: DirEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      entries.push({ filename: r.string(), longname: r.string(), attrs: r.attrs() });
-    }
-    return entries;
-  }
-
-  private static data(this: void, reply: Reply): Buffer | null {
-    if (reply.type === PacketType.STATUS) return SftpChannel.eofOrThrow(reply);
-    return SftpChannel.expect(reply, PacketType.DATA, 'DATA').bytes();
-  }
-
-  /** EXTENDED_REPLY: the reader after the id; STATUS OK: an empty reader. */
-  private static extendedReply(this: void, reply: Reply): PacketReader {
-    const err = SftpChannel.status(reply);
-    if (err) throw err;
-    if (reply.type === PacketType.STATUS) return new PacketReader(Buffer.alloc(0));
-    return SftpChannel.expect(reply, PacketType.EXTENDED_REPLY, 'EXTENDED_REPLY');
-  }
-
   // ---- files ---------------------------------------------------------------
 
   open(path: string, flags: number, attrs: Attrs = {}): Promise<Buffer> {
     return this.call(
       PacketType.OPEN,
       (w) => w.string(path).u32(flags).attrs(attrs),
-      SftpChannel.handle,
+      replies.handle,
     );
   }
 
   close(handle: Buffer): Promise<void> {
-    return this.call(PacketType.CLOSE, (w) => w.bytes(handle), SftpChannel.ok);
+    return this.call(PacketType.CLOSE, (w) => w.bytes(handle), replies.ok);
   }
 
   /** Up to `length` bytes at `offset` (servers may send fewer); null at end of file. */
   read(handle: Buffer, offset: number, length: number): Promise<Buffer | null> {
-    return this.call(
-      PacketType.READ,
-      (w) => w.bytes(handle).u64(offset).u32(length),
-      SftpChannel.data,
-    );
+    return this.call(PacketType.READ, (w) => w.bytes(handle).u64(offset).u32(length), replies.data);
   }
 
   /** `data` is copied into the packet before this returns. */
@@ -378,40 +266,40 @@ export class SftpChannel {
     return this.call(
       PacketType.WRITE,
       (w) => w.bytes(handle).u64(offset).bytes(data),
-      SftpChannel.ok,
+      replies.ok,
       data.length + handle.length + 32,
     );
   }
 
   stat(path: string): Promise<Attrs> {
-    return this.call(PacketType.STAT, (w) => w.string(path), SftpChannel.attrs);
+    return this.call(PacketType.STAT, (w) => w.string(path), replies.attrs);
   }
 
   lstat(path: string): Promise<Attrs> {
-    return this.call(PacketType.LSTAT, (w) => w.string(path), SftpChannel.attrs);
+    return this.call(PacketType.LSTAT, (w) => w.string(path), replies.attrs);
   }
 
   fstat(handle: Buffer): Promise<Attrs> {
-    return this.call(PacketType.FSTAT, (w) => w.bytes(handle), SftpChannel.attrs);
+    return this.call(PacketType.FSTAT, (w) => w.bytes(handle), replies.attrs);
   }
 
   setstat(path: string, attrs: Attrs): Promise<void> {
-    return this.call(PacketType.SETSTAT, (w) => w.string(path).attrs(attrs), SftpChannel.ok);
+    return this.call(PacketType.SETSTAT, (w) => w.string(path).attrs(attrs), replies.ok);
   }
 
   fsetstat(handle: Buffer, attrs: Attrs): Promise<void> {
-    return this.call(PacketType.FSETSTAT, (w) => w.bytes(handle).attrs(attrs), SftpChannel.ok);
+    return this.call(PacketType.FSETSTAT, (w) => w.bytes(handle).attrs(attrs), replies.ok);
   }
 
   // ---- directories and names -----------------------------------------------
 
   opendir(path: string): Promise<Buffer> {
-    return this.call(PacketType.OPENDIR, (w) => w.string(path), SftpChannel.handle);
+    return this.call(PacketType.OPENDIR, (w) => w.string(path), replies.handle);
   }
 
   /** The next batch of entries, or null once the directory is exhausted. */
   readdir(handle: Buffer): Promise<DirEntry[] | null> {
-    return this.call(PacketType.READDIR, (w) => w.bytes(handle), SftpChannel.names);
+    return this.call(PacketType.READDIR, (w) => w.bytes(handle), replies.names);
   }
 
   /** Every entry of a directory except "." and "..". */
@@ -431,15 +319,15 @@ export class SftpChannel {
   }
 
   mkdir(path: string, attrs: Attrs = {}): Promise<void> {
-    return this.call(PacketType.MKDIR, (w) => w.string(path).attrs(attrs), SftpChannel.ok);
+    return this.call(PacketType.MKDIR, (w) => w.string(path).attrs(attrs), replies.ok);
   }
 
   rmdir(path: string): Promise<void> {
-    return this.call(PacketType.RMDIR, (w) => w.string(path), SftpChannel.ok);
+    return this.call(PacketType.RMDIR, (w) => w.string(path), replies.ok);
   }
 
   remove(path: string): Promise<void> {
-    return this.call(PacketType.REMOVE, (w) => w.string(path), SftpChannel.ok);
+    return this.call(PacketType.REMOVE, (w) => w.string(path), replies.ok);
   }
 
   /**
@@ -451,11 +339,11 @@ export class SftpChannel {
       await this.extended(Ext.POSIX_RENAME, (w) => w.string(from).string(to));
       return;
     }
-    await this.call(PacketType.RENAME, (w) => w.string(from).string(to), SftpChannel.ok);
+    await this.call(PacketType.RENAME, (w) => w.string(from).string(to), replies.ok);
   }
 
   async realpath(path: string): Promise<string> {
-    const names = await this.call(PacketType.REALPATH, (w) => w.string(path), SftpChannel.names);
+    const names = await this.call(PacketType.REALPATH, (w) => w.string(path), replies.names);
     const first = names?.[0];
     if (!first) throw new ProtocolError('REALPATH answered without a name');
     return first.filename;
@@ -485,30 +373,14 @@ export class SftpChannel {
         w.string(name);
         build(w);
       },
-      (reply) => decode(SftpChannel.extendedReply(reply)),
+      (reply) => decode(replies.extendedReply(reply)),
     );
   }
 
   /** The server's limits (limits@openssh.com), or OpenSSH's defaults without it. Cached. */
   limits(): Promise<SftpLimits> {
     this.limitsPromise ??= this.hasExtension(Ext.LIMITS)
-      ? this.extendedCall(
-          Ext.LIMITS,
-          () => undefined,
-          (r) => {
-            const maxPacket = r.u64();
-            const maxRead = r.u64();
-            const maxWrite = r.u64();
-            const maxHandles = r.u64();
-            // 0 means "no limit stated": keep the conservative default for that field.
-            return {
-              maxPacket: maxPacket || DEFAULT_LIMITS.maxPacket,
-              maxRead: maxRead || DEFAULT_LIMITS.maxRead,
-              maxWrite: maxWrite || DEFAULT_LIMITS.maxWrite,
-              maxHandles,
-            };
-          },
-        )
+      ? this.extendedCall(Ext.LIMITS, () => undefined, readLimits)
       : Promise.resolve({ ...DEFAULT_LIMITS });
     return this.limitsPromise;
   }
@@ -519,28 +391,12 @@ export class SftpChannel {
    * raw digests back to back, one per block.
    */
   checkFile(target: CheckFileTarget, options: CheckFileOptions): Promise<CheckFileResult> {
-    const byPath = 'path' in target;
-    const blockSize = options.blockSize ?? 0;
-    const build = (w: PacketWriter): void => {
-      if (byPath) w.string(target.path);
-      else w.bytes(target.handle);
-      w.string(options.algorithms.join(','))
-        .u64(options.offset ?? 0)
-        .u64(options.length ?? 0)
-        .u32(blockSize);
-    };
-    return this.extendedCall(byPath ? Ext.CHECK_FILE_NAME : Ext.CHECK_FILE_HANDLE, build, (r) => {
-      const algorithm = r.string();
-      const raw = Buffer.from(r.rest());
-      const size = DIGEST_LENGTH[algorithm.toLowerCase()];
-      if (blockSize === 0 || size === undefined) return { algorithm, digests: [raw] };
-      if (raw.length % size !== 0) {
-        throw new ProtocolError(`check-file sent ${raw.length} bytes of ${algorithm} digests`);
-      }
-      const digests: Buffer[] = [];
-      for (let at = 0; at < raw.length; at += size) digests.push(raw.subarray(at, at + size));
-      return { algorithm, digests };
-    });
+    const name = 'path' in target ? Ext.CHECK_FILE_NAME : Ext.CHECK_FILE_HANDLE;
+    return this.extendedCall(
+      name,
+      (w) => writeCheckFile(w, target, options),
+      (r) => readCheckFile(r, options.blockSize ?? 0),
+    );
   }
 
   /**
@@ -554,9 +410,9 @@ export class SftpChannel {
       PacketType.EXTENDED,
       (w) => w.string(Ext.RESUME_UPLOAD).string(path).u64(offset).bytes(md5),
       (reply) => {
-        const err = SftpChannel.status(reply, offset);
+        const err = replies.statusError(reply, offset);
         if (err) throw err;
-        return SftpChannel.handle(reply);
+        return replies.handle(reply);
       },
     );
   }

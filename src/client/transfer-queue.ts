@@ -6,17 +6,16 @@
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Ext } from '../sftp/constants';
 import {
   ClientError,
   ConnectionLostError,
   DestinationExistsError,
-  NotFoundError,
   ResumeMismatchError,
   TransferAbortedError,
 } from './errors';
 import { formatBytes } from './format';
 import type { RateLimiter } from './rate-limit';
+import { checkUploadRoom } from './remote-room';
 import type { SftpChannel } from './sftp-channel';
 import {
   download,
@@ -30,36 +29,17 @@ export type Direction = 'put' | 'get';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'skipped';
 
 /** What to do when the destination holds another file: the screen asks, batch mode overwrites. */
-export type ExistsChoice = 'overwrite' | 'skip' | 'rename';
+export type ExistsChoice = 'overwrite' | 'resume' | 'skip' | 'rename';
 
-/** Free room on the server, from statvfs@openssh.com (the server reports the quota there). */
-export interface RemoteRoom {
-  free: number;
-  total: number;
-}
-
-/** An upload larger than the room left on the server: refused before a byte is sent. */
-export class NoRoomError extends ClientError {
-  constructor(
-    readonly needed: number,
-    readonly free: number,
-  ) {
-    super(
-      `not enough room on the server: ${formatBytes(needed)} to send, ${formatBytes(free)} free`,
-    );
-  }
-}
-
-/** Free room and size of the server's filesystem (or quota) holding `p`. */
-export async function remoteRoom(sftp: SftpChannel, p: string): Promise<RemoteRoom | undefined> {
-  if (!sftp.hasExtension(Ext.STATVFS)) return undefined;
-  const r = await sftp.extended(Ext.STATVFS, (w) => w.string(p));
-  r.u64(); // f_bsize
-  const frsize = r.u64();
-  const blocks = r.u64();
-  r.u64(); // f_bfree
-  const bavail = r.u64();
-  return { free: bavail * frsize, total: blocks * frsize };
+/** The question onExists answers. */
+export interface ExistsQuestion {
+  /** What is at the destination, or why continuing it was refused. */
+  reason: string;
+  /**
+   * Whether 'resume' may be answered: false once the MD5-prefix rule has
+   * refused this destination (its start is not the source's, or it is not shorter).
+   */
+  resume: boolean;
 }
 
 export interface TransferRequest {
@@ -87,6 +67,9 @@ export interface TransferJob extends TransferRequest {
   /** Settles when the job ends; rejects with its error (never unhandled: see enqueue). */
   readonly done: Promise<TransferResult>;
 }
+
+/** Runs the job's transfer once, with these resume and overwrite settings. */
+type Go = (resume: 'auto' | 'never' | 'ask', overwrite?: boolean) => Promise<TransferResult>;
 
 export interface TransferQueueOptions {
   sftp: SftpChannel;
@@ -129,10 +112,13 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
   onConnectionLost: (job: TransferJob) => Promise<SftpChannel | undefined> = async () => undefined;
 
   /**
-   * Asked when a job's destination holds a different file (not a shorter
-   * copy, which is resumed). Unset, the file is replaced.
+   * Asked when a job's destination holds a file that is not the source's
+   * copy: overwrite it, resume it (the MD5-prefix rule decides; refused, the
+   * question comes again without resume), skip, or rename. Set, this also
+   * answers a refused resume (onResumeRefused is not asked). Unset, the file
+   * is replaced and a shorter one continued when its start is proven.
    */
-  onExists: ((job: TransferJob, err: DestinationExistsError) => Promise<ExistsChoice>) | undefined;
+  onExists: ((job: TransferJob, question: ExistsQuestion) => Promise<ExistsChoice>) | undefined;
 
   /**
    * Before an upload starts, check the server's free room (when it reports
@@ -252,25 +238,6 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     if (this.pending() === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Refuses an upload that cannot fit in the room the server reports. */
-  private async checkUploadRoom(job: TransferJob): Promise<void> {
-    if (!this.checkRoom) return;
-    const size = (await fsp.stat(job.localPath)).size;
-    const there = await this.o.sftp.stat(job.remotePath).then(
-      (a) => a.size ?? 0,
-      (err: unknown) => {
-        if (err instanceof NotFoundError) return 0;
-        throw err;
-      },
-    );
-    const needed = size - there;
-    if (needed <= 0) return;
-    const room = await remoteRoom(this.o.sftp, path.posix.dirname(job.remotePath)).catch(
-      () => undefined,
-    );
-    if (room && room.total > 0 && needed > room.free) throw new NoRoomError(needed, room.free);
-  }
-
   /** A free name beside `p`: "name (2).ext", "name (3).ext", … */
   private async freeName(job: TransferJob): Promise<string> {
     const put = job.direction === 'put';
@@ -306,7 +273,7 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       },
     };
     const ask = this.onExists && !job.force;
-    const go = (resume: 'auto' | 'never', overwrite = !ask): Promise<TransferResult> =>
+    const go: Go = (resume, overwrite = !ask) =>
       job.direction === 'put'
         ? upload(this.o.sftp, job.localPath, job.remotePath, { ...options, resume, overwrite })
         : download(this.o.sftp, job.remotePath, job.localPath, {
@@ -314,10 +281,14 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
             resume,
             overwrite,
           });
-    for (;;) {
+    // Only the first try asks about a shorter destination; after a lost
+    // connection the partial file is this job's own and is continued.
+    for (let first = true; ; first = false) {
       try {
-        if (job.direction === 'put') await this.checkUploadRoom(job);
-        return await this.attempt(job, go);
+        if (job.direction === 'put' && this.checkRoom) {
+          await checkUploadRoom(this.o.sftp, job.localPath, job.remotePath);
+        }
+        return await this.attempt(job, go, first);
       } catch (err) {
         if (!(err instanceof ConnectionLostError) || signal.aborted) throw err;
         const sftp = await this.onConnectionLost(job);
@@ -327,25 +298,13 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     }
   }
 
-  private async attempt(
-    job: TransferJob,
-    go: (resume: 'auto' | 'never', overwrite?: boolean) => Promise<TransferResult>,
-  ): Promise<TransferResult> {
+  private async attempt(job: TransferJob, go: Go, first: boolean): Promise<TransferResult> {
+    const ask = this.onExists !== undefined && !job.force;
     try {
-      return await go('auto');
+      return await go(ask && first ? 'ask' : 'auto');
     } catch (err) {
-      if (err instanceof DestinationExistsError && this.onExists && !job.force) {
-        const choice = await this.onExists(job, err);
-        if (choice === 'skip') throw new SkippedError();
-        if (choice === 'rename') {
-          const to = await this.freeName(job);
-          if (job.direction === 'put') job.remotePath = to;
-          else job.localPath = to;
-          job.renamedTo = to;
-          this.emit('change', job);
-          return go('auto', false);
-        }
-        return go('never', true);
+      if (ask && (err instanceof DestinationExistsError || err instanceof ResumeMismatchError)) {
+        return this.settleExisting(job, go, err);
       }
       if (!(err instanceof ResumeMismatchError)) throw err;
       const again = job.force || (await this.onResumeRefused(job, err));
@@ -353,6 +312,50 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       job.restarted = err.message;
       this.emit('change', job);
       return go('never', true);
+    }
+  }
+
+  /** Asks onExists what to do with the file at the destination, until an answer works. */
+  private async settleExisting(
+    job: TransferJob,
+    go: Go,
+    first: DestinationExistsError | ResumeMismatchError,
+  ): Promise<TransferResult> {
+    let refused = first instanceof ResumeMismatchError ? first : undefined;
+    let question: ExistsQuestion = { reason: first.message, resume: refused === undefined };
+    for (;;) {
+      const choice = this.onExists ? await this.onExists(job, question) : 'skip';
+      if (choice === 'skip' || (choice === 'resume' && !question.resume)) {
+        throw new SkippedError();
+      }
+      if (choice === 'rename') {
+        const to = await this.freeName(job);
+        if (job.direction === 'put') job.remotePath = to;
+        else job.localPath = to;
+        job.renamedTo = to;
+        this.emit('change', job);
+        return go('auto', false);
+      }
+      if (choice === 'overwrite') {
+        if (refused) {
+          job.restarted = refused.message;
+          this.emit('change', job);
+        }
+        return go('never', true);
+      }
+      try {
+        return await go('auto', false);
+      } catch (err) {
+        if (err instanceof ResumeMismatchError) refused = err;
+        else if (err instanceof DestinationExistsError && !err.shorter) {
+          refused = new ResumeMismatchError(
+            `resume refused: ${err.message}; only a shorter file whose start is proven by MD5 ` +
+              'can be continued',
+            0,
+          );
+        } else throw err;
+        question = { reason: refused.message, resume: false };
+      }
     }
   }
 

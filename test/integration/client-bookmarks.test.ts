@@ -7,8 +7,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { Bookmarks, bookmarksFile } from '../../src/client/bookmarks';
-import { applyBookmark, parseCliArgs } from '../../src/client/cli';
+import { Bookmarks, bookmarksFile, describeBookmarks } from '../../src/client/bookmarks';
+import { applyBookmark, parseCliArgs } from '../../src/client/main/cli';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
@@ -159,5 +159,31 @@ describe('client bookmarks', function () {
     const broken = await run('here', ['pwd']);
     expect(broken.code).to.equal(2);
     expect(broken.stderr).to.include('hosts.json is not JSON');
+  });
+
+  it('keeps a parallel setting: the bookmark gives it unless --parallel does; a bad one is refused', async () => {
+    const file = path.join(work, 'par', 'hosts.json');
+    const b = new Bookmarks(file);
+    await b.add('two', { host: 'h', port: 22, user: 'u', parallel: 2 });
+    await b.add('many', { host: 'h', port: 22, user: 'u', parallel: 99 });
+    await b.add('one', { host: 'h', port: 22, user: 'u' });
+    expect((await b.get('two'))?.parallel).to.equal(2);
+    expect(
+      describeBookmarks(new Map([['two', { host: 'h', port: 22, user: 'u', parallel: 2 }]])),
+    ).to.equal('two  u@h:22  parallel 2');
+    const from = async (argv: string[]): Promise<number | undefined> =>
+      (await applyBookmark(parseCliArgs(argv, { USER: 'x' }), b)).parallel;
+    expect(await from(['two'])).to.equal(2);
+    expect(await from(['--parallel', '3', 'two'])).to.equal(3);
+    expect(await from(['one'])).to.equal(undefined);
+    // More than --parallel allows is brought down to its bound.
+    expect(await from(['many'])).to.equal(16);
+    await fsp.writeFile(
+      file,
+      '{"hosts": {"x": {"host": "h", "port": 22, "user": "u", "parallel": 0}}}',
+    );
+    let err: unknown;
+    await b.load().catch((e: unknown) => (err = e));
+    expect(String(err)).to.include('the bookmark x');
   });
 });

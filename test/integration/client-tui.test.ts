@@ -237,13 +237,17 @@ describe('client full screen', function () {
     // One write: "lpw" is on the command line before the refusal can arrive.
     t.write('put clash.bin\rlpw');
     await t.waitForText('a question waits: it opens after Enter or Esc');
-    expect(t.text()).not.to.include('Start over');
-    // Its "y" or "n" would have answered it; the command runs instead, then the question opens.
+    expect(t.text()).not.to.include('another file of that name');
+    // Its keys would have answered it; the command runs instead, then the question opens.
     t.write('d\r');
     await t.waitForText(`local folder: ${local}`);
-    await t.waitForText('Start over and replace the server file?');
-    t.write('n');
-    await t.waitForText(/put clash\.bin FAILED: resume refused/);
+    await t.waitForText('another file of that name is on the server');
+    // Continue: the server refuses, the start differs; asked again without continue.
+    t.write('c');
+    await t.waitForText('Overwrite it, skip, or keep both (rename)?');
+    expect(t.text()).to.include('resume refused');
+    t.write('s');
+    await t.waitForText('put clash.bin: skipped, the destination was kept');
     expect(await sha256File(remote('clash.bin'))).to.equal(before);
     t.write('q');
     expect((await t.exited).exitCode).to.equal(0);

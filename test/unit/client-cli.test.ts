@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/cli';
+import { parallelOf } from '../../src/client/cli-args';
+import { keyLabel, parseCliArgs, parseDestination, UsageError } from '../../src/client/main/cli';
 
 describe('client arguments', () => {
   it('reads [user@]host[:port], with defaults for each part', () => {
@@ -37,5 +38,25 @@ describe('client arguments', () => {
     expect(() => parseCliArgs(['h:99999'], {})).to.throw(UsageError, 'bad port');
     expect(() => parseCliArgs(['--nope'], {})).to.throw(UsageError, 'unknown option');
     expect(() => parseCliArgs(['-p', '1', 'h:2'], {})).to.throw(UsageError, 'two different ports');
+  });
+
+  it('takes --parallel N from 1 to 16, over MINIFTP_PARALLEL, which wins over the default 1', () => {
+    expect(parseCliArgs(['--parallel', '3', 'h'], {}).parallel).to.equal(3);
+    expect(
+      parallelOf(parseCliArgs(['--parallel', '3', 'h'], {}), { MINIFTP_PARALLEL: '5' }),
+    ).to.equal(3);
+    expect(parallelOf(parseCliArgs(['h'], {}), { MINIFTP_PARALLEL: '5' })).to.equal(5);
+    expect(parallelOf(parseCliArgs(['h'], {}), { MINIFTP_PARALLEL: 'many' })).to.equal(1);
+    expect(parallelOf(parseCliArgs(['h'], {}), {})).to.equal(1);
+    for (const bad of ['0', '17', '2.5', 'two', '-1']) {
+      expect(() => parseCliArgs(['--parallel', bad, 'h'], {})).to.throw(
+        UsageError,
+        `bad --parallel value ${bad}: a number from 1 to 16`,
+      );
+    }
+    expect(() => parseCliArgs(['h', '--parallel'], {})).to.throw(
+      UsageError,
+      '--parallel needs a value',
+    );
   });
 });

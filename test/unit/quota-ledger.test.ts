@@ -85,16 +85,6 @@ describe('QuotaLedger', function () {
   });
 
   describe('layering', function () {
-    it('quota imports nothing from vfs, sftp, ssh or admin', async function () {
-      const upward: string[] = [];
-      for (const file of await sources(path.join(SRC, 'quota'))) {
-        for (const target of await importsOf(file)) {
-          if (/^(vfs|sftp|ssh|admin)\//.test(target)) upward.push(`${file} -> ${target}`);
-        }
-      }
-      expect(upward).to.deep.equal([]);
-    });
-
     it('outside quota, only the composition root names an implementation', async function () {
       const implementations = ['quota/user-usage', 'quota/quota-manager'];
       const found: string[] = [];

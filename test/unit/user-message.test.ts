@@ -74,36 +74,5 @@ describe('user messages', function () {
       const imports = await localImports(path.join('ssh', 'hash-exec.ts'));
       expect(imports.filter((f) => f.startsWith(`sftp${path.sep}`))).to.deep.equal([]);
     });
-
-    it('the files of src/sftp import one another without a circle', async function () {
-      const dir = path.join(SRC, 'sftp');
-      const files = (await fsp.readdir(dir)).filter((f) => f.endsWith('.ts'));
-      const graph = new Map<string, string[]>();
-      for (const f of files) {
-        const own = path.join('sftp', f);
-        graph.set(
-          own,
-          (await localImports(own)).filter((t) => t.startsWith(`sftp${path.sep}`)),
-        );
-      }
-      // Depth-first: a file met again while still on the path closes a circle.
-      const done = new Set<string>();
-      const onPath: string[] = [];
-      const circles: string[] = [];
-      const visit = (f: string): void => {
-        if (done.has(f)) return;
-        const at = onPath.indexOf(f);
-        if (at !== -1) {
-          circles.push([...onPath.slice(at), f].join(' -> '));
-          return;
-        }
-        onPath.push(f);
-        for (const t of graph.get(f) ?? []) visit(t);
-        onPath.pop();
-        done.add(f);
-      };
-      for (const f of graph.keys()) visit(f);
-      expect(circles).to.deep.equal([]);
-    });
   });
 });

@@ -7,19 +7,10 @@
  * returns to the panes. Only a question holds the keyboard; the help closes
  * at the first letter typed, and that letter starts the command line.
  */
-import type { Readable, Writable } from 'node:stream';
 import * as blessed from 'blessed';
-import {
-  UnknownCommandError,
-  commandList,
-  commandNames,
-  describeFailure,
-  executeLine,
-  parseLine,
-  type CommandIo,
-} from '../commands';
+import { commandList, describeFailure, type CommandIo } from '../commands';
 import type { ClientSession } from '../session';
-import { teachBlessedWidths } from './cells';
+import { createScreen } from './blessed-screen';
 import type { ScreenContext, Side } from './context';
 import { DialogFlow } from './dialog-flow';
 import { ChoiceDialog, type Choice, type Chosen } from './dialogs';
@@ -32,7 +23,7 @@ import { CommandLine } from './command-line';
 import { commandCompleter } from '../completion';
 import type { KeyLike } from './line-editor';
 import * as actions from './pane-actions';
-import { confirmRemoveFile } from './pane-actions';
+import { runCommandLine } from './command-run';
 import * as queueActions from './queue-actions';
 import { paneKey, type FullKey, type PaneKeyActions } from './pane-keys';
 import { makeTheme, tag, type Theme } from './theme';
@@ -82,28 +73,10 @@ class App implements ScreenContext {
     private readonly done: (code: number) => void,
   ) {
     this.session = o.session;
-    teachBlessedWidths();
-    this.screen = blessed.screen({
-      smartCSR: true,
-      title: `miniftp ${o.title}`,
-      // @types/blessed swaps the two stream types; blessed reads input and writes output.
-      input: o.input as unknown as Writable,
-      output: o.output as unknown as Readable,
-      autoPadding: true,
-      warnings: false,
-      dockBorders: false,
-      // Wide characters (CJK, emoji) take two cells, combining marks none.
-      fullUnicode: true,
-    });
-    const tput = (
-      this.screen as unknown as {
-        tput?: { colors?: number; unicode?: boolean; numbers?: { U8?: number } };
-      }
-    ).tput;
-    // The same test blessed uses before it replaces non-ASCII characters with "?".
-    const unicode = tput?.unicode === true || tput?.numbers?.U8 === 1;
+    const { screen, unicode, colors } = createScreen(o.title, o.input, o.output);
+    this.screen = screen;
     this.unicode = unicode;
-    this.theme = makeTheme(tput?.colors ?? 2, o.env, unicode);
+    this.theme = makeTheme(colors, o.env, unicode);
     this.titleBox = blessed.box({ parent: this.screen, tags: true, style: this.theme.title });
     this.panes = {
       local: new FilePane(this.screen, 'local', this.theme),
@@ -128,8 +101,6 @@ class App implements ScreenContext {
     );
     this.io = { confirm: (q) => this.confirm(q), waitForTransfers: false };
     this.watch = new TransferWatch(this);
-    const parallel = Number(o.env.MINIFTP_PARALLEL ?? '');
-    if (Number.isInteger(parallel) && parallel > 0) this.session.queue.setParallel(parallel);
     this.keys = this.paneActions();
   }
 
@@ -310,32 +281,11 @@ class App implements ScreenContext {
   private async runCommand(line: string): Promise<void> {
     if (line.trim() === '') return;
     this.log.log(tag(this.theme.dimTag, blessed.escape(`> ${line}`)));
-    try {
-      // The log shows a few rows only: the bare list goes in the scrollable help.
-      const found = parseLine(line);
-      if (found?.spec.name === 'help' && found.parsed.args.length === 0) {
-        this.help(true);
-        return;
-      }
-      if (found?.spec.name === 'rm' && !(await confirmRemoveFile(this, found.parsed.args[0]))) {
-        return;
-      }
-      const result = await executeLine(this.session, this.io, line);
-      if (result.text) this.info(result.text);
-      if (result.quit) {
-        await this.requestQuit();
-        return;
-      }
-      if (result.changed) await this.refresh();
-    } catch (err) {
-      if (err instanceof UnknownCommandError) {
-        // Two lines in the log, not a dialog: the next thing the user types
-        // (the right command, or bye) must reach the command line.
-        this.error(err.hint);
-        this.info(commandNames(), this.theme.dimTag);
-      } else this.error(describeFailure(line, err));
-    }
-    this.render();
+    await runCommandLine(this, line, {
+      io: this.io,
+      help: () => this.help(true),
+      quit: () => this.requestQuit(),
+    });
   }
 
   // ---- dialogs ----------------------------------------------------------------------

@@ -34,7 +34,7 @@ export const KEY_HELP = [
   ':  or any letter    type a command;  Esc returns to the panes',
   'Mouse               click selects, click again opens',
   '',
-  'MINIFTP_PARALLEL=N in the environment runs N transfers at once.',
+  'miniftp --parallel N (or MINIFTP_PARALLEL=N) runs N transfers at once.',
 ].join('\n');
 
 /** The help popup: the keys and the commands, commands first when `help` was typed. */

@@ -4,12 +4,13 @@
  * offers to remove the partial file a quota refusal left behind, and asks
  * what to do when a destination holds another file.
  */
-import { QuotaError, type DestinationExistsError } from '../errors';
+import { QuotaError } from '../errors';
 import { formatBytes } from '../format';
+import { remoteRoom } from '../remote-room';
 import {
   describeOutcome,
-  remoteRoom,
   type ExistsChoice,
+  type ExistsQuestion,
   type TransferJob,
 } from '../transfer-queue';
 import type { ScreenContext } from './context';
@@ -18,8 +19,9 @@ import { jobName, type Where } from './transfers-view';
 
 const EXISTS_CHOICES: ReadonlyArray<Choice<ExistsChoice>> = [
   { key: 'o', label: 'overwrite', value: 'overwrite' },
-  { key: 'r', label: 'rename (keep both)', value: 'rename' },
+  { key: 'c', label: 'continue (resume)', value: 'resume' },
   { key: 's', label: 'skip', value: 'skip' },
+  { key: 'r', label: 'rename (keep both)', value: 'rename' },
 ];
 
 export class TransferWatch {
@@ -33,12 +35,7 @@ export class TransferWatch {
   constructor(private readonly ctx: ScreenContext) {
     const queue = ctx.session.queue;
     queue.checkRoom = true;
-    queue.onExists = (job, err) => this.askExists(job, err);
-    queue.onResumeRefused = (job, err) =>
-      ctx.confirm(
-        `${job.direction} ${this.name(job)}: ${err.message}\n\n` +
-          `Start over and replace the ${job.direction === 'put' ? 'server' : 'local'} file?`,
-      );
+    queue.onExists = (job, question) => this.askExists(job, question);
     queue.on('change', (job) => this.onChange(job));
   }
 
@@ -139,16 +136,28 @@ export class TransferWatch {
     }
   }
 
-  private async askExists(job: TransferJob, err: DestinationExistsError): Promise<ExistsChoice> {
-    if (this.existsForAll) return this.existsForAll;
-    const where = job.direction === 'put' ? 'on the server' : 'here';
-    const chosen = await this.ctx.choose(
-      `${job.direction} ${this.name(job)}: another file of that name is ${where} ` +
-        `(${err.message}).\n\nOverwrite it, keep both (the copy gets a new name), or skip?`,
-      EXISTS_CHOICES,
-      'skip',
-      true,
-    );
+  /**
+   * Overwrite, continue (resume), skip or rename; once the MD5-prefix rule
+   * has refused the file, the same without continue. A "for all" answer
+   * holds until the queue runs dry (continue only where it is offered).
+   */
+  private async askExists(job: TransferJob, q: ExistsQuestion): Promise<ExistsChoice> {
+    const all = this.existsForAll;
+    if (all && (q.resume || all !== 'resume')) return all;
+    const name = `${job.direction} ${this.name(job)}`;
+    let question: string;
+    if (q.resume) {
+      const where = job.direction === 'put' ? 'on the server' : 'here';
+      question =
+        `${name}: another file of that name is ${where} (${q.reason}).\n\n` +
+        'Overwrite it, continue it (resume: only if its start is proven by MD5 to be ' +
+        'this file), skip, or keep both (rename)?';
+    } else {
+      this.ctx.error(`${name}: ${q.reason}`);
+      question = `${name}: ${q.reason}.\n\nOverwrite it, skip, or keep both (rename)?`;
+    }
+    const choices = q.resume ? EXISTS_CHOICES : EXISTS_CHOICES.filter((c) => c.value !== 'resume');
+    const chosen = await this.ctx.choose(question, choices, 'skip', true);
     if (chosen.forAll) this.existsForAll = chosen.value;
     return chosen.value;
   }
