@@ -63,7 +63,11 @@ async function startDownload(
     await out.close();
   }
   if (have > 0 && options.overwrite === false) {
-    throw new DestinationExistsError('a different local file of that name exists');
+    throw new DestinationExistsError(
+      have > size
+        ? `larger than the server's: ${have} of ${size} bytes`
+        : "its content differs from the server's",
+    );
   }
   return { out: await fsp.open(localPath, 'w'), resumedFrom: 0, hash: createHash('md5') };
 }

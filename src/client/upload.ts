@@ -61,7 +61,11 @@ async function startUpload(
     }
   }
   if (remoteSize > 0 && options.overwrite === false) {
-    throw new DestinationExistsError('a different file of that name exists on the server');
+    throw new DestinationExistsError(
+      remoteSize > size
+        ? `larger than yours: ${remoteSize} of ${size} bytes`
+        : 'its content differs from yours',
+    );
   }
   const handle = await sftp.open(remotePath, OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC);
   return { handle, resumedFrom: 0, hash: createHash('md5') };

@@ -174,7 +174,7 @@ describe('client full screen: the queue', function () {
       await t.waitForText('another file of that name is on the server');
       t.write('c');
       await t.waitForText('Overwrite it, skip, or keep both (rename)?');
-      expect(t.text()).to.include('resume refused: a different file of that name');
+      expect(t.text()).to.include('resume refused: larger than yours: 204800 of 102400 bytes');
       t.write('s');
       await t.waitForText('put long.bin: skipped, the destination was kept');
       expect(await sha256File(remote('long.bin'))).to.equal(before);
