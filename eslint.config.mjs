@@ -40,14 +40,6 @@ const MAY_IMPORT = {
 /** What the client may use of the server's side: the codec, its constants, util/. */
 const CLIENT_MAY_IMPORT = ['sftp/codec.ts', 'sftp/constants.ts', 'util'];
 
-/*
- * Back-arrows tolerated while they are being removed: none today. An entry
- * ({ file, imports }) lets one file keep exactly the imports named (its other
- * imports stay checked); test/unit/layers.test.ts fails on an entry whose
- * import is gone, so that it gets deleted.
- */
-export const KNOWN_BACK_ARROWS = [];
-
 /** Depths of subfolders handled below a folder of src/ (src/client/ui/x.ts is depth 2). */
 const MAX_DEPTH = 4;
 
@@ -61,13 +53,12 @@ function target(name) {
 
 /**
  * The regex of specifiers that a file `depth` folders below src/ may not import: every path
- * that climbs to src/ (or above) and does not go on into an allowed target, less the exceptions.
+ * that climbs to src/ (or above) and does not go on into an allowed target.
  */
-function forbidden(depth, allowed, exceptions = []) {
+function forbidden(depth, allowed) {
   const up = '\\.\\./'.repeat(depth);
   const ok = allowed.map(target).join('|');
-  const skip = exceptions.map((e) => `(?!${escape(e)}(?:\\.js)?$)`).join('');
-  return `^${skip}(?:\\./)?${up}(?!${ok})`;
+  return `^(?:\\./)?${up}(?!${ok})`;
 }
 
 function zone(files, regex, message) {
@@ -107,12 +98,6 @@ function zones() {
   blocks.push(
     zone(['src/errors.ts'], '^\\.', 'src/errors.ts is for everyone and imports nothing of src/.'),
   );
-  for (const { file, imports } of KNOWN_BACK_ARROWS) {
-    const depth = file.split('/').length - 2;
-    const rule = rules.find((r) => file.startsWith(`src/${r.folder}/`));
-    if (!rule) throw new Error(`eslint.config.mjs: ${file} is in no zone`);
-    blocks.push(zone([file], forbidden(depth, rule.allowed, imports), rule.message));
-  }
   return blocks;
 }
 

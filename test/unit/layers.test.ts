@@ -7,10 +7,7 @@
  */
 import { expect } from 'chai';
 import { ESLint } from 'eslint';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import * as ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -51,11 +48,6 @@ const MAY_IMPORT: Record<Exclude<Folder, 'client'>, Target[]> = {
   config: ['util', 'errors.ts'],
   util: ['errors.ts'],
 };
-
-interface BackArrow {
-  file: string;
-  imports: string[];
-}
 
 let eslint: ESLint;
 
@@ -158,32 +150,5 @@ describe('layers (eslint.config.mjs)', function () {
   it('keeps errors.ts free of imports from src/', async function () {
     const code = probe(['./util/clip', './config/size']);
     expect(await reportedLines('src/errors.ts', code)).to.deep.equal([1, 2]);
-  });
-
-  it('lets a known back-arrow keep only the imports it names, while they exist', async function () {
-    const configUrl = pathToFileURL(path.join(ROOT, 'eslint.config.mjs')).href;
-    const config = (await import(configUrl)) as { KNOWN_BACK_ARROWS: BackArrow[] };
-    for (const { file, imports } of config.KNOWN_BACK_ARROWS) {
-      let text: string;
-      try {
-        text = await fsp.readFile(path.join(ROOT, file), 'utf8');
-      } catch {
-        expect.fail(
-          `${file} is gone: delete its entry from KNOWN_BACK_ARROWS in eslint.config.mjs`,
-        );
-      }
-      const specifiers = ts
-        .preProcessFile(text, true, true)
-        .importedFiles.map((f) => f.fileName.replace(/\.js$/, ''));
-      for (const spec of imports) {
-        expect(
-          specifiers,
-          `${file} no longer imports ${spec}: delete it from KNOWN_BACK_ARROWS`,
-        ).to.include(spec);
-      }
-      // Any other import from above is still reported in that file.
-      const code = probe(['../ssh/wire', ...imports]);
-      expect(await reportedLines(file, code), file).to.deep.equal([1]);
-    }
   });
 });
