@@ -70,3 +70,21 @@ export async function makeTree(root: string, files: number): Promise<void> {
 export function fixture(name: string): string {
   return path.join(__dirname, '..', '..', '..', 'test', 'integration', 'fixtures', name);
 }
+
+/** Bytes and number of the regular files below `dir` (directories and links not counted). */
+export async function regularFilesUnder(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      const sub = await regularFilesUnder(p);
+      bytes += sub.bytes;
+      files += sub.files;
+    } else if (e.isFile()) {
+      bytes += (await fsp.lstat(p)).size;
+      files++;
+    }
+  }
+  return { bytes, files };
+}

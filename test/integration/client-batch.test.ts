@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { sha256File, writeRandomFile } from '../helpers/files';
+import { waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
@@ -19,14 +20,6 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('client batch mode', function () {
@@ -322,9 +315,10 @@ describe('client batch mode', function () {
       });
       const r = await done;
       expect(r.code).to.equal(null);
-      await waitFor(
+      await waitUntil(
         'the server to see the client go',
         () => server.connections.list().length === 0,
+        10_000,
       );
       const partial = (await fsp.stat(remote(path.basename(file)))).size;
       expect(partial).to.be.greaterThan(0).and.lessThan(SIZE);

@@ -2,22 +2,16 @@
  * Saved hosts: the bookmark command writes hosts.json (under XDG_CONFIG_HOME,
  * mode 0600), `miniftp NAME` connects by it, and the file round-trips.
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { Bookmarks, bookmarksFile, describeBookmarks } from '../../src/client/bookmarks';
 import { applyBookmark, parseCliArgs } from '../../src/client/main/cli';
+import { runBatch, type ClientOutcome } from '../helpers/client-process';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ClientOutcome;
 
 describe('client bookmarks', function () {
   this.timeout(30_000);
@@ -27,24 +21,9 @@ describe('client bookmarks', function () {
   let config: string;
 
   const run = (dest: string, commands: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '-b', '-', '--accept-new-host-key', dest], {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH,
-          HOME: home,
-          XDG_CONFIG_HOME: config,
-          MINIFTP_PASSWORD: '123',
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(`${commands.join('\n')}\n`);
+    runBatch(['--accept-new-host-key', dest], commands, {
+      cwd: work,
+      env: { HOME: home, XDG_CONFIG_HOME: config },
     });
 
   before(async () => {

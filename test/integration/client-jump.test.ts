@@ -3,22 +3,16 @@
  * channel to the MiniFTP server; both host keys go through known hosts. The
  * jump host here is a small ssh2 server that allows direct-tcpip only.
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { Server, utils as sshUtils } from 'ssh2';
+import { runBatch, type ClientOutcome } from '../helpers/client-process';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ClientOutcome;
 
 describe('client through a jump host (-J)', function () {
   this.timeout(30_000);
@@ -59,20 +53,7 @@ describe('client through a jump host (-J)', function () {
   });
 
   const run = (args: string[], commands: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '-b', '-', ...args], {
-        cwd: work,
-        env: { PATH: process.env.PATH, HOME: work, MINIFTP_PASSWORD: '123', ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(`${commands.join('\n')}\n`);
-    });
+    runBatch(args, commands, { cwd: work, env: { HOME: work, ...env } });
 
   it('logs in through the jump host, checking both host keys', async () => {
     await fsp.writeFile(path.join(work, 'via.txt'), 'via\n');

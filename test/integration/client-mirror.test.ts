@@ -3,21 +3,15 @@
  * batch mode against a real server: what is transferred, what a second run
  * does (nothing), --delete, --dry-run, --checksum, -R, and the exit codes.
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { snapshotTree, writeRandomFile } from '../helpers/files';
+import { runBatch, type ClientOutcome } from '../helpers/client-process';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ClientOutcome;
 
 describe('client wildcards and mirror (batch mode)', function () {
   this.timeout(30_000);
@@ -27,23 +21,9 @@ describe('client wildcards and mirror (batch mode)', function () {
   let home: string;
 
   const batch = (commands: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [BIN, '-b', '-', '--accept-new-host-key', `zhangsan@127.0.0.1:${server.port}`],
-        {
-          cwd: local,
-          env: { PATH: process.env.PATH, HOME: home, MINIFTP_PASSWORD: '123' },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(`${commands.join('\n')}\n`);
+    runBatch(['--accept-new-host-key', `zhangsan@127.0.0.1:${server.port}`], commands, {
+      cwd: local,
+      env: { HOME: home },
     });
 
   const remote = (p: string): string => path.join(server.home('zhangsan'), p);

@@ -4,31 +4,16 @@
  * upload runs (the client reconnects by itself and finishes the upload by the
  * MD5-prefix rule), and a kick, after which it does not reconnect by itself.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { sha256File, writeRandomFile } from '../helpers/files';
+import { startClient, type StartedClient } from '../helpers/client-process';
+import { waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
 const MiB = 1024 * 1024;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('client reconnection (batch mode)', function () {
   this.timeout(60_000);
@@ -38,30 +23,11 @@ describe('client reconnection (batch mode)', function () {
   let home: string;
 
   /** Starts a batch client; `out` grows as it prints. */
-  const start = (
-    commands: string[],
-    args: string[] = [],
-  ): { child: ChildProcessWithoutNullStreams; out: () => string; done: Promise<Run> } => {
-    const child = spawn(
-      process.execPath,
-      [BIN, '-b', '-', '--accept-new-host-key', ...args, `zhangsan@127.0.0.1:${server.port}`],
-      {
-        cwd: local,
-        env: { PATH: process.env.PATH, HOME: home, MINIFTP_PASSWORD: '123' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
+  const start = (commands: string[], args: string[] = []): StartedClient =>
+    startClient(
+      ['-b', '-', '--accept-new-host-key', ...args, `zhangsan@127.0.0.1:${server.port}`],
+      { cwd: local, env: { HOME: home }, input: commands },
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<Run>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-    child.stdin.end(`${commands.join('\n')}\n`);
-    return { child, out: () => stdout, done };
-  };
 
   const remoteSize = (p: string): Promise<number> =>
     fsp.stat(path.join(server.home('zhangsan'), p)).then(
@@ -89,9 +55,10 @@ describe('client reconnection (batch mode)', function () {
     await fsp.writeFile(path.join(local, 'after.txt'), 'after\n');
     // 16 Mbit/s: the upload is still running when the server goes away.
     const client = start(['put big.bin', 'put after.txt', 'ls'], ['-l', '16000']);
-    await waitFor(
+    await waitUntil(
       'part of the upload on the server',
       async () => (await remoteSize('big.bin')) > MiB,
+      20_000,
     );
 
     const { port, dataDir } = server;
@@ -117,9 +84,10 @@ describe('client reconnection (batch mode)', function () {
     const file = path.join(local, 'big.bin');
     await writeRandomFile(file, 6 * MiB);
     const client = start(['-put big.bin', '-pwd', 'reconnect', 'put big.bin'], ['-l', '16000']);
-    await waitFor(
+    await waitUntil(
       'part of the upload on the server',
       async () => (await remoteSize('big.bin')) > MiB,
+      20_000,
     );
     server.connections.killUser('zhangsan', 'kicked by admin');
 

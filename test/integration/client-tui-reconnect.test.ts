@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { PtyTerminal } from '../helpers/pty-terminal';
+import { waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const BIN = path.resolve(__dirname, '../../../bin/miniftp.js');
@@ -60,11 +61,10 @@ describe('client full screen: lost connection', function () {
     expect(screen.split('\n')[0]).to.include('DISCONNECTED');
     // The server forgets the kicked connection once its socket has closed, which may come
     // after the client has drawn DISCONNECTED.
-    const deadline = Date.now() + 10_000;
-    while (server.connections.countForUser('zhangsan') !== 0) {
-      if (Date.now() > deadline) throw new Error('the kicked connection is still counted');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil(
+      'the server to forget the kicked connection',
+      () => server.connections.countForUser('zhangsan') === 0,
+    );
     expect(t.text().split('\n')[0]).to.not.include('RECONNECTING');
 
     t.write(':reconnect\r');

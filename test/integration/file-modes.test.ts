@@ -12,6 +12,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { regularFilesUnder } from '../helpers/files';
 import { haveOpenSsh, sftpBatch, sshExec, type ClientRun } from '../helpers/openssh';
 import { logLines, waitForLog, waitUntil } from '../helpers/probe';
 import { makeDataDir, testServerArgs } from '../helpers/server';
@@ -34,24 +35,6 @@ function procStatus(pid: number, field: string): string {
 
 function hasCap(pid: number, cap: number): boolean {
   return ((BigInt(`0x${procStatus(pid, 'CapEff')}`) >> BigInt(cap)) & 1n) === 1n;
-}
-
-/** Bytes and regular files below `dir`, as root sees them. */
-async function diskUsage(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
-  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      const sub = await diskUsage(p);
-      bytes += sub.bytes;
-      files += sub.files;
-    } else if (e.isFile()) {
-      bytes += (await fsp.lstat(p)).size;
-      files++;
-    }
-  }
-  return { bytes, files };
 }
 
 /** Runs the server command to its end (it is expected to refuse to start). */
@@ -196,7 +179,7 @@ describe('file modes', function () {
       expect(run.code, run.stderr).to.equal(0);
       const before = await sshExec(server?.port ?? 0, ADMIN, ['usage', 'zhangsan', '--json']);
       const had = (JSON.parse(before.stdout) as Array<{ usedBytes: number; usedFiles: number }>)[0];
-      const hidden = await diskUsage(path.join(home, 'hidden'));
+      const hidden = await regularFilesUnder(path.join(home, 'hidden'));
       expect(hidden.files).to.equal(1);
 
       await stop(server);

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { connect } from '../../src/client/connect';
 import { upload } from '../../src/client/transfer';
-import { sha256File, writeRandomFile } from '../helpers/files';
+import { regularFilesUnder, sha256File, writeRandomFile } from '../helpers/files';
 import { sshExec } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
 import { makeDataDir } from '../helpers/server';
@@ -27,24 +27,6 @@ interface UsageRow {
   usedBytes: number;
   usedFiles: number;
   scannedAt: string | null;
-}
-
-/** What the home holds on disk: bytes of regular files and how many there are. */
-async function diskUsage(dir: string): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
-  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      const sub = await diskUsage(p);
-      bytes += sub.bytes;
-      files += sub.files;
-    } else if (e.isFile()) {
-      bytes += (await fsp.stat(p)).size;
-      files++;
-    }
-  }
-  return { bytes, files };
 }
 
 describe('hardening: crash during an upload', function () {
@@ -99,7 +81,7 @@ describe('hardening: crash during an upload', function () {
     const startedAt = new Date();
     server = await startServerProcess(dataDir);
     const port = server.port;
-    const disk = await diskUsage(home);
+    const disk = await regularFilesUnder(home);
     let row: UsageRow | undefined;
     await waitUntil('the start-up rescan', async () => {
       const run = await sshExec(port, { user: 'admin', password: 'password' }, [

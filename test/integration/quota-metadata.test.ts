@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { Status } from '../../src/sftp/constants';
 import { sftpBatch, sshExec, type ClientRun, type Credentials } from '../helpers/openssh';
+import { expectLedgerMatchesDisk, ledger, setQuota } from '../helpers/quota';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { call, connectClient, endClient, expectFailure, openSftp } from '../helpers/ssh-client';
 
@@ -22,52 +23,6 @@ const creds: Credentials = { user: USER, password: '123' };
 const ADMIN: Credentials = { user: 'admin', password: 'password' };
 const FILES_MESSAGE = /quota exceeded: (\d+) of (\d+) files used/;
 const BYTES_MESSAGE = /quota exceeded: [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) used/;
-
-interface Usage {
-  bytes: number;
-  files: number;
-}
-
-/**
- * The rule, measured independently of the server: regular files by size per
- * name, each directory below the home 4 KiB, each symlink its target's length
- * with a target stored absolute below the home counted from the home.
- */
-async function diskUsage(home: string, dir = home): Promise<Usage> {
-  const total: Usage = { bytes: 0, files: 0 };
-  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    total.files += 1;
-    if (entry.isDirectory()) {
-      const sub = await diskUsage(home, full);
-      total.bytes += DIR + sub.bytes;
-      total.files += sub.files;
-    } else if (entry.isSymbolicLink()) {
-      const stored = await fsp.readlink(full);
-      const shown = stored.startsWith(`${home}/`) ? stored.slice(home.length) : stored;
-      total.bytes += Buffer.byteLength(shown);
-    } else {
-      total.bytes += (await fsp.lstat(full)).size;
-    }
-  }
-  return total;
-}
-
-function ledger(server: TestServer): Usage {
-  const u = server.quota.get(USER);
-  return { bytes: u.bytes, files: u.files };
-}
-
-async function expectLedgerMatchesDisk(server: TestServer): Promise<Usage> {
-  const disk = await diskUsage(await fsp.realpath(server.home(USER)));
-  expect(ledger(server), 'the ledger against the disk').to.deep.equal(disk);
-  return disk;
-}
-
-function setQuota(server: TestServer, bytes: number, files = 0): void {
-  server.store.users.setQuota(USER, bytes, files);
-  server.quota.refreshLimits(USER);
-}
 
 function expectSuccess(run: ClientRun): void {
   expect(run.code, `sftp failed:\n${run.stderr}\n${run.stdout}`).to.equal(0);

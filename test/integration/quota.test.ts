@@ -13,6 +13,7 @@ import type { Client, OpenMode, SFTPWrapper } from 'ssh2';
 import { openStore } from '../../src/store/sqlite-store';
 import { Status } from '../../src/sftp/constants';
 import { sftpBatch, type ClientRun, type Credentials } from '../helpers/openssh';
+import { expectLedgerMatchesDisk, ledger, quotaUsage, setQuota } from '../helpers/quota';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { call, connectClient, endClient, expectFailure, openSftp } from '../helpers/ssh-client';
 import { sha256File, writeRandomFile } from '../helpers/files';
@@ -21,52 +22,6 @@ const MiB = 1024 * 1024;
 const USER = 'zhangsan';
 const creds: Credentials = { user: USER, password: '123' };
 const QUOTA_MESSAGE = /quota exceeded: [\d.]+ (B|KiB|MiB|GiB) of [\d.]+ (B|KiB|MiB|GiB) used/;
-
-interface Usage {
-  bytes: number;
-  files: number;
-}
-
-/**
- * What the quota counts, measured independently of the server: every regular
- * file's size, per name; each directory below `dir` as a file of 4 KiB; each
- * symlink as a file of its target's length (these tests make only links whose
- * targets are stored as given).
- */
-async function diskUsage(dir: string): Promise<Usage> {
-  const total: Usage = { bytes: 0, files: 0 };
-  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const sub = await diskUsage(full);
-      total.bytes += sub.bytes + 4096;
-      total.files += sub.files + 1;
-    } else if (entry.isSymbolicLink()) {
-      total.bytes += Buffer.byteLength(await fsp.readlink(full));
-      total.files += 1;
-    } else if (entry.isFile()) {
-      total.bytes += (await fsp.lstat(full)).size;
-      total.files += 1;
-    }
-  }
-  return total;
-}
-
-function ledger(server: TestServer): Usage {
-  const u = server.quota.get(USER);
-  return { bytes: u.bytes, files: u.files };
-}
-
-async function expectLedgerMatchesDisk(server: TestServer): Promise<Usage> {
-  const disk = await diskUsage(server.home(USER));
-  expect(ledger(server), 'the ledger against the disk').to.deep.equal(disk);
-  return disk;
-}
-
-function setQuota(server: TestServer, bytes: number, files = 0): void {
-  server.store.users.setQuota(USER, bytes, files);
-  server.quota.refreshLimits(USER);
-}
 
 function expectSuccess(run: ClientRun): void {
   expect(run.code, `sftp failed:\n${run.stderr}\n${run.stdout}`).to.equal(0);
@@ -531,7 +486,7 @@ describe('quota: persisted across restarts and rebuilt from disk', function () {
       await expectLedgerMatchesDisk(server);
       // Removed while open: no name left for a scan to find, but its bytes are on the disk.
       await call((cb) => sftp.unlink('/open.bin', cb));
-      const disk = await diskUsage(server.home(USER));
+      const disk = await quotaUsage(await fsp.realpath(server.home(USER)));
       await server.quota.rescan(USER);
       expect(ledger(server)).to.deep.equal({ bytes: disk.bytes + MiB, files: disk.files });
       await call((cb) => sftp.write(h, data, 0, data.length, MiB, cb));
