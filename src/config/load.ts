@@ -129,6 +129,8 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  duration: 'TIME',
+  'cidr-list': 'LIST',
 };
 
 const HELP_INDENT = '      ';
@@ -390,6 +392,12 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       banTime: num('limits.banTime'),
       accountLockThreshold: num('limits.accountLockThreshold'),
       accountLockTime: num('limits.accountLockTime'),
+    },
+    balancer: {
+      proxyProtocol: read('balancer.proxyProtocol', isBoolean),
+      trustedProxies: text('balancer.trustedProxies'),
+      proxyHeaderTimeout: num('balancer.proxyHeaderTimeout'),
+      drainTimeout: num('balancer.drainTimeout'),
     },
   };
 }

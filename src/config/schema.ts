@@ -1,8 +1,9 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `balancer` in balancer-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
+import { balancerSchema } from './balancer-schema';
 import { limitsSchema } from './limits-schema';
 import type { Config } from './types';
 
@@ -188,6 +189,7 @@ export function configSchema(): ConfigSchema {
       },
     },
     limits: limitsSchema(),
+    balancer: balancerSchema(),
   };
 }
 
