@@ -75,7 +75,12 @@ export class ProxyFront {
    * A balancer's TCP check that connects and closes without a byte is not logged.
    */
   accept(socket: net.Socket, admit: (origin: Origin) => void): void {
-    const from = socket.remoteAddress ?? 'unknown';
+    const from = socket.remoteAddress;
+    if (from === undefined) {
+      // Reset before it was looked at (HAProxy's TCP check connects and resets).
+      socket.destroy();
+      return;
+    }
     const refuse = (reason: string): void => {
       this.o.logger.warn('connection.refused', { ip: from, reason });
       socket.destroy();
