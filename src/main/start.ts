@@ -308,7 +308,7 @@ export async function startServer(
     const connections = new ConnectionRegistry();
     const handles = openFilesBudget(config, logger);
     // The console's `drain` reaches the server built below.
-    let drain: RunningServer['drain'] | undefined;
+    const late: { drain?: RunningServer['drain'] } = {};
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
@@ -341,8 +341,8 @@ export async function startServer(
         defaultQuota: config.users.defaultQuota,
         defaultFileQuota: config.users.defaultFileQuota,
         drain: (seconds) => {
-          if (!drain) throw MiniftpError.busy('the server is still starting');
-          return drain(seconds);
+          if (!late.drain) throw MiniftpError.busy('the server is still starting');
+          return late.drain(seconds);
         },
       }),
     });
@@ -373,13 +373,13 @@ export async function startServer(
       })();
       return closing;
     };
-    drain = (timeoutSeconds = config.balancer.drainTimeout) => {
+    const drain: RunningServer['drain'] = (timeoutSeconds = config.balancer.drainTimeout) => {
       if (draining) return { ...draining, already: true };
       draining = { timeoutSeconds, already: false };
       void ssh.drain(timeoutSeconds, DRAIN_REASON).then(close);
       return draining;
     };
-    const drainNow = drain;
+    late.drain = drain;
     return {
       host: address.address,
       port: address.port,
@@ -392,7 +392,7 @@ export async function startServer(
       scanned,
       hashingStats: () => hashing.stats,
       close,
-      drain: (timeoutSeconds) => drainNow(timeoutSeconds),
+      drain,
       stopped,
     };
   } catch (err) {

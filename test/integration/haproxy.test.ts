@@ -3,6 +3,12 @@
  * `check`): the client's address from the PROXY header is the one the console's
  * `sessions`, the log and the bans see; health checks leave no trace (the
  * header's own cases, straight from sockets: proxy-protocol.test.ts).
+ *
+ * Draining: SIGTERM (or the console's `drain`) closes the listening socket, so
+ * HAProxy's check marks the node down and sends no new connections; running
+ * uploads finish, or at the drain timeout are ended with a reason OpenSSH's
+ * sftp prints, and resume on the next node through the MD5-prefix rule. The
+ * process exits 0 either way.
  */
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
@@ -10,12 +16,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { connect } from '../../src/client/connect';
+import { upload } from '../../src/client/transfer';
+import { V2_SIGNATURE } from '../../src/ssh/proxy-header';
 import { sha256File, writeRandomFile } from '../helpers/files';
-import { haveHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy';
+import { freePort, haveHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy';
 import { haveOpenSsh, sftpBatch, sshExec, type ClientRun } from '../helpers/openssh';
 import { logLines, waitForLog, waitUntil } from '../helpers/probe';
-import { startTestServer, type TestServer } from '../helpers/server';
-import { V2_SIGNATURE } from '../../src/ssh/proxy-header';
+import { makeDataDir, startTestServer, type TestServer } from '../helpers/server';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 
 const USER = { user: 'zhangsan', password: '123' };
 const ADMIN = { user: 'admin', password: 'password' };
@@ -226,5 +235,158 @@ describe('behind HAProxy with PROXY protocol v1 (send-proxy)', function () {
     const login = await waitForLog(ctx.server().dataDir, 'login.ok', { user: 'zhangsan' });
     expect(login.ip).to.equal('127.0.0.2');
     expect((await ctx.haproxy().status()).s1).to.equal('UP');
+  });
+});
+
+const MiB = 1024 * 1024;
+const BALANCED = ['--proxy-protocol', '--trusted-proxies', '127.0.0.1'];
+const REASON = 'server is shutting down for maintenance; reconnect to continue';
+
+async function sizeOf(file: string): Promise<number> {
+  return fsp.stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+}
+
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('draining a node behind HAProxy', function () {
+  this.timeout(90000);
+  let dataDir = '';
+  let local = '';
+  let haproxy: Haproxy | undefined;
+  const nodes: ServerProcess[] = [];
+
+  beforeEach(async function () {
+    if (!haveHaproxy() || !(await haveOpenSsh())) {
+      console.log('      (haproxy or OpenSSH is not installed here, skipping)');
+      this.skip();
+    }
+    dataDir = await makeDataDir();
+    local = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-drain-local-'));
+  });
+
+  afterEach(async function () {
+    await haproxy?.stop();
+    haproxy = undefined;
+    for (const node of nodes.splice(0)) {
+      if (node.child.exitCode === null && node.child.signalCode === null) {
+        node.child.kill('SIGKILL');
+        await node.exited;
+      }
+    }
+    if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
+    if (local) await fsp.rm(local, { recursive: true, force: true });
+  });
+
+  async function startNode(flags: string[]): Promise<ServerProcess> {
+    const node = await startServerProcess(dataDir, [...BALANCED, ...flags]);
+    nodes.push(node);
+    return node;
+  }
+
+  async function statusOf(name: string): Promise<string> {
+    return (await (haproxy as Haproxy).status())[name] ?? '';
+  }
+
+  it('SIGTERM with an upload running: it finishes, HAProxy marks the node down, new connections are refused, exit 0', async function () {
+    const node = await startNode(['--drain-timeout', '60s']);
+    haproxy = await startHaproxy({ servers: [{ name: 's1', port: node.port }] });
+    await waitUntil('s1 up', async () => (await statusOf('s1')) === 'UP');
+    const file = path.join(local, 'big.bin');
+    await writeRandomFile(file, 3 * MiB);
+    const remote = path.join(dataDir, 'docs', 'zhangsan', 'big.bin');
+    // 8192 Kbit/s: about three seconds for the whole file.
+    const uploading = sftpBatch(haproxy.port, USER, ['put big.bin'], {
+      cwd: local,
+      extraArgs: ['-l', '8192'],
+    });
+    let finished = false;
+    void uploading.then(() => (finished = true));
+    await waitUntil('the upload under way', async () => (await sizeOf(remote)) > 0);
+    expect(finished, 'the upload ended before the drain started').to.equal(false);
+    node.child.kill('SIGTERM');
+
+    await waitUntil('HAProxy marks s1 down', async () => (await statusOf('s1')).startsWith('DOWN'));
+    expect(await refusesConnections(node.port)).to.equal(true);
+    const turnedAway = await sftpBatch(haproxy.port, USER, ['ls'], {});
+    expect(turnedAway.code).to.not.equal(0);
+
+    const done = await uploading;
+    expect(done.code, done.stderr).to.equal(0);
+    expect(await sha256File(remote)).to.equal(await sha256File(file));
+    const end = await node.exited;
+    expect(end.code, end.stderr).to.equal(0);
+    const events = (await logLines(dataDir)).map((l) => String(l.event));
+    expect(events).to.include.members(['server.signal', 'server.draining', 'server.stopped']);
+    expect(events).to.not.include('server.drain_timeout');
+  });
+
+  it('`drain --timeout 1s` from the console: the upload still running is ended with the reason sftp prints, and resumes on the next node', async function () {
+    const nextPort = await freePort();
+    const first = await startNode(['--drain-timeout', '60s']);
+    haproxy = await startHaproxy({
+      servers: [
+        { name: 'a', port: first.port },
+        { name: 'b', port: nextPort },
+      ],
+    });
+    await waitUntil('a up, b down', async () => {
+      const s = await haproxy?.status();
+      return s?.a === 'UP' && (s.b ?? '').startsWith('DOWN');
+    });
+    const file = path.join(local, 'big.bin');
+    await writeRandomFile(file, 8 * MiB);
+    const remote = path.join(dataDir, 'docs', 'zhangsan', 'big.bin');
+    // 2048 Kbit/s: half a minute for the whole file, far more than the drain allows.
+    const uploading = sftpBatch(haproxy.port, USER, ['put big.bin'], {
+      cwd: local,
+      extraArgs: ['-l', '2048'],
+    });
+    await waitUntil('the upload under way', async () => (await sizeOf(remote)) > 256 * 1024);
+    const drained = await sshExec(haproxy.port, ADMIN, ['drain', '--timeout', '1s']);
+    expect(drained.code, drained.stderr).to.equal(0);
+    expect(drained.stdout).to.match(/draining: no new connections/);
+
+    const cut = await uploading;
+    expect(cut.code).to.not.equal(0);
+    expect(cut.stderr).to.include(REASON);
+    const end = await first.exited;
+    expect(end.code, end.stderr).to.equal(0);
+    const partial = await sizeOf(remote);
+    expect(partial)
+      .to.be.above(0)
+      .and.below(8 * MiB);
+    const timedOut = (await logLines(dataDir)).find((l) => l.event === 'server.drain_timeout');
+    expect(timedOut, 'the drain timed out').to.not.equal(undefined);
+
+    // The next node (here the upgraded one, on the same data directory).
+    const next = await startNode(['--port', String(nextPort)]);
+    await waitUntil('b up', async () => (await statusOf('b')) === 'UP');
+    const conn = await connect({
+      host: '127.0.0.1',
+      port: haproxy.port,
+      username: USER.user,
+      password: USER.password,
+    });
+    try {
+      const result = await upload(conn.sftp, file, '/big.bin', { resume: 'auto' });
+      expect(result.resumedFrom).to.equal(partial);
+      expect(result.verified).to.equal(true);
+    } finally {
+      await conn.close();
+    }
+    expect(await sha256File(remote)).to.equal(await sha256File(file));
+    next.child.kill('SIGTERM');
+    expect((await next.exited).code).to.equal(0);
   });
 });
