@@ -30,6 +30,8 @@ export function freePort(): Promise<number> {
 
 export interface BackendServer {
   readonly name: string;
+  /** 127.0.0.1 unless given. */
+  readonly host?: string;
   readonly port: number;
 }
 
@@ -37,8 +39,10 @@ export interface HaproxyOptions {
   servers: readonly BackendServer[];
   /** The server line's PROXY option: `send-proxy-v2` (default) or `send-proxy` (version 1). */
   proxy?: 'send-proxy-v2' | 'send-proxy';
-  /** Health check interval, like "100ms". */
+  /** Health checks: interval (like "100ms"), failures to mark a server down, successes to mark it up. */
   inter?: string;
+  fall?: number;
+  rise?: number;
 }
 
 export interface Haproxy {
@@ -50,10 +54,13 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
-/** The config a test runs HAProxy with, as docs/deploy.md shows it. */
-export function haproxyConfig(o: HaproxyOptions & { frontPort: number; socket: string }): string {
+/**
+ * The config HAProxy runs with here; docs/deploy.md shows the same text for
+ * two nodes (a unit test holds them together).
+ */
+export function haproxyConfig(o: HaproxyOptions & { bind: string; socket: string }): string {
   const proxy = o.proxy ?? 'send-proxy-v2';
-  const inter = o.inter ?? '100ms';
+  const checks = `check inter ${o.inter ?? '100ms'} fall ${o.fall ?? 1} rise ${o.rise ?? 1}`;
   return [
     'global',
     '  maxconn 1000',
@@ -66,12 +73,12 @@ export function haproxyConfig(o: HaproxyOptions & { frontPort: number; socket: s
     '  timeout server 1h',
     '',
     'frontend sftp',
-    `  bind 127.0.0.1:${o.frontPort}`,
+    `  bind ${o.bind}`,
     '  default_backend miniftp',
     '',
     'backend miniftp',
     ...o.servers.map(
-      (s) => `  server ${s.name} 127.0.0.1:${s.port} ${proxy} check inter ${inter} fall 1 rise 1`,
+      (s) => `  server ${s.name} ${s.host ?? '127.0.0.1'}:${s.port} ${proxy} ${checks}`,
     ),
     '',
   ].join('\n');
@@ -82,7 +89,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-haproxy-'));
   const socket = path.join(dir, 'admin.sock');
   const frontPort = await freePort();
-  const config = haproxyConfig({ ...o, frontPort, socket });
+  const config = haproxyConfig({ ...o, bind: `127.0.0.1:${frontPort}`, socket });
   const file = path.join(dir, 'haproxy.cfg');
   await fsp.writeFile(file, config);
   const child: ChildProcess = spawn(HAPROXY, ['-db', '-f', file], {

@@ -57,6 +57,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Clien
   });
 }
 
+/** HAProxy and OpenSSH's clients, which .ci/run installs: a missing one fails, naming its package. */
+async function requireTools(): Promise<void> {
+  if (!haveHaproxy()) throw new Error('haproxy is not installed: apt-get install haproxy');
+  if (!(await haveOpenSsh())) throw new Error('sftp is not installed: apt-get install openssh-client');
+}
+
 interface SessionRow {
   id: string;
   user: string | null;
@@ -73,11 +79,7 @@ function useBalancedServer(
   let haproxy: Haproxy | undefined;
   let local = '';
   before(async function () {
-    if (!haveHaproxy() || !(await haveOpenSsh())) {
-      // CI installs both (.ci/run); a developer machine may lack them.
-      console.log('      (haproxy or OpenSSH is not installed here, skipping)');
-      this.skip();
-    }
+    await requireTools();
     server = await startTestServer({
       flags: ['--proxy-protocol', '--trusted-proxies', '127.0.0.1', ...flags],
     });
@@ -267,10 +269,7 @@ describe('draining a node behind HAProxy', function () {
   const nodes: ServerProcess[] = [];
 
   beforeEach(async function () {
-    if (!haveHaproxy() || !(await haveOpenSsh())) {
-      console.log('      (haproxy or OpenSSH is not installed here, skipping)');
-      this.skip();
-    }
+    await requireTools();
     dataDir = await makeDataDir();
     local = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-drain-local-'));
   });
@@ -359,7 +358,7 @@ describe('draining a node behind HAProxy', function () {
 
     const cut = await uploading;
     expect(cut.code).to.not.equal(0);
-    expect(cut.stderr).to.include(REASON);
+    expect(cut.stderr).to.include(`miniftp: disconnected: ${REASON}`);
     const end = await first.exited;
     expect(end.code, end.stderr).to.equal(0);
     const partial = await sizeOf(remote);
