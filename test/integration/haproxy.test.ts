@@ -60,7 +60,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Clien
 /** HAProxy and OpenSSH's clients, which .ci/run installs: a missing one fails, naming its package. */
 async function requireTools(): Promise<void> {
   if (!haveHaproxy()) throw new Error('haproxy is not installed: apt-get install haproxy');
-  if (!(await haveOpenSsh())) throw new Error('sftp is not installed: apt-get install openssh-client');
+  if (!(await haveOpenSsh()))
+    throw new Error('sftp is not installed: apt-get install openssh-client');
 }
 
 interface SessionRow {
