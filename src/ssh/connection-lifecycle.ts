@@ -231,6 +231,9 @@ export class ConnectionLifecycle {
       channel.once('close', () => {
         if (--left === 0) finish();
       });
+      // A channel that has finished already (a console command that ended the
+      // server) is only waited for: writing to it would fail after the fact.
+      if (channel.writableEnded || channel.stderr.writableEnded) continue;
       try {
         const eol = this.onTerminal.has(channel) ? '\r\n' : '\n';
         channel.stderr.write(`miniftp: disconnected: ${reason}${eol}`);

@@ -13,6 +13,7 @@ import { TLV, V2_SIGNATURE } from '../../src/ssh/proxy-header';
 import { logLines, waitForLog } from '../helpers/probe';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server';
 import { endClient } from '../helpers/ssh-client';
+import { sshExec } from '../helpers/openssh';
 
 const IDENT = Buffer.from('SSH-2.0-OpenSSH_9.2\r\n');
 
@@ -210,6 +211,40 @@ describe('PROXY protocol from trusted balancers', function () {
       expect(failed).to.match(/proxyProtocol is on but trustedProxies is empty/);
     } finally {
       await fsp.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the console's drain", function () {
+  this.timeout(30000);
+
+  it('refuses a timeout that is not a duration; with one, stops accepting and stops the server', async function () {
+    const server = await startTestServer();
+    try {
+      const admin = { user: 'admin', password: 'password' };
+      const bad = await sshExec(server.port, admin, ['drain', '--timeout', 'soon']);
+      expect(bad.code).to.not.equal(0);
+      expect(bad.stderr).to.include("--timeout must be a duration like 90s, 5m or 1h (got 'soon')");
+      const drained = await sshExec(server.port, admin, ['drain', '--timeout', '0', '--json']);
+      expect(drained.code, drained.stderr).to.equal(0);
+      expect(JSON.parse(drained.stdout)).to.deep.equal({
+        draining: true,
+        already: false,
+        timeout: 0,
+      });
+      await server.stopped;
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port: server.port }, () => {
+          s.destroy();
+          resolve(false);
+        });
+        s.once('error', () => resolve(true));
+      });
+      expect(refused).to.equal(true);
+      const events = (await logLines(server.dataDir)).map((l) => String(l.event));
+      expect(events).to.include.members(['server.draining', 'server.stopped']);
+    } finally {
+      await server.stop();
     }
   });
 });
