@@ -8,8 +8,8 @@ import { INNER_ENV, findSetpriv, planLaunch, reexec } from './launch';
 import { effectiveCapabilities } from './privileges';
 import { missingRuntimeSettings } from './runtime';
 
-/** Signals closer together than this, under setpriv, are one signal delivered twice. */
-const DUPLICATE_MS = 1000;
+/** SIGTERMs closer together than this (ms), under setpriv, are one signal delivered twice. */
+const DUPLICATE_MS = 300;
 
 export async function main(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
@@ -60,8 +60,8 @@ export async function main(argv: string[]): Promise<number> {
       return;
     }
     // Under setpriv a supervisor that signals the whole group (systemd) reaches this
-    // process twice, directly and through the outer one: the same signal within a
-    // second is that one signal, not a second one.
+    // process twice, directly and through the outer one, a few milliseconds apart:
+    // within DUPLICATE_MS that is one signal, not a second one.
     if (inner && signal === 'SIGTERM' && Date.now() - (drainingSince ?? 0) < DUPLICATE_MS) return;
     // SIGINT, or a second SIGTERM: stop at once.
     stopping = true;
