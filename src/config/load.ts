@@ -130,6 +130,8 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   bool: '',
   'log-level': 'LEVEL',
   'store-url': 'URL',
+  duration: 'TIME',
+  'cidr-list': 'LIST',
 };
 
 const HELP_INDENT = '      ';
@@ -396,6 +398,12 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       banTime: num('limits.banTime'),
       accountLockThreshold: num('limits.accountLockThreshold'),
       accountLockTime: num('limits.accountLockTime'),
+    },
+    balancer: {
+      proxyProtocol: read('balancer.proxyProtocol', isBoolean),
+      trustedProxies: text('balancer.trustedProxies'),
+      proxyHeaderTimeout: num('balancer.proxyHeaderTimeout'),
+      drainTimeout: num('balancer.drainTimeout'),
     },
   };
 }

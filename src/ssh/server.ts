@@ -23,6 +23,7 @@ import { CIPHERS, CipherOffers } from './cipher-offer';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import type { HostKey } from './host-keys';
+import { ProxyFront, trustedList, type Origin } from './proxy-front';
 import { clip } from '../util/clip';
 import { SessionRouter } from './session-router';
 import {
@@ -72,11 +73,23 @@ export class MiniftpSshServer {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly router: SessionRouter;
   private readonly offers: CipherOffers;
+  /** Reads the PROXY header first, when connections come through a balancer. */
+  private readonly front: ProxyFront | undefined;
+  /** Resolves once the listener is closed and every socket it accepted is gone. */
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
     const { limits } = o.config;
     this.offers = new CipherOffers(o.config.ssh.gcmForOpenssh);
     this.admission = new Admission({ limits, throttle: o.throttle, logger: o.logger });
+    const { balancer } = o.config;
+    this.front = balancer.proxyProtocol
+      ? new ProxyFront({
+          trusted: trustedList(balancer.trustedProxies),
+          headerTimeout: balancer.proxyHeaderTimeout,
+          logger: o.logger,
+        })
+      : undefined;
     this.lifecycle = new ConnectionLifecycle({
       limits,
       logger: o.logger,
@@ -131,12 +144,45 @@ export class MiniftpSshServer {
 
   /** Stops accepting, ends every connection, resolves when all sockets are gone. */
   close(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    return this.lifecycle.shutdown(stopped, this.admission.sockets());
+    return this.lifecycle.shutdown(this.stopAccepting(), this.admission.sockets());
+  }
+
+  /**
+   * Stops accepting (the listening socket closes, so a balancer's check fails
+   * and it sends no new connections), lets the open connections run for up to
+   * `timeoutSeconds`, then ends those left with `reason`. Resolves when all
+   * sockets are gone.
+   */
+  drain(timeoutSeconds: number, reason: string): Promise<void> {
+    const stopped = this.stopAccepting();
+    this.o.logger.info('server.draining', {
+      connections: this.o.connections.list().length,
+      timeout: timeoutSeconds,
+    });
+    return this.lifecycle.drain(stopped, () => this.admission.sockets(), {
+      timeoutMs: timeoutSeconds * 1000,
+      reason,
+    });
+  }
+
+  private stopAccepting(): Promise<void> {
+    this.stopped ??= new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    this.front?.close();
+    return this.stopped;
   }
 
   private onSocket(socket: net.Socket): void {
-    const peer = this.admission.admit(socket);
+    if (this.front) this.front.accept(socket, (origin) => this.admit(socket, origin));
+    else this.admit(socket);
+  }
+
+  private admit(socket: net.Socket, origin?: Origin): void {
+    // A header read may end after the server stopped accepting.
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const peer = this.admission.admit(socket, origin);
     if (!peer) return;
     // Nagle's algorithm holds back the small packets of the SSH handshake and
     // of SFTP replies: with it, uploads and logins are several times slower.
@@ -174,12 +220,12 @@ export class MiniftpSshServer {
     const conn: ConnectionInfo = {
       id: this.o.connections.newId(),
       ip,
-      port,
+      port: peer?.port ?? port,
       since: new Date(),
       clientIdent,
       user: undefined,
       method: undefined,
-      kill: (reason: string) => this.lifecycle.kick(conn, client, reason),
+      kill: (reason: string) => this.lifecycle.kick(conn, reason, () => endWith(reason)),
     };
     this.lifecycle.opened(conn);
 
