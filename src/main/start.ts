@@ -347,7 +347,7 @@ export async function startServer(
           await ssh.close();
           await hashing.close();
           await scanned.catch(() => undefined);
-          quota.stop();
+          await quota.stop();
           await ledger.close();
           store.close();
           logger.info('server.stopped');
