@@ -12,7 +12,12 @@ import type { ResumableFs, ResumeRequest, UploadTracker, WrittenFile } from '../
 import type { VFile, WriteObserver } from '../vfs/vfile';
 import { BackgroundMd5 } from './background-md5';
 import { PrefixHasher, type DeferredHash } from './prefix-hasher';
-import { resumeUpload } from './resume';
+import { WRITER_WAIT_MS, resumeUpload } from './resume';
+import { WriterLeases, type SharingOptions } from './writer-leases';
+import { leasedObserver } from './leased-observer';
+import type { Md5State } from './background-md5';
+import type { UploadCheckpoint } from '../store/upload-share-types';
+import { MiniftpError, describeError } from '../errors';
 
 /** A deferred hash, under the path its file has now (renames move it). */
 interface PendingHash {
@@ -52,15 +57,28 @@ export class UploadLedger implements UploadTracker {
   private readonly pending = new Set<PendingHash>();
   private closing = false;
 
-  /** `hashing`: where a resume computes the MD5 of a prefix no record describes. */
+  /** Set when the store is shared with other processes (see writer-leases.ts). */
+  private readonly leases: WriterLeases | undefined;
+
+  /**
+   * `hashing`: where a resume computes the MD5 of a prefix no record describes. `sharing`: the
+   * store is shared with other processes, which may write records, leases and checkpoints.
+   */
   constructor(
     private readonly store: Store,
     private readonly hashing: HashPool,
-  ) {}
+    private readonly sharing?: SharingOptions,
+  ) {
+    if (sharing) {
+      this.leases = new WriterLeases(sharing);
+      this.leases.start();
+    }
+  }
 
   /** Stops the hashing thread (server shutdown); digests still in progress are dropped. */
   async close(): Promise<void> {
     this.closing = true;
+    this.leases?.close();
     for (const p of this.pending) p.cancelled = true;
     await this.background.close();
     await Promise.all([...this.pending].map((p) => p.done));
@@ -68,6 +86,8 @@ export class UploadLedger implements UploadTracker {
 
   private pathsOf(user: string): Set<string> {
     let set = this.known.get(user);
+    // Other processes write records too: what this one loaded once would go stale.
+    if (this.sharing) set = undefined;
     if (!set) {
       set = new Set(this.store.uploads.paths(user));
       this.known.set(user, set);
@@ -76,6 +96,7 @@ export class UploadLedger implements UploadTracker {
   }
 
   private forget(user: string, path: string): void {
+    this.dropCheckpoints(user, path);
     const set = this.pathsOf(user);
     if (!set.has(path)) return;
     this.store.uploads.delete(user, path);
@@ -83,6 +104,9 @@ export class UploadLedger implements UploadTracker {
   }
 
   private moved(user: string, from: string, to: string): void {
+    // A moved upload is resumed from its record or from the disk, not from a checkpoint.
+    this.dropCheckpoints(user, from);
+    this.dropCheckpoints(user, to);
     const set = this.pathsOf(user);
     const touched = [...set].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to));
     if (!touched) return;
@@ -91,14 +115,52 @@ export class UploadLedger implements UploadTracker {
   }
 
   observe(user: string, path: string, file: WrittenFile): WriteObserver {
-    return new PrefixHasher(
+    const sharing = this.sharing;
+    const hasher = new PrefixHasher(
       file,
       this.background,
       (bytes, md5, fileSize, fileMtimeMs) =>
         this.record({ user, path, bytes, md5, fileSize, fileMtimeMs }),
       () => this.forget(user, path),
       (job) => this.deferHash(user, path, job),
+      sharing && {
+        every: sharing.checkpointEvery,
+        save: (c) => this.saveCheckpoint(user, path, c),
+        drop: () => this.dropCheckpoints(user, path),
+      },
     );
+    if (!this.leases) return hasher;
+    this.leases.hold(user, path);
+    return leasedObserver(hasher, () => this.leases?.letGo(user, path));
+  }
+
+  /** Checkpoints of one path are written in the order they come. */
+  private checkpointWrites = Promise.resolve();
+
+  private saveCheckpoint(user: string, path: string, c: Md5State): void {
+    const store = this.sharing?.store;
+    if (!store) return;
+    this.checkpointWrites = this.checkpointWrites
+      .then(() => store.putCheckpoint(user, path, c))
+      .catch((err: unknown) =>
+        this.sharing?.logger.warn('upload.checkpoint_failed', { path, error: describeError(err) }),
+      );
+  }
+
+  private dropCheckpoints(user: string, path: string): void {
+    const store = this.sharing?.store;
+    if (!store) return;
+    this.checkpointWrites = this.checkpointWrites
+      .then(() => store.dropCheckpoints(user, path))
+      .catch(() => undefined);
+  }
+
+  /** The last MD5 state saved for an upload to `path` (once the writes before are stored). */
+  async checkpoint(user: string, path: string): Promise<UploadCheckpoint | undefined> {
+    const store = this.sharing?.store;
+    if (!store) return undefined;
+    await this.checkpointWrites;
+    return store.getCheckpoint(user, path);
   }
 
   pathGone(user: string, path: string): void {
@@ -116,8 +178,21 @@ export class UploadLedger implements UploadTracker {
     this.moved(user, from, to);
   }
 
-  resume(fs: ResumableFs, req: ResumeRequest): Promise<VFile> {
-    return resumeUpload(this, this.hashing, fs, req);
+  async resume(fs: ResumableFs, req: ResumeRequest): Promise<VFile> {
+    const leases = this.leases;
+    if (!leases) return resumeUpload(this, this.hashing, fs, req);
+    // A writer in another process first: its lease is given back at its close, or runs out.
+    const deadline = Date.now() + WRITER_WAIT_MS;
+    if (!(await leases.takeForResume(req.user, req.path, deadline, req.signal))) {
+      throw MiniftpError.busy(
+        'resume refused: another session is still writing this file; try again in a moment',
+      );
+    }
+    try {
+      return await resumeUpload(this, this.hashing, fs, req);
+    } finally {
+      leases.letGo(req.user, req.path);
+    }
   }
 
   /** New times on a file whose content is unchanged: its record stays current. */
