@@ -366,6 +366,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxJobsPerUser: num('hashing.maxJobsPerUser'),
       maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
     },
+    sharing: {
+      store: read('sharing.store', isBoolean),
+      leaseTime: num('sharing.leaseTime'),
+      checkpointEvery: num('sharing.checkpointEvery'),
+    },
     limits: {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),

@@ -187,6 +187,31 @@ export function configSchema(): ConfigSchema {
         arg: 'hashing-max-paths-per-command',
       },
     },
+    sharing: {
+      store: {
+        doc: "Several server processes serve this data directory's homes from its one database at the same time: quota is then kept exact across them with escrow grants, and an upload dropped in one process resumes in another (docs/quotas.md). Off: one server per data directory, which its database lock enforces.",
+        format: 'bool',
+        default: false,
+        env: 'MINIFTP_SHARING_STORE',
+        arg: 'shared-store',
+      },
+      leaseTime: {
+        doc: "Seconds a process's quota grants and upload writer leases outlive it when it stops renewing them (a killed process or a lost node): the quota it held returns, and its uploads can be resumed elsewhere, after this long.",
+        format: 'count',
+        default: 10,
+        min: 1,
+        max: 3600,
+        env: 'MINIFTP_SHARING_LEASE_TIME',
+        arg: 'lease-time',
+      },
+      checkpointEvery: {
+        doc: "With a shared store, an upload's running MD5 is saved every this many bytes, so that a resume in another process hashes only what came after the last save.",
+        format: 'size',
+        default: '8M',
+        env: 'MINIFTP_SHARING_CHECKPOINT_EVERY',
+        arg: 'checkpoint-every',
+      },
+    },
     limits: limitsSchema(),
   };
 }

@@ -9,7 +9,9 @@ import { openStore } from '../store/sqlite-store';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
-import type { QuotaLedger } from '../quota/quota-ledger';
+import type { QuotaLedger, ScanHome } from '../quota/quota-ledger';
+import { EscrowLedger } from '../quota/escrow-ledger';
+import { sharingParts } from './sharing';
 import { Homes } from '../vfs/homes';
 import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
 import { MiniftpSshServer } from '../ssh/server';
@@ -233,7 +235,10 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+        const opened = openStore({
+          file: path.join(config.dataDir, 'miniftp.db'),
+          shared: config.sharing.store,
+        });
         try {
           await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
         } catch (err) {
@@ -256,6 +261,7 @@ export async function startServer(
       stdout: config.log.stdout,
     });
   early.replay(logger);
+  let onClose: (() => void) | undefined;
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.
@@ -265,14 +271,16 @@ export async function startServer(
     }
     const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
-    // The in-process ledger; its rescans walk the homes (declared just below, used only later).
-    const quota: QuotaLedger = new QuotaManager({
-      store,
-      logger,
-      scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
-    });
+    // Rescans walk the homes (declared just below, used only later).
+    const scanHome: ScanHome = (user, isOpen) => homes.scanUsage(user, isOpen);
+    const shared = sharingParts(config, logger);
+    onClose = shared?.close;
+    // One process: the in-process ledger; several sharing the store: escrow grants.
+    const quota: QuotaLedger = shared
+      ? new EscrowLedger({ store, grants: shared.grants, logger, scanHome, ...shared.who })
+      : new QuotaManager({ store, logger, scanHome });
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing);
+    const ledger = new UploadLedger(store, hashing, shared?.uploads);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
@@ -323,8 +331,9 @@ export async function startServer(
     });
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
-    // Usage is rebuilt from the disk in the background: connections are served meanwhile.
-    const scanned = quota.rescanAll();
+    // Usage is rebuilt from the disk in the background: connections are served meanwhile. With a
+    // shared store the usage there is kept by every process, whose uploads a scan would miscount.
+    const scanned = shared ? Promise.resolve() : quota.rescanAll();
     logger.info('server.listening', {
       host: address.address,
       port: address.port,
@@ -349,6 +358,7 @@ export async function startServer(
           await scanned.catch(() => undefined);
           await quota.stop();
           await ledger.close();
+          onClose?.();
           store.close();
           logger.info('server.stopped');
           if (!options.logger) await logger.close();
@@ -358,6 +368,7 @@ export async function startServer(
     };
   } catch (err) {
     unbind();
+    onClose?.();
     store.close();
     throw err;
   }

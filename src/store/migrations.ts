@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
+import { GRANTS_SQL } from './sqlite-grants';
 
 /** One step of the schema. `version` is what `PRAGMA user_version` reads once `sql` has run. */
 export interface Migration {
@@ -56,6 +57,8 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  // Processes sharing one store: escrow grants of quota, writer leases and MD5 checkpoints.
+  { version: 2, sql: GRANTS_SQL },
 ];
 
 /** The schema version this code writes: the last migration's. */

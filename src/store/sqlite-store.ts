@@ -20,6 +20,7 @@ import type {
 export interface OpenStoreOptions {
   /** Path of the database file, or ':memory:' for a throwaway database. */
   readonly file: string;
+  readonly shared?: boolean; // other processes open the same file (sharedStore): no exclusive lock
 }
 
 interface UserRow {
@@ -425,10 +426,9 @@ export function openStore(options: OpenStoreOptions): Store {
   try {
     // A server that is stopping gets two seconds to let go of the database.
     db.pragma('busy_timeout = 2000');
-    // One server per data directory: the first access takes a lock held until
-    // close, so a second server on the same directory fails here instead of
-    // serving the same homes with its own idea of everyone's usage.
-    if (!inMemory) db.pragma('locking_mode = EXCLUSIVE');
+    // One server per data directory unless shared: the lock, held until close, makes a second one
+    // fail here instead of serving the same homes with its own idea of everyone's usage.
+    if (!inMemory && options.shared !== true) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; only a power cut can lose the
     // last transactions, which for usage and upload ledgers are rebuilt from disk anyway.
