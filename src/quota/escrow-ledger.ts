@@ -82,6 +82,8 @@ export class EscrowLedger implements QuotaLedger {
         this.channel,
       );
       this.usages.set(user, u);
+      // A first grant before the first write asks for it.
+      u.settle().catch(() => undefined);
     }
     return u;
   }

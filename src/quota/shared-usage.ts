@@ -23,6 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { GrantSettle, GrantSettled } from '../store/grant-types';
+import { MiniftpError } from '../errors';
 import { QuotaExceeded, type QuotaLimits } from './quota-ledger';
 import { UserUsage } from './user-usage';
 import { nextChunk, share, type GrantSizing } from './grant-size';
@@ -41,6 +42,8 @@ export interface GrantChannel {
 const SHORT_FOR_MS = 250;
 /** How long a user with no open file and no change keeps a grant before giving it back. */
 const IDLE_RELEASE_MS = 2000;
+/** A user with no change or check for this long, no grant and no open file is not refreshed. */
+const DORMANT_MS = 60_000;
 
 export class SharedUsage extends UserUsage {
   /** The usage the store reported at the last settle; bytes - committedBytes is this process's net change. */
@@ -86,60 +89,62 @@ export class SharedUsage extends UserUsage {
 
   override touched(): void {
     super.touched();
-    this.lastChange = performance.now();
+    this.active();
+  }
+
+  /**
+   * Notes a change or check now. A user idle for a while is not refreshed
+   * from the store (see due), so the first activity after it settles at once.
+   */
+  private active(): number {
+    const now = performance.now();
+    if (now - this.lastChange >= DORMANT_MS && !this.running) this.background();
+    this.lastChange = now;
+    return now;
+  }
+
+  protected override checkBytes(delta: number): void {
+    if (delta > 0) this.check('bytes', delta, this.bytes - this.committedBytes);
+  }
+
+  protected override checkFiles(delta: number): void {
+    if (delta > 0) this.check('files', delta, this.files - this.committedFiles);
+  }
+
+  /** `delta` more of `unit` (net: the change since the last settle), against the grant. */
+  private check(unit: 'bytes' | 'files', delta: number, net: number): void {
+    const now = this.active();
+    const limit = unit === 'bytes' ? this.limits.bytes : this.limits.files;
+    if (limit === 0) return;
+    const live = this.grantLive(now);
+    const grant = live ? (unit === 'bytes' ? this.grantBytes : this.grantFiles) : 0;
+    const chunk = unit === 'bytes' ? this.chunkBytes : this.chunkFiles;
+    if (net + delta <= grant) {
+      if (grant - (net + delta) < chunk / 2 && !this.running) this.background();
+      return;
+    }
+    if (unit === 'bytes') this.neededBytes = Math.max(this.neededBytes, net + delta - grant);
+    else this.neededFiles = Math.max(this.neededFiles, net + delta - grant);
+    if (this.lastError !== undefined && now - this.lastSettle < SHORT_FOR_MS) {
+      // Not a refusal by the quota: nobody can tell what is left of it now.
+      throw MiniftpError.failure(
+        'the quota cannot be checked now: the server cannot reach its store',
+      );
+    }
+    throw new QuotaExceeded({
+      attempted: delta,
+      used: unit === 'bytes' ? this.bytes : this.files,
+      limit,
+      unit,
+      pending:
+        now - this.shortAt < SHORT_FOR_MS && live
+          ? undefined
+          : this.settle().catch(() => undefined),
+    });
   }
 
   private grantLive(now: number): boolean {
     return now < this.validUntil;
-  }
-
-  protected override checkBytes(delta: number): void {
-    if (delta <= 0 || this.limits.bytes === 0) return;
-    this.lastChange = performance.now();
-    const net = this.bytes - this.committedBytes;
-    const grant = this.grantLive(this.lastChange) ? this.grantBytes : 0;
-    if (net + delta <= grant) {
-      if (grant - (net + delta) < this.chunkBytes / 2 && !this.running) this.background();
-      return;
-    }
-    this.neededBytes = Math.max(this.neededBytes, net + delta - grant);
-    throw new QuotaExceeded({
-      attempted: delta,
-      used: this.bytes,
-      limit: this.limits.bytes,
-      unit: 'bytes',
-      pending: this.pendingFor(),
-    });
-  }
-
-  protected override checkFiles(delta: number): void {
-    if (delta <= 0 || this.limits.files === 0) return;
-    this.lastChange = performance.now();
-    const net = this.files - this.committedFiles;
-    const grant = this.grantLive(this.lastChange) ? this.grantFiles : 0;
-    if (net + delta <= grant) {
-      if (grant - (net + delta) < this.chunkFiles / 2 && !this.running) this.background();
-      return;
-    }
-    this.neededFiles = Math.max(this.neededFiles, net + delta - grant);
-    throw new QuotaExceeded({
-      attempted: delta,
-      used: this.files,
-      limit: this.limits.files,
-      unit: 'files',
-      pending: this.pendingFor(),
-    });
-  }
-
-  /**
-   * The settle a refused growth may wait for; undefined when the store had
-   * less than asked moments ago (the refusal is then final) or is failing.
-   */
-  private pendingFor(): Promise<void> | undefined {
-    const now = performance.now();
-    if (now - this.shortAt < SHORT_FOR_MS && this.grantLive(now)) return undefined;
-    if (this.lastError !== undefined && now - this.lastSettle < SHORT_FOR_MS) return undefined;
-    return this.settle().catch(() => undefined);
   }
 
   private background(): void {
@@ -157,6 +162,7 @@ export class SharedUsage extends UserUsage {
       return sinceSettle >= refreshMs / 2;
     const holding = this.grantBytes > 0 || this.grantFiles > 0;
     if (holding && (this.releasable(now) || sinceSettle >= this.channel.leaseMs / 3)) return true;
+    if (!holding && !this.hasOpenFiles && now - this.lastChange >= DORMANT_MS) return false;
     return sinceSettle >= refreshMs;
   }
 

@@ -119,11 +119,11 @@ export class VFile {
   }
 
   /**
-   * reserveWrite for a WRITE, which may wait while the quota ledger fetches
+   * reserveWrite for a WRITE and copy-data, which may wait while the quota ledger fetches
    * more quota from a shared store (QuotaExceeded.pending). Writes after one
    * that waits wait behind it, so they still reach the disk in arrival order.
    */
-  private reserveForWrite(offset: number, length: number): number | Promise<number> {
+  reserveForWrite(offset: number, length: number): number | Promise<number> {
     if (this.quotaWait === undefined) {
       try {
         return this.reserveWrite(offset, length);
@@ -248,7 +248,15 @@ export class VFile {
   async truncate(size: number): Promise<void> {
     this.checkOpen();
     if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');
-    this.reserveTo(size);
+    for (;;) {
+      try {
+        this.reserveTo(size);
+        break;
+      } catch (err) {
+        if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+        await this.track(err.pending);
+      }
+    }
     await this.track(fsFtruncate(this.fd, size));
     this.usage.setSize(this.key, size);
     this.observer?.resized(size);
