@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/sqlite-store';
+import { openStore } from '../store/open';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -235,14 +235,18 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({
+        const opened = await openStore({
           file: path.join(config.dataDir, 'miniftp.db'),
+          place: {
+            description: `the data directory '${config.dataDir}' (--data-dir)`,
+            setting: '--data-dir',
+          },
           shared: config.sharing.store,
         });
         try {
           await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
         } catch (err) {
-          opened.close();
+          await opened.close();
           throw err;
         }
         return opened;
@@ -261,7 +265,6 @@ export async function startServer(
       stdout: config.log.stdout,
     });
   early.replay(logger);
-  let onClose: (() => void) | undefined;
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.
@@ -273,14 +276,13 @@ export async function startServer(
     const hasher = new PasswordHasher(config.argon2);
     // Rescans walk the homes (declared just below, used only later).
     const scanHome: ScanHome = (user, isOpen) => homes.scanUsage(user, isOpen);
-    const shared = sharingParts(config, logger);
-    onClose = shared?.close;
+    const shared = sharingParts(config, store, logger);
     // One process: the in-process ledger; several sharing the store: escrow grants.
     const quota: QuotaLedger = shared
       ? new EscrowLedger({ store, grants: shared.grants, logger, scanHome, ...shared.who })
       : new QuotaManager({ store, logger, scanHome });
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing, shared?.uploads);
+    const ledger = new UploadLedger(store, hashing, logger, shared?.uploads);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
@@ -358,8 +360,7 @@ export async function startServer(
           await scanned.catch(() => undefined);
           await quota.stop();
           await ledger.close();
-          onClose?.();
-          store.close();
+          await store.close();
           logger.info('server.stopped');
           if (!options.logger) await logger.close();
         })();
@@ -368,8 +369,7 @@ export async function startServer(
     };
   } catch (err) {
     unbind();
-    onClose?.();
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -33,6 +33,7 @@ export interface EscrowLedgerOptions {
 
 export class EscrowLedger implements QuotaLedger {
   private readonly usages = new Map<string, SharedUsage>();
+  private readonly loading = new Map<string, Promise<SharedUsage>>();
   private readonly channel: GrantChannel;
   private readonly refreshMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -69,36 +70,53 @@ export class EscrowLedger implements QuotaLedger {
     this.options.logger.warn('quota.store_unreachable', { user, error: describeError(err) });
   }
 
-  get(user: string): SharedUsage {
-    let u = this.usages.get(user);
-    if (!u) {
-      const rec = this.options.store.usage.get(user);
-      const account = this.options.store.users.get(user);
-      u = new SharedUsage(
-        user,
-        rec.bytes,
-        rec.files,
-        { bytes: account?.quotaBytes ?? 0, files: account?.quotaFiles ?? 0 },
-        this.channel,
-      );
-      this.usages.set(user, u);
-      // A first grant before the first write asks for it.
-      u.settle().catch(() => undefined);
+  /** The quota of `user`, loaded from the store with a first grant on first use. */
+  async get(user: string): Promise<SharedUsage> {
+    const known = this.usages.get(user);
+    if (known) return known;
+    let load = this.loading.get(user);
+    if (!load) {
+      load = this.load(user);
+      this.loading.set(user, load);
+      const forget = (): void => {
+        if (this.loading.get(user) === load) this.loading.delete(user);
+      };
+      load.then(forget, forget);
     }
+    return load;
+  }
+
+  private async load(user: string): Promise<SharedUsage> {
+    const [rec, account] = await Promise.all([
+      this.options.store.usage.get(user),
+      this.options.store.users.get(user),
+    ]);
+    const raced = this.usages.get(user);
+    if (raced) return raced;
+    const u = new SharedUsage(
+      user,
+      rec.bytes,
+      rec.files,
+      { bytes: account?.quotaBytes ?? 0, files: account?.quotaFiles ?? 0 },
+      this.channel,
+    );
+    this.usages.set(user, u);
+    // A first grant before the first write asks for it (a store that fails is logged; the
+    // writes then wait for the next settle).
+    await u.settle().catch(() => undefined);
     return u;
   }
 
   /** The admin changed the limits here: settled at once (other processes pick it up within refreshMs). */
-  refreshLimits(user: string): void {
+  async refreshLimits(user: string): Promise<void> {
     const u = this.usages.get(user);
-    const account = this.options.store.users.get(user);
-    if (!u || !account) return;
-    u.limits = { bytes: account.quotaBytes, files: account.quotaFiles };
-    u.settle().catch(() => undefined);
+    if (!u) return;
+    await u.settle().catch(() => undefined);
   }
 
   drop(user: string): void {
     this.usages.delete(user);
+    this.loading.delete(user);
   }
 
   /**
@@ -107,18 +125,18 @@ export class EscrowLedger implements QuotaLedger {
    * a rescan is exact when no other process has uploads open for the user.
    */
   async rescan(user: string): Promise<Usage> {
-    const u = this.get(user);
+    const u = await this.get(user);
     // What changed here until now is on the disk the scan sees.
     await u.settle().catch(() => undefined);
     await measureHome(u, this.options.scanHome, this.options.logger);
-    this.options.store.usage.set(user, u.bytes, u.files, new Date());
-    u.rebased();
-    u.markClean();
-    return { bytes: u.bytes, files: u.files };
+    const written = { bytes: u.bytes, files: u.files };
+    await this.options.store.usage.set(user, written.bytes, written.files, new Date());
+    u.rebased(written);
+    return written;
   }
 
   async rescanAll(): Promise<void> {
-    for (const account of this.options.store.users.list()) {
+    for (const account of await this.options.store.users.list()) {
       if (account.isAdmin) continue;
       try {
         await this.rescan(account.name);

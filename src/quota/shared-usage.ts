@@ -270,12 +270,11 @@ export class SharedUsage extends UserUsage {
   }
 
   /**
-   * Makes a rescan's figures the usage: `bytes` and `files` were just reset
-   * from the disk, and become what this process commits (the store's usage is
-   * set to them by the ledger).
+   * A rescan's figures `written` were made the store's usage: what changed
+   * here since (in `bytes` and `files`) stays to be committed.
    */
-  rebased(): void {
-    this.committedBytes = this.bytes;
-    this.committedFiles = this.files;
+  rebased(written: { bytes: number; files: number }): void {
+    this.committedBytes = written.bytes;
+    this.committedFiles = written.files;
   }
 }

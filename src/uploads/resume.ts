@@ -28,7 +28,7 @@ export interface RecordLookup {
     user: string,
     path: string,
     file: { size: number; mtimeMs: number },
-  ): UploadRecord | undefined;
+  ): Promise<UploadRecord | undefined>;
   /** The last saved MD5 state of an upload to `path`, when processes share the store. */
   checkpoint?(user: string, path: string): Promise<UploadCheckpoint | undefined>;
 }
@@ -126,7 +126,7 @@ export async function resumeUpload(
     }
     // A digest still being finished for this file after its CLOSE.
     await records.settled(req.user, path);
-    const known = records.current(req.user, path, st);
+    const known = await records.current(req.user, path, st);
     const fromLedger = known !== undefined && known.bytes === offset;
     const saved = fromLedger ? undefined : await records.checkpoint?.(req.user, path);
     const fromCheckpoint = saved !== undefined && saved.bytes > 0 && saved.bytes <= offset;

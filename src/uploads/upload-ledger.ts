@@ -6,6 +6,8 @@
  * reading the file again.
  */
 import * as fs from 'node:fs';
+import { MiniftpError, describeError } from '../errors';
+import type { Logger } from '../log/types';
 import type { Store, UploadRecord } from '../store/types';
 import type { HashPool } from '../vfs/hash-pool';
 import type { ResumableFs, ResumeRequest, UploadTracker, WrittenFile } from '../vfs/upload-tracker';
@@ -17,7 +19,6 @@ import { WriterLeases, type SharingOptions } from './writer-leases';
 import { leasedObserver } from './leased-observer';
 import type { Md5State } from './background-md5';
 import type { UploadCheckpoint } from '../store/upload-share-types';
-import { MiniftpError, describeError } from '../errors';
 
 /** A deferred hash, under the path its file has now (renames move it). */
 interface PendingHash {
@@ -41,6 +42,20 @@ function isAtOrUnder(p: string, dir: string): boolean {
 }
 
 /**
+ * One user's records as this process knows them. The paths that have a record are answered from
+ * memory (synchronously, on the OPEN / CLOSE / RENAME path) once loaded; the store's copy is
+ * written behind, in the order the changes were made.
+ */
+interface UserRecords {
+  /** Paths with a record, as they will be once every write queued in `tail` is done. */
+  paths: Set<string> | undefined;
+  /** Changes made before `paths` was loaded, applied to it when it is. */
+  early: Array<(paths: Set<string>) => void>;
+  /** The last store write queued for this user: the next one starts when it is done. */
+  tail: Promise<void>;
+}
+
+/**
  * The in-process UploadTracker: records in the store, with the paths that
  * have one cached in memory, and one background MD5 thread.
  */
@@ -53,20 +68,19 @@ export class UploadLedger implements UploadTracker {
    * write transaction just to delete nothing, which shows in the
    * CLOSE-to-OPEN time of small files in `put -r` (figures in docs/performance.md).
    */
-  private readonly known = new Map<string, Set<string>>();
+  private readonly known = new Map<string, UserRecords>();
   private readonly pending = new Set<PendingHash>();
   private closing = false;
 
-  /** Set when the store is shared with other processes (see writer-leases.ts). */
-  private readonly leases: WriterLeases | undefined;
-
   /**
-   * `hashing`: where a resume computes the MD5 of a prefix no record describes. `sharing`: the
-   * store is shared with other processes, which may write records, leases and checkpoints.
+   * `hashing`: where a resume computes the MD5 of a prefix no record describes; `logger`: where
+   * a record the store could not take is reported; `sharing`: the store is shared with other
+   * processes, which write records, writer leases and checkpoints too.
    */
   constructor(
     private readonly store: Store,
     private readonly hashing: HashPool,
+    private readonly logger?: Logger,
     private readonly sharing?: SharingOptions,
   ) {
     if (sharing) {
@@ -75,43 +89,113 @@ export class UploadLedger implements UploadTracker {
     }
   }
 
-  /** Stops the hashing thread (server shutdown); digests still in progress are dropped. */
+  /** Set when the store is shared with other processes (see writer-leases.ts). */
+  private readonly leases: WriterLeases | undefined;
+
+  /**
+   * Stops the hashing thread (server shutdown); digests still in progress are dropped. Resolves
+   * once every record change has reached the store (or failed, logged).
+   */
   async close(): Promise<void> {
     this.closing = true;
     this.leases?.close();
     for (const p of this.pending) p.cancelled = true;
     await this.background.close();
     await Promise.all([...this.pending].map((p) => p.done));
+    await Promise.all([...this.known.values()].map((r) => r.tail));
   }
 
-  private pathsOf(user: string): Set<string> {
-    let set = this.known.get(user);
-    // Other processes write records too: what this one loaded once would go stale.
-    if (this.sharing) set = undefined;
-    if (!set) {
-      set = new Set(this.store.uploads.paths(user));
-      this.known.set(user, set);
+  /**
+   * The user's records, loading their paths from the store on first use (queued first, so
+   * that every later write lands after the read).
+   */
+  private recordsOf(user: string): UserRecords {
+    let records = this.known.get(user);
+    if (records) return records;
+    const fresh: UserRecords = { paths: undefined, early: [], tail: Promise.resolve() };
+    records = fresh;
+    this.known.set(user, fresh);
+    fresh.tail = this.store.uploads.paths(user).then(
+      (list) => {
+        const paths = new Set(list);
+        for (const change of fresh.early) change(paths);
+        fresh.early = [];
+        fresh.paths = paths;
+      },
+      (err: unknown) => {
+        this.logger?.warn('upload.records_unavailable', { user, error: describeError(err) });
+        // Tried again on the next change; until then every change goes to the store as is.
+        if (this.known.get(user) === fresh && fresh.paths === undefined) this.known.delete(user);
+      },
+    );
+    return records;
+  }
+
+  /**
+   * Makes a change to the user's records: `change` to the paths in memory now, `write` to the
+   * store after the writes queued before it. Not awaited by the callers, whose OPEN, CLOSE or
+   * RENAME must not wait on the store (the vfs layer calls in synchronously): a write that
+   * fails is logged, and costs at worst a resume that hashes the file instead of reading its
+   * digest. `needed`: false when, by the paths in memory, there is nothing to change (most
+   * files have no record); without them loaded yet, the write always goes.
+   */
+  private change(
+    user: string,
+    needed: (paths: Set<string>) => boolean,
+    change: (paths: Set<string>) => void,
+    write: () => Promise<void>,
+  ): void {
+    const records = this.recordsOf(user);
+    if (records.paths) {
+      // Other processes sharing the store write records too: the paths here may be stale.
+      if (!this.sharing && !needed(records.paths)) return;
+      change(records.paths);
+    } else {
+      records.early.push(change);
     }
-    return set;
+    records.tail = records.tail.then(write).catch((err: unknown) => {
+      this.logger?.warn('upload.record_failed', { user, error: describeError(err) });
+    });
   }
 
   private forget(user: string, path: string): void {
     this.dropCheckpoints(user, path);
-    const set = this.pathsOf(user);
-    if (!set.has(path)) return;
-    this.store.uploads.delete(user, path);
-    set.delete(path);
+    this.change(
+      user,
+      (paths) => paths.has(path),
+      (paths) => paths.delete(path),
+      () => this.store.uploads.delete(user, path),
+    );
   }
 
   private moved(user: string, from: string, to: string): void {
     // A moved upload is resumed from its record or from the disk, not from a checkpoint.
     this.dropCheckpoints(user, from);
     this.dropCheckpoints(user, to);
-    const set = this.pathsOf(user);
-    const touched = [...set].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to));
-    if (!touched) return;
-    this.store.uploads.rename(user, from, to);
-    this.known.set(user, new Set(this.store.uploads.paths(user)));
+    this.change(
+      user,
+      (paths) => [...paths].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to)),
+      (paths) => {
+        const moving = [...paths].filter((p) => isAtOrUnder(p, from));
+        // Whatever the rename replaced is gone, and so is its record.
+        for (const p of [...paths]) if (isAtOrUnder(p, to) || isAtOrUnder(p, from)) paths.delete(p);
+        for (const p of moving) paths.add(to + p.slice(from.length));
+      },
+      () => this.store.uploads.rename(user, from, to),
+    );
+  }
+
+  /** Resolves once the record changes made so far for `user` have reached the store. */
+  private async written(user: string): Promise<void> {
+    let records = this.known.get(user);
+    // Queued writes may queue no more, but a load may be replaced once: wait until it holds.
+    while (records) {
+      const tail = records.tail;
+      await tail;
+      const now = this.known.get(user);
+      if (now === records && now.tail === tail) return;
+      records = now;
+    }
   }
 
   observe(user: string, path: string, file: WrittenFile): WriteObserver {
@@ -134,33 +218,33 @@ export class UploadLedger implements UploadTracker {
     return leasedObserver(hasher, () => this.leases?.letGo(user, path));
   }
 
-  /** Checkpoints of one path are written in the order they come. */
+  /** Checkpoint changes, in the order they come. */
   private checkpointWrites = Promise.resolve();
 
   private saveCheckpoint(user: string, path: string, c: Md5State): void {
-    const store = this.sharing?.store;
-    if (!store) return;
+    const sharing = this.sharing;
+    if (!sharing) return;
     this.checkpointWrites = this.checkpointWrites
-      .then(() => store.putCheckpoint(user, path, c))
+      .then(() => sharing.store.putCheckpoint(user, path, c))
       .catch((err: unknown) =>
-        this.sharing?.logger.warn('upload.checkpoint_failed', { path, error: describeError(err) }),
+        sharing.logger.warn('upload.checkpoint_failed', { path, error: describeError(err) }),
       );
   }
 
   private dropCheckpoints(user: string, path: string): void {
-    const store = this.sharing?.store;
-    if (!store) return;
+    const sharing = this.sharing;
+    if (!sharing) return;
     this.checkpointWrites = this.checkpointWrites
-      .then(() => store.dropCheckpoints(user, path))
+      .then(() => sharing.store.dropCheckpoints(user, path))
       .catch(() => undefined);
   }
 
-  /** The last MD5 state saved for an upload to `path` (once the writes before are stored). */
+  /** The last MD5 state saved for an upload to `path` (once the changes before are stored). */
   async checkpoint(user: string, path: string): Promise<UploadCheckpoint | undefined> {
-    const store = this.sharing?.store;
-    if (!store) return undefined;
+    const sharing = this.sharing;
+    if (!sharing) return undefined;
     await this.checkpointWrites;
-    return store.getCheckpoint(user, path);
+    return sharing.store.getCheckpoint(user, path);
   }
 
   pathGone(user: string, path: string): void {
@@ -205,9 +289,17 @@ export class UploadLedger implements UploadTracker {
     for (const p of this.pending) {
       if (p.user === user && p.path === path && p.mtimeMs === before.mtimeMs) p.mtimeMs = mtimeMs;
     }
-    if (!this.pathsOf(user).has(path)) return;
-    const rec = this.current(user, path, before);
-    if (rec) this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
+    this.change(
+      user,
+      (paths) => paths.has(path),
+      () => undefined,
+      async () => {
+        const rec = await this.store.uploads.get(user, path);
+        if (rec && rec.fileSize === before.size && rec.fileMtimeMs === before.mtimeMs) {
+          await this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
+        }
+      },
+    );
   }
 
   /**
@@ -255,13 +347,14 @@ export class UploadLedger implements UploadTracker {
 
   /**
    * Waits until the digest of an upload to `path` that finished moments ago is
-   * recorded (resume and check-file read the ledger right after).
+   * recorded, and the user's record changes so far are in the store (resume
+   * and check-file read the ledger right after).
    */
   async settled(user: string, path: string): Promise<void> {
     const waits = [...this.pending].filter((p) => p.user === user && p.path === path);
-    if (waits.length === 0) return;
     // Someone is waiting now: the thread runs at normal priority until done.
-    await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+    if (waits.length > 0) await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+    await this.written(user);
   }
 
   /**
@@ -274,25 +367,34 @@ export class UploadLedger implements UploadTracker {
     await this.settled(user, file.virtualPath);
     const st = await file.stat();
     if (length !== 0 && length !== st.size) return undefined;
-    const rec = this.current(user, file.virtualPath, st);
+    const rec = await this.current(user, file.virtualPath, st);
     return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
   }
 
-  /** The record for a file, if it still describes the file as it is on disk. */
-  current(
+  /**
+   * The record for a file, if it still describes the file as it is on disk (after the user's
+   * record changes so far have reached the store).
+   */
+  async current(
     user: string,
     path: string,
     file: { size: number; mtimeMs: number },
-  ): UploadRecord | undefined {
-    if (!this.pathsOf(user).has(path)) return undefined;
-    const rec = this.store.uploads.get(user, path);
+  ): Promise<UploadRecord | undefined> {
+    await this.written(user);
+    const paths = this.known.get(user)?.paths;
+    if (paths && !paths.has(path) && !this.sharing) return undefined;
+    const rec = await this.store.uploads.get(user, path);
     if (!rec) return undefined;
     if (rec.fileSize !== file.size || rec.fileMtimeMs !== file.mtimeMs) return undefined;
     return rec;
   }
 
   record(rec: Omit<UploadRecord, 'updatedAt'>): void {
-    this.store.uploads.put(rec);
-    this.pathsOf(rec.user).add(rec.path);
+    this.change(
+      rec.user,
+      () => true,
+      (paths) => paths.add(rec.path),
+      () => this.store.uploads.put(rec),
+    );
   }
 }
