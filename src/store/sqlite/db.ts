@@ -111,22 +111,22 @@ export class SqliteDb implements Db {
   }
 
   async all<Row>(text: string, params?: readonly SqlValue[]): Promise<Row[]> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.allNow<Row>(text, params);
   }
 
   async get<Row>(text: string, params?: readonly SqlValue[]): Promise<Row | undefined> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.getNow<Row>(text, params);
   }
 
   async run(text: string, params?: readonly SqlValue[]): Promise<number> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.runNow(text, params);
   }
 
   async exec(script: string): Promise<void> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     this.direct.execNow(script);
   }
 
@@ -139,7 +139,9 @@ export class SqliteDb implements Db {
    * another process that holds it), so what `fn` reads stays true until it commits.
    */
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    await this.free();
+    // Checked in the same turn as `held` is set below: two transactions that both found the
+    // connection free a turn earlier must not both BEGIN.
+    while (this.held) await this.held;
     let release = (): void => undefined;
     this.held = new Promise<void>((resolve) => {
       release = resolve;
