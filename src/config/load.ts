@@ -129,6 +129,7 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  'store-url': 'URL',
 };
 
 const HELP_INDENT = '      ';
@@ -370,6 +371,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       store: read('sharing.store', isBoolean),
       leaseTime: num('sharing.leaseTime'),
       checkpointEvery: num('sharing.checkpointEvery'),
+    },
+    store: {
+      url: text('store.url'),
+      poolSize: num('store.poolSize'),
+      timeout: num('store.timeout'),
     },
     limits: {
       maxConnections: num('limits.maxConnections'),

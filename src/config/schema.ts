@@ -1,9 +1,10 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { limitsSchema } from './limits-schema';
+import { storeSchema } from './store-schema';
 import type { Config } from './types';
 
 export type ConfigSchema = SchemaOf<Config>;
@@ -189,7 +190,7 @@ export function configSchema(): ConfigSchema {
     },
     sharing: {
       store: {
-        doc: "Several server processes serve this data directory's homes from its one database at the same time: quota is then kept exact across them with escrow grants, and an upload dropped in one process resumes in another (docs/quotas.md). Off: one server per data directory, which its database lock enforces.",
+        doc: "Several server processes serve this data directory's homes from its one database at the same time: quota is then kept exact across them with escrow grants, and an upload dropped in one process resumes in another (docs/quotas.md). Off: one server per data directory, which its database lock enforces. A PostgreSQL store (store.url) is always shared this way.",
         format: 'bool',
         default: false,
         env: 'MINIFTP_SHARING_STORE',
@@ -212,6 +213,7 @@ export function configSchema(): ConfigSchema {
         arg: 'checkpoint-every',
       },
     },
+    store: storeSchema(),
     limits: limitsSchema(),
   };
 }

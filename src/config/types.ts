@@ -56,6 +56,14 @@ export interface Config {
     /** Bytes between two saved MD5 states of an upload. */
     readonly checkpointEvery: number;
   };
+  readonly store: {
+    /** postgres://… of a database shared by every node; empty = SQLite in dataDir. */
+    readonly url: string;
+    /** Most PostgreSQL connections of this process. */
+    readonly poolSize: number;
+    /** Seconds a statement or a connection attempt may take. */
+    readonly timeout: number;
+  };
   readonly limits: {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;

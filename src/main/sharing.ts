@@ -1,7 +1,8 @@
 /**
- * The parts a server needs when several processes share its data directory
- * (the `sharing.store` setting): the store's tables for grants, leases and
- * checkpoints, and this process's name in them.
+ * The parts a server needs when several processes share its store (a
+ * PostgreSQL store, or the `sharing.store` setting for the data directory's
+ * SQLite file): the store's tables for grants, leases and checkpoints, and
+ * this process's name in them.
  */
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
@@ -20,13 +21,14 @@ export interface SharingParts {
   who: { holder: string; leaseMs: number };
 }
 
-/** Undefined when the data directory is this process's alone. */
+/** Undefined when the store is this process's alone (SQLite without sharing.store). */
 export function sharingParts(
   config: Config,
   store: Store,
   logger: Logger,
 ): SharingParts | undefined {
-  if (!config.sharing.store) return undefined;
+  // A PostgreSQL store is there to be shared by nodes.
+  if (!config.sharing.store && config.store.url === '') return undefined;
   // Unique per running process, also across restarts that reuse a pid.
   const holder = `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   const leaseMs = config.sharing.leaseTime * 1000;
