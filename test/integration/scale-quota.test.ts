@@ -179,5 +179,29 @@ function describeScaleQuota(sharing: Sharing): void {
       expect(disk.bytes).to.be.at.most(QUOTA);
       expect((await fsp.stat(path.join(home, 'rest.bin'))).size).to.equal(rest);
     });
+
+    it('applies a limit the admin changes through one process on the others', async function () {
+      this.timeout(60_000);
+      const [a, b] = nodes as [ServerProcess, ServerProcess];
+      const home = await fsp.realpath(path.join(dataDir, 'docs', 'zhangsan'));
+      const admin = { user: 'admin', password: 'password' };
+      // What the killed process wrote after its last settle is counted by a rescan (nothing is
+      // being uploaded anywhere now, so it is exact).
+      const rescan = await sshExec(a.port, admin, ['usage', 'zhangsan', '--rescan']);
+      expect(rescan.code, rescan.stderr).to.equal(0);
+      expect((await storeFigures(store as Store)).usage).to.deep.equal(await quotaUsage(home));
+      const set = await sshExec(a.port, admin, ['quota', 'zhangsan', '7M']);
+      expect(set.code, set.stderr).to.equal(0);
+      // The other process shows the new limit as the size of the disk (df, in KiB).
+      await waitUntil('the other process has the new limit', async () => {
+        const run = await sftpBatch(b.port, CREDS, ['df']);
+        return /^\s+7168\s/m.test(run.stdout);
+      });
+      const used = (await quotaUsage(home)).bytes;
+      await writeRandomFile(path.join(localDir, 'over.bin'), 7 * MiB - used + MiB);
+      const run = await sftpBatch(b.port, CREDS, ['put over.bin'], { cwd: localDir });
+      expect(run.code).to.not.equal(0);
+      expect((await quotaUsage(home)).bytes).to.be.at.most(7 * MiB);
+    });
   });
 }
