@@ -66,6 +66,8 @@ export class SharedUsage extends UserUsage {
   private lastChange = performance.now();
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  /** A settle asked to give the grant back (the process stops): the next one does. */
+  private releaseAsked = false;
   private lastError: unknown;
 
   constructor(
@@ -172,8 +174,11 @@ export class SharedUsage extends UserUsage {
 
   /** Settles with the store: one at a time; a call during one runs once more after it. */
   settle(release = false): Promise<void> {
+    this.releaseAsked ||= release;
     if (!this.running) {
-      const run = this.runSettle(release).finally(() => {
+      const asked = this.releaseAsked;
+      this.releaseAsked = false;
+      const run = this.runSettle(asked).finally(() => {
         if (this.running === run) this.running = undefined;
       });
       this.running = run;
@@ -183,7 +188,7 @@ export class SharedUsage extends UserUsage {
       .catch(() => undefined)
       .then(() => {
         this.queued = undefined;
-        return this.settle(release);
+        return this.settle();
       });
     return this.queued;
   }
