@@ -2,8 +2,9 @@
  * How much of a user's remaining quota one process asks the store for at a
  * time (see shared-usage.ts). A grant starts small, doubles while uploads use
  * it up within a second of the last top-up (a fast upload then asks the store
- * seldom), and never takes more than a share of what is free, so that when
- * little remains, the other processes can still get theirs.
+ * seldom), falls back once they stop, and never takes more than a share of
+ * what is free, so that when little remains, the other processes can still
+ * get theirs.
  */
 export interface GrantSizing {
   /** The first chunk, and the least a busy process asks for. */
@@ -23,9 +24,15 @@ export const DEFAULT_SIZING: GrantSizing = {
   maxFiles: 1024,
 };
 
-/** The chunk after `chunk` for a process that used its grant within a second. */
-export function nextChunk(chunk: number, max: number): number {
-  return Math.min(chunk * 2, max);
+/**
+ * The chunk to ask for now, `sinceLast` ms after the previous top-up: twice `chunk` when the grant
+ * was used up within a second (writes waiting for it included), back to `min` after 5 s without
+ * a top-up, else `chunk`.
+ */
+export function nextChunk(chunk: number, sinceLast: number, min: number, max: number): number {
+  if (sinceLast < 1000) return Math.min(chunk * 2, max);
+  if (sinceLast > 5000) return min;
+  return chunk;
 }
 
 /**

@@ -206,8 +206,12 @@ export class SharedUsage extends UserUsage {
       active &&
       (headBytes < this.chunkBytes / 2 || this.neededBytes > 0)
     ) {
-      if (now - this.lastTopUp < 1000 && this.neededBytes === 0)
-        this.chunkBytes = nextChunk(this.chunkBytes, this.channel.sizing.maxBytes);
+      this.chunkBytes = nextChunk(
+        this.chunkBytes,
+        now - this.lastTopUp,
+        this.channel.sizing.minBytes,
+        this.channel.sizing.maxBytes,
+      );
       bytes = Math.max(
         this.neededBytes,
         share(this.chunkBytes, this.storeFreeBytes, this.channel.sizing.minShareBytes),
@@ -218,8 +222,12 @@ export class SharedUsage extends UserUsage {
       active &&
       (headFiles < this.chunkFiles / 2 || this.neededFiles > 0)
     ) {
-      if (now - this.lastTopUp < 1000 && this.neededFiles === 0)
-        this.chunkFiles = nextChunk(this.chunkFiles, this.channel.sizing.maxFiles);
+      this.chunkFiles = nextChunk(
+        this.chunkFiles,
+        now - this.lastTopUp,
+        this.channel.sizing.minFiles,
+        this.channel.sizing.maxFiles,
+      );
       files = Math.max(this.neededFiles, share(this.chunkFiles, this.storeFreeFiles, 1));
     }
     if (bytes > 0 || files > 0) this.lastTopUp = now;
