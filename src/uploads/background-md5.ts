@@ -77,6 +77,11 @@ export interface Md5Reply {
 export interface BackgroundMd5Options extends ThreadPriorityOptions {
   /** How contention of the event loop is sampled (tests replace the counter). */
   contention?: Omit<LoopContentionOptions, 'onChange'>;
+  /**
+   * Keep up with the uploads at normal priority, never held back: with a shared store the
+   * checkpoints are what a resume on another node starts from, so they must not lag.
+   */
+  keepUp?: boolean;
 }
 
 /** One hashing thread for all uploads of the server, started on first use. */
@@ -107,7 +112,7 @@ export class BackgroundMd5 {
 
   /** True while new work waits here instead of going to the thread. */
   get holding(): boolean {
-    return this.contention.contended && this.urgent === 0;
+    return this.options.keepUp !== true && this.contention.contended && this.urgent === 0;
   }
 
   /**
@@ -198,7 +203,7 @@ export class BackgroundMd5 {
   }
 
   private applyPriority(): void {
-    this.priority?.set(this.urgent > 0 ? 'normal' : 'idle');
+    this.priority?.set(this.urgent > 0 || this.options.keepUp === true ? 'normal' : 'idle');
   }
 
   /** Resolves once the thread's priority is what it should be now (for tests). */

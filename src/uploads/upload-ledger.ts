@@ -60,7 +60,7 @@ interface UserRecords {
  * have one cached in memory, and one background MD5 thread.
  */
 export class UploadLedger implements UploadTracker {
-  private readonly background = new BackgroundMd5();
+  private readonly background: BackgroundMd5;
   /**
    * Per user, the paths that have a record, loaded on the user's first
    * open for writing or change of names. Most files have none (uploads under 1 MiB, downloads), and each
@@ -83,6 +83,7 @@ export class UploadLedger implements UploadTracker {
     private readonly logger?: Logger,
     private readonly sharing?: SharingOptions,
   ) {
+    this.background = new BackgroundMd5({ keepUp: sharing !== undefined });
     if (sharing) {
       this.leases = new WriterLeases(sharing);
       this.leases.start();
