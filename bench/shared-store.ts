@@ -1,6 +1,6 @@
 /**
  * Figures for servers sharing one store (not part of `npm run bench`; figures in
- * docs/performance.md): the resume check through another process after the writer was killed
+ * docs/architecture.md and docs/quotas.md): the resume check through another process after the writer was killed
  * with a 1 GiB prefix on disk, and the wall time of 8 concurrent OpenSSH uploads through one
  * server with the in-process ledger, with escrow grants on the data directory's SQLite file, and
  * with escrow grants on PostgreSQL. Run: node dist/bench/shared-store.js [--only resume|uploads]
