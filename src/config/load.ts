@@ -369,6 +369,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxJobsPerUser: num('hashing.maxJobsPerUser'),
       maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
     },
+    sharing: {
+      store: read('sharing.store', isBoolean),
+      leaseTime: num('sharing.leaseTime'),
+      checkpointEvery: num('sharing.checkpointEvery'),
+    },
     store: {
       url: text('store.url'),
       poolSize: num('store.poolSize'),

@@ -48,6 +48,14 @@ export interface Config {
     /** Files one hash command over exec may name. */
     readonly maxPathsPerCommand: number;
   };
+  readonly sharing: {
+    /** Several processes share the data directory and its database. */
+    readonly store: boolean;
+    /** Seconds a grant or writer lease outlives a process that stopped renewing it. */
+    readonly leaseTime: number;
+    /** Bytes between two saved MD5 states of an upload. */
+    readonly checkpointEvery: number;
+  };
   readonly store: {
     /** postgres://… of a database shared by every node; empty = SQLite in dataDir. */
     readonly url: string;

@@ -8,7 +8,9 @@ import { createLogger } from '../log/logger';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
-import type { QuotaLedger } from '../quota/quota-ledger';
+import type { QuotaLedger, ScanHome } from '../quota/quota-ledger';
+import { EscrowLedger } from '../quota/escrow-ledger';
+import { sharingParts } from './sharing';
 import { Homes } from '../vfs/homes';
 import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
 import { MiniftpSshServer } from '../ssh/server';
@@ -286,14 +288,15 @@ export async function startServer(
     }
     const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
-    // The in-process ledger; its rescans walk the homes (declared just below, used only later).
-    const quota: QuotaLedger = new QuotaManager({
-      store,
-      logger,
-      scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
-    });
+    // Rescans walk the homes (declared just below, used only later).
+    const scanHome: ScanHome = (user, isOpen) => homes.scanUsage(user, isOpen);
+    const shared = sharingParts(config, store, logger);
+    // One process: the in-process ledger; several sharing the store: escrow grants.
+    const quota: QuotaLedger = shared
+      ? new EscrowLedger({ store, grants: shared.grants, logger, scanHome, ...shared.who })
+      : new QuotaManager({ store, logger, scanHome });
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing, logger);
+    const ledger = new UploadLedger(store, hashing, logger, shared?.uploads);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
@@ -355,8 +358,9 @@ export async function startServer(
     });
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
-    // Usage is rebuilt from the disk in the background: connections are served meanwhile.
-    const scanned = quota.rescanAll();
+    // Usage is rebuilt from the disk in the background: connections are served meanwhile. With a
+    // shared store the usage there is kept by every process, whose uploads a scan would miscount.
+    const scanned = shared ? Promise.resolve() : quota.rescanAll();
     logger.info('server.listening', {
       host: address.address,
       port: address.port,

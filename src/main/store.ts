@@ -23,5 +23,6 @@ export function openConfiguredStore(
       description: `the data directory '${config.dataDir}' (--data-dir)`,
       setting: '--data-dir',
     },
+    shared: config.sharing.store,
   });
 }

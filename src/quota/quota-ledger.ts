@@ -65,8 +65,20 @@ export class QuotaExceeded extends MiniftpError {
   readonly used: number;
   readonly limit: number;
   readonly unit: 'bytes' | 'files';
+  /**
+   * Set when more quota is being fetched from a store shared with other processes (see
+   * escrow-ledger.ts): the operation may be tried again once it settles. A caller that
+   * cannot wait treats the refusal as final.
+   */
+  readonly pending: Promise<void> | undefined;
 
-  constructor(o: { attempted: number; used: number; limit: number; unit: 'bytes' | 'files' }) {
+  constructor(o: {
+    attempted: number;
+    used: number;
+    limit: number;
+    unit: 'bytes' | 'files';
+    pending?: Promise<void>;
+  }) {
     super(
       'quota',
       o.unit === 'bytes'
@@ -77,6 +89,7 @@ export class QuotaExceeded extends MiniftpError {
     this.used = o.used;
     this.limit = o.limit;
     this.unit = o.unit;
+    this.pending = o.pending;
   }
 }
 

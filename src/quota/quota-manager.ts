@@ -11,8 +11,9 @@
 import { MiniftpError, describeError } from '../errors';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
-import type { QuotaLedger, ScanHome, ScannedUsage, Usage } from './quota-ledger';
+import type { QuotaLedger, ScanHome, Usage } from './quota-ledger';
 import { UserUsage } from './user-usage';
+import { measureHome } from './measure-home';
 
 export class QuotaManager implements QuotaLedger {
   private readonly usages = new Map<string, UserUsage>();
@@ -84,44 +85,7 @@ export class QuotaManager implements QuotaLedger {
    */
   async rescan(user: string): Promise<Usage> {
     const u = await this.get(user);
-    const isOpen = (key: string): boolean => u.isOpen(key);
-    let scanned: ScannedUsage;
-    let attempts = 0;
-    for (;;) {
-      const before = u.generation;
-      scanned = await this.options.scanHome(user, isOpen);
-      attempts++;
-      if (u.generation === before || attempts >= 5) break;
-    }
-    const unreadable = scanned.unreadable;
-    if (unreadable.length > 0) {
-      // One line per rescan, with the home-relative path of the first.
-      this.options.logger.warn('quota.rescan_partial', {
-        user,
-        unreadable: unreadable.length,
-        first: unreadable[0],
-      });
-    }
-    const was = { bytes: u.bytes, files: u.files };
-    if (unreadable.length > 0) {
-      // What a user closed to the server (chmod 000) cannot be measured, and must not fall out of
-      // the quota by it: a partial scan never lowers the figure the ledger had.
-      scanned = {
-        ...scanned,
-        bytes: Math.max(scanned.bytes, was.bytes),
-        files: Math.max(scanned.files, was.files),
-      };
-    }
-    u.reset(scanned);
-    if (was.bytes !== u.bytes || was.files !== u.files) {
-      this.options.logger.info('quota.rescan', {
-        user,
-        bytes: u.bytes,
-        files: u.files,
-        was_bytes: was.bytes,
-        was_files: was.files,
-      });
-    }
+    await measureHome(u, this.options.scanHome, this.options.logger);
     const written = { bytes: u.bytes, files: u.files };
     await this.options.store.usage.set(user, written.bytes, written.files, new Date());
     if (u.bytes === written.bytes && u.files === written.files) u.markClean();

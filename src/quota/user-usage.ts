@@ -79,7 +79,7 @@ export class UserUsage implements UserQuota {
     return this.limits.bytes > 0 ? Math.max(0, this.limits.bytes - this.bytes) : Infinity;
   }
 
-  private checkBytes(delta: number): void {
+  protected checkBytes(delta: number): void {
     if (delta > 0 && this.limits.bytes > 0 && this.bytes + delta > this.limits.bytes) {
       throw new QuotaExceeded({
         attempted: delta,
@@ -90,7 +90,7 @@ export class UserUsage implements UserQuota {
     }
   }
 
-  private checkFiles(delta: number): void {
+  protected checkFiles(delta: number): void {
     if (delta > 0 && this.limits.files > 0 && this.files + delta > this.limits.files) {
       throw new QuotaExceeded({
         attempted: delta,
@@ -156,6 +156,11 @@ export class UserUsage implements UserQuota {
     this.bytes = bytes;
     this.files = scan.files;
     this.touched();
+  }
+
+  /** True while some session of the user holds any file open for writing. */
+  get hasOpenFiles(): boolean {
+    return this.openFiles.size > 0;
   }
 
   /** True when some session holds `key` (device:inode) open for writing. */

@@ -187,7 +187,7 @@ export function registerStandardExtensions(reg: ExtensionRegistry): ExtensionReg
       throw MiniftpError.invalid('copy-data ranges overlap in the same file');
     }
     // The whole copy is checked against the quota before the first byte moves.
-    if (end > readOffset) dst.reserveWrite(writeOffset, end - readOffset);
+    if (end > readOffset) await dst.reserveForWrite(writeOffset, end - readOffset);
     let pos = readOffset;
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     while (pos < end) {

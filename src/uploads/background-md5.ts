@@ -27,8 +27,23 @@ import { Worker } from 'node:worker_threads';
 import { LoopContention, type LoopContentionOptions } from './loop-contention';
 import { ThreadPriority, type ThreadPriorityOptions } from './thread-priority';
 
+/** A saved MD5 state (hash-wasm's) and the bytes from offset 0 it has taken in. */
+export interface Md5State {
+  bytes: number;
+  state: Uint8Array;
+}
+
 export type Md5Request =
-  | { t: 'open'; id: number; fd: number; to: number }
+  | {
+      t: 'open';
+      id: number;
+      fd: number;
+      to: number;
+      /** Send a checkpoint each time the digest passes a multiple of this many bytes. */
+      every?: number;
+      /** Go on from this state instead of from offset 0. */
+      from?: Md5State;
+    }
   | { t: 'extend'; id: number; to: number }
   | { t: 'finish'; id: number }
   | { t: 'drop'; id: number };
@@ -36,6 +51,19 @@ export type Md5Request =
 /** The thread's first message: its kernel thread id, for setpriority(). */
 export interface Md5Hello {
   tid: number;
+}
+
+/** The state of a stream's digest at a multiple of its `every`, sent as the thread passes it. */
+export interface Md5Checkpoint extends Md5State {
+  t: 'checkpoint';
+  id: number;
+}
+
+/** How a stream keeps checkpoints (see BackgroundMd5.open). */
+export interface CheckpointOptions {
+  every: number;
+  from?: Md5State;
+  onCheckpoint: (c: Md5State) => void;
 }
 
 export interface Md5Reply {
@@ -49,6 +77,11 @@ export interface Md5Reply {
 export interface BackgroundMd5Options extends ThreadPriorityOptions {
   /** How contention of the event loop is sampled (tests replace the counter). */
   contention?: Omit<LoopContentionOptions, 'onChange'>;
+  /**
+   * Keep up with the uploads at normal priority, never held back: with a shared store the
+   * checkpoints are what a resume on another node starts from, so they must not lag.
+   */
+  keepUp?: boolean;
 }
 
 /** One hashing thread for all uploads of the server, started on first use. */
@@ -74,24 +107,32 @@ export class BackgroundMd5 {
   /** Held back while the event loop is contended: the latest `to` per stream, and finishes. */
   private readonly heldExtends = new Map<number, number>();
   private readonly heldFinishes: number[] = [];
+  /** Streams that keep checkpoints: where each goes. */
+  private readonly checkpoints = new Map<number, (c: Md5State) => void>();
 
   /** True while new work waits here instead of going to the thread. */
   get holding(): boolean {
-    return this.contention.contended && this.urgent === 0;
+    return this.options.keepUp !== true && this.contention.contended && this.urgent === 0;
   }
 
-  /** Starts hashing the file on `fd` from offset 0, with `to` bytes already written; undefined if the thread is unavailable. */
-  open(fd: number, to: number): number | undefined {
+  /**
+   * Starts hashing the file on `fd` from offset 0 (or from `checkpoints.from`), with `to` bytes
+   * already written; undefined if the thread is unavailable. With `checkpoints`, the digest's
+   * state is handed to `onCheckpoint` every `every` bytes.
+   */
+  open(fd: number, to: number, checkpoints?: CheckpointOptions): number | undefined {
     const w = this.thread();
     if (!w) return undefined;
     const id = this.nextId++;
     this.streams.add(id);
+    if (checkpoints) this.checkpoints.set(id, checkpoints.onCheckpoint);
     this.contention.start();
+    const extra = checkpoints ? { every: checkpoints.every, from: checkpoints.from } : {};
     if (this.holding) {
-      w.postMessage({ t: 'open', id, fd, to: 0 } satisfies Md5Request);
+      w.postMessage({ t: 'open', id, fd, to: 0, ...extra } satisfies Md5Request);
       this.heldExtends.set(id, to);
     } else {
-      w.postMessage({ t: 'open', id, fd, to } satisfies Md5Request);
+      w.postMessage({ t: 'open', id, fd, to, ...extra } satisfies Md5Request);
     }
     return id;
   }
@@ -162,7 +203,7 @@ export class BackgroundMd5 {
   }
 
   private applyPriority(): void {
-    this.priority?.set(this.urgent > 0 ? 'normal' : 'idle');
+    this.priority?.set(this.urgent > 0 || this.options.keepUp === true ? 'normal' : 'idle');
   }
 
   /** Resolves once the thread's priority is what it should be now (for tests). */
@@ -206,12 +247,17 @@ export class BackgroundMd5 {
       return undefined;
     }
     w.unref();
-    w.on('message', (r: Md5Reply | Md5Hello) => {
+    w.on('message', (r: Md5Reply | Md5Hello | Md5Checkpoint) => {
       if ('tid' in r) {
         this.priority = new ThreadPriority(r.tid, this.options);
         this.applyPriority();
         return;
       }
+      if ('t' in r) {
+        this.checkpoints.get(r.id)?.({ bytes: r.bytes, state: r.state });
+        return;
+      }
+      this.checkpoints.delete(r.id);
       const resolve = this.waiting.get(r.id);
       this.waiting.delete(r.id);
       this.ended(r.id);
@@ -237,6 +283,7 @@ export class BackgroundMd5 {
     this.heldExtends.clear();
     this.heldFinishes.length = 0;
     this.streams.clear();
+    this.checkpoints.clear();
     this.contention.stop();
   }
 }

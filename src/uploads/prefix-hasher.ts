@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { WrittenFile } from '../vfs/upload-tracker';
 import type { WriteObserver } from '../vfs/vfile';
-import type { BackgroundMd5 } from './background-md5';
+import type { BackgroundMd5, Md5State } from './background-md5';
 
 /**
  * Uploads smaller than this leave no record: resuming or checksumming them
@@ -48,6 +48,7 @@ export class PrefixHasher implements WriteObserver {
   /** Answers the thread still owes before the descriptor may be closed. */
   private readonly owed: Array<Promise<unknown>> = [];
   private md5: string | undefined;
+  private savedCheckpoint = false;
 
   constructor(
     private readonly file: WrittenFile,
@@ -55,6 +56,13 @@ export class PrefixHasher implements WriteObserver {
     private readonly save: (bytes: number, md5: string, size: number, mtimeMs: number) => void,
     private readonly forget: () => void,
     private readonly defer: (job: DeferredHash) => boolean,
+    /** Saves the digest's state every `every` bytes, for a resume in another process. */
+    private readonly checkpoints?: {
+      every: number;
+      save: (c: Md5State) => void;
+      /** The saved states no longer describe the file (a rewrite, a truncate). */
+      drop: () => void;
+    },
   ) {
     // A file opened on existing bytes (OpenSSH reput, the resume extension)
     // cannot continue a digest: Node's hashes cannot be restored from one.
@@ -86,7 +94,21 @@ export class PrefixHasher implements WriteObserver {
     }
     if (this.stream !== undefined) this.background.extend(this.stream, this.done);
     else if (this.done >= MIN_RECORDED_BYTES) {
-      this.stream = this.background.open(this.file.fd, this.done);
+      const cp = this.checkpoints;
+      const opened: number | undefined = this.background.open(
+        this.file.fd,
+        this.done,
+        cp && {
+          every: cp.every,
+          onCheckpoint: (c) => {
+            // A state from a stream since dropped describes bytes that may have changed.
+            if (!this.valid || this.stream !== opened) return;
+            this.savedCheckpoint = true;
+            cp.save(c);
+          },
+        },
+      );
+      this.stream = opened;
       if (this.stream === undefined) this.invalidate();
     }
   }
@@ -132,6 +154,8 @@ export class PrefixHasher implements WriteObserver {
   }
 
   private invalidate(): void {
+    if (this.savedCheckpoint) this.checkpoints?.drop();
+    this.savedCheckpoint = false;
     this.valid = false;
     this.inline = undefined;
     this.arrived = 0;

@@ -8,14 +8,16 @@
  */
 import { createHash } from 'node:crypto';
 import { MiniftpError } from '../errors';
+import { createMD5 } from 'hash-wasm';
 import type { UploadRecord } from '../store/types';
+import type { UploadCheckpoint } from '../store/upload-share-types';
 import type { HashPool } from '../vfs/hash-pool';
 import { fileKey } from '../vfs/checked-change';
 import type { ResumableFs, ResumeRequest } from '../vfs/upload-tracker';
 import type { VFile } from '../vfs/vfile';
 
 /** How long a resume waits for a dropped session to finish its last writes. */
-const WRITER_WAIT_MS = 15_000;
+export const WRITER_WAIT_MS = 15_000;
 
 /** What the resume reads from the upload records. */
 export interface RecordLookup {
@@ -27,6 +29,22 @@ export interface RecordLookup {
     path: string,
     file: { size: number; mtimeMs: number },
   ): Promise<UploadRecord | undefined>;
+  /** The last saved MD5 state of an upload to `path`, when processes share the store. */
+  checkpoint?(user: string, path: string): Promise<UploadCheckpoint | undefined>;
+}
+
+/** The MD5 of the first `bytes` bytes, going on from a saved state of a shorter prefix. */
+async function continueMd5(file: VFile, from: UploadCheckpoint, bytes: number): Promise<string> {
+  const md5 = await createMD5();
+  md5.load(from.state);
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  for (let at = from.bytes; at < bytes;) {
+    const n = await file.read(at, Math.min(buf.length, bytes - at), buf, 0);
+    if (n === 0) throw MiniftpError.failure('the file ended before the bytes to resume from');
+    md5.update(buf.subarray(0, n));
+    at += n;
+  }
+  return md5.digest('hex');
 }
 
 async function prefixMd5(
@@ -110,7 +128,13 @@ export async function resumeUpload(
     await records.settled(req.user, path);
     const known = await records.current(req.user, path, st);
     const fromLedger = known !== undefined && known.bytes === offset;
-    const serverMd5 = fromLedger ? known.md5 : await prefixMd5(file, offset, pool, req);
+    const saved = fromLedger ? undefined : await records.checkpoint?.(req.user, path);
+    const fromCheckpoint = saved !== undefined && saved.bytes > 0 && saved.bytes <= offset;
+    const serverMd5 = fromLedger
+      ? known.md5
+      : fromCheckpoint
+        ? await continueMd5(file, saved, offset)
+        : await prefixMd5(file, offset, pool, req);
     const clientHex = req.md5.toString('hex');
     if (serverMd5 !== clientHex) {
       req.logger.warn('resume.refused', {
@@ -124,7 +148,12 @@ export async function resumeUpload(
       );
     }
     if (offset < st.size) await file.truncate(offset);
-    req.logger.info('resume.accepted', { path, offset, from_ledger: fromLedger });
+    req.logger.info('resume.accepted', {
+      path,
+      offset,
+      from_ledger: fromLedger,
+      ...(fromCheckpoint ? { from_checkpoint: saved.bytes } : {}),
+    });
     return file;
   } catch (err) {
     await file.close().catch(() => undefined);

@@ -6,7 +6,7 @@
  * reading the file again.
  */
 import * as fs from 'node:fs';
-import { describeError } from '../errors';
+import { MiniftpError, describeError } from '../errors';
 import type { Logger } from '../log/types';
 import type { Store, UploadRecord } from '../store/types';
 import type { HashPool } from '../vfs/hash-pool';
@@ -14,7 +14,11 @@ import type { ResumableFs, ResumeRequest, UploadTracker, WrittenFile } from '../
 import type { VFile, WriteObserver } from '../vfs/vfile';
 import { BackgroundMd5 } from './background-md5';
 import { PrefixHasher, type DeferredHash } from './prefix-hasher';
-import { resumeUpload } from './resume';
+import { WRITER_WAIT_MS, resumeUpload } from './resume';
+import { WriterLeases, type SharingOptions } from './writer-leases';
+import { leasedObserver } from './leased-observer';
+import type { Md5State } from './background-md5';
+import type { UploadCheckpoint } from '../store/upload-share-types';
 
 /** A deferred hash, under the path its file has now (renames move it). */
 interface PendingHash {
@@ -56,7 +60,7 @@ interface UserRecords {
  * have one cached in memory, and one background MD5 thread.
  */
 export class UploadLedger implements UploadTracker {
-  private readonly background = new BackgroundMd5();
+  private readonly background: BackgroundMd5;
   /**
    * Per user, the paths that have a record, loaded on the user's first
    * open for writing or change of names. Most files have none (uploads under 1 MiB, downloads), and each
@@ -70,13 +74,24 @@ export class UploadLedger implements UploadTracker {
 
   /**
    * `hashing`: where a resume computes the MD5 of a prefix no record describes; `logger`: where
-   * a record the store could not take is reported.
+   * a record the store could not take is reported; `sharing`: the store is shared with other
+   * processes, which write records, writer leases and checkpoints too.
    */
   constructor(
     private readonly store: Store,
     private readonly hashing: HashPool,
     private readonly logger?: Logger,
-  ) {}
+    private readonly sharing?: SharingOptions,
+  ) {
+    this.background = new BackgroundMd5({ keepUp: sharing !== undefined });
+    if (sharing) {
+      this.leases = new WriterLeases(sharing);
+      this.leases.start();
+    }
+  }
+
+  /** Set when the store is shared with other processes (see writer-leases.ts). */
+  private readonly leases: WriterLeases | undefined;
 
   /**
    * Stops the hashing thread (server shutdown); digests still in progress are dropped. Resolves
@@ -84,6 +99,7 @@ export class UploadLedger implements UploadTracker {
    */
   async close(): Promise<void> {
     this.closing = true;
+    this.leases?.close();
     for (const p of this.pending) p.cancelled = true;
     await this.background.close();
     await Promise.all([...this.pending].map((p) => p.done));
@@ -132,7 +148,8 @@ export class UploadLedger implements UploadTracker {
   ): void {
     const records = this.recordsOf(user);
     if (records.paths) {
-      if (!needed(records.paths)) return;
+      // Other processes sharing the store write records too: the paths here may be stale.
+      if (!this.sharing && !needed(records.paths)) return;
       change(records.paths);
     } else {
       records.early.push(change);
@@ -143,6 +160,7 @@ export class UploadLedger implements UploadTracker {
   }
 
   private forget(user: string, path: string): void {
+    this.dropCheckpoints(user, path);
     this.change(
       user,
       (paths) => paths.has(path),
@@ -152,6 +170,9 @@ export class UploadLedger implements UploadTracker {
   }
 
   private moved(user: string, from: string, to: string): void {
+    // A moved upload is resumed from its record or from the disk, not from a checkpoint.
+    this.dropCheckpoints(user, from);
+    this.dropCheckpoints(user, to);
     this.change(
       user,
       (paths) => [...paths].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to)),
@@ -179,14 +200,52 @@ export class UploadLedger implements UploadTracker {
   }
 
   observe(user: string, path: string, file: WrittenFile): WriteObserver {
-    return new PrefixHasher(
+    const sharing = this.sharing;
+    const hasher = new PrefixHasher(
       file,
       this.background,
       (bytes, md5, fileSize, fileMtimeMs) =>
         this.record({ user, path, bytes, md5, fileSize, fileMtimeMs }),
       () => this.forget(user, path),
       (job) => this.deferHash(user, path, job),
+      sharing && {
+        every: sharing.checkpointEvery,
+        save: (c) => this.saveCheckpoint(user, path, c),
+        drop: () => this.dropCheckpoints(user, path),
+      },
     );
+    if (!this.leases) return hasher;
+    this.leases.hold(user, path);
+    return leasedObserver(hasher, () => this.leases?.letGo(user, path));
+  }
+
+  /** Checkpoint changes, in the order they come. */
+  private checkpointWrites = Promise.resolve();
+
+  private saveCheckpoint(user: string, path: string, c: Md5State): void {
+    const sharing = this.sharing;
+    if (!sharing) return;
+    this.checkpointWrites = this.checkpointWrites
+      .then(() => sharing.store.putCheckpoint(user, path, c))
+      .catch((err: unknown) =>
+        sharing.logger.warn('upload.checkpoint_failed', { path, error: describeError(err) }),
+      );
+  }
+
+  private dropCheckpoints(user: string, path: string): void {
+    const sharing = this.sharing;
+    if (!sharing) return;
+    this.checkpointWrites = this.checkpointWrites
+      .then(() => sharing.store.dropCheckpoints(user, path))
+      .catch(() => undefined);
+  }
+
+  /** The last MD5 state saved for an upload to `path` (once the changes before are stored). */
+  async checkpoint(user: string, path: string): Promise<UploadCheckpoint | undefined> {
+    const sharing = this.sharing;
+    if (!sharing) return undefined;
+    await this.checkpointWrites;
+    return sharing.store.getCheckpoint(user, path);
   }
 
   pathGone(user: string, path: string): void {
@@ -204,8 +263,21 @@ export class UploadLedger implements UploadTracker {
     this.moved(user, from, to);
   }
 
-  resume(fs: ResumableFs, req: ResumeRequest): Promise<VFile> {
-    return resumeUpload(this, this.hashing, fs, req);
+  async resume(fs: ResumableFs, req: ResumeRequest): Promise<VFile> {
+    const leases = this.leases;
+    if (!leases) return resumeUpload(this, this.hashing, fs, req);
+    // A writer in another process first: its lease is given back at its close, or runs out.
+    const deadline = Date.now() + WRITER_WAIT_MS;
+    if (!(await leases.takeForResume(req.user, req.path, deadline, req.signal))) {
+      throw MiniftpError.busy(
+        'resume refused: another session is still writing this file; try again in a moment',
+      );
+    }
+    try {
+      return await resumeUpload(this, this.hashing, fs, req);
+    } finally {
+      leases.letGo(req.user, req.path);
+    }
   }
 
   /** New times on a file whose content is unchanged: its record stays current. */
@@ -311,7 +383,7 @@ export class UploadLedger implements UploadTracker {
   ): Promise<UploadRecord | undefined> {
     await this.written(user);
     const paths = this.known.get(user)?.paths;
-    if (paths && !paths.has(path)) return undefined;
+    if (paths && !paths.has(path) && !this.sharing) return undefined;
     let rec: UploadRecord | undefined;
     try {
       rec = await this.store.uploads.get(user, path);

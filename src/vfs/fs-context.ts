@@ -43,8 +43,23 @@ export class FsContext {
     try {
       return check();
     } catch (err) {
-      if (err instanceof QuotaExceeded) this.logRefusal(op, vpath, err);
+      if (err instanceof QuotaExceeded && err.pending === undefined)
+        this.logRefusal(op, vpath, err);
       throw err;
+    }
+  }
+
+  /**
+   * Runs `attempt` (a quota check, or a check and its change in one turn);
+   * while the quota ledger fetches more quota from a shared store
+   * (QuotaExceeded.pending), waits for it and runs `attempt` again.
+   */
+  withQuota<T>(attempt: () => T): T | Promise<T> {
+    try {
+      return attempt();
+    } catch (err) {
+      if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+      return retryAfter(err.pending, attempt);
     }
   }
 
@@ -58,5 +73,17 @@ export class FsContext {
       quota: err.limit,
       unit: err.unit,
     });
+  }
+}
+
+async function retryAfter<T>(pending: Promise<void>, attempt: () => T): Promise<T> {
+  for (let wait = pending; ;) {
+    await wait;
+    try {
+      return attempt();
+    } catch (err) {
+      if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+      wait = err.pending;
+    }
   }
 }

@@ -73,6 +73,16 @@ export class NameChanges {
     real: string,
     bytes: number,
     make: () => void,
+  ): void | Promise<void> {
+    return this.ctx.withQuota(() => this.createChargedNow(op, vpath, real, bytes, make));
+  }
+
+  private createChargedNow(
+    op: string,
+    vpath: string,
+    real: string,
+    bytes: number,
+    make: () => void,
   ): void {
     if (fs.lstatSync(real, { throwIfNoEntry: false })) throw MiniftpError.exists();
     this.ctx.checked(op, vpath, () => this.usage.addEntry(bytes));
@@ -201,7 +211,10 @@ export class NameChanges {
     }
     // A new name of a regular file counts as a file of its size (as a rescan would find).
     const key = fileKey(st);
-    if (st.isFile()) this.ctx.checked('hardlink', to, () => this.usage.addName(key, st.size));
+    if (st.isFile())
+      await this.ctx.withQuota(() =>
+        this.ctx.checked('hardlink', to, () => this.usage.addName(key, st.size)),
+      );
     try {
       await this.jail.inDir(realFrom, (a) => this.jail.inDir(realTo, (b) => fsp.link(a, b)));
     } catch (err) {

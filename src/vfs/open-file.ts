@@ -61,7 +61,10 @@ async function openNow(ctx: FsContext, virtual: string, req: OpenRequest): Promi
       : MiniftpError.permission('not a regular file');
   }
   if (!existing && req.create) {
-    ctx.checked('create', vpath, () => ctx.usage.reserveFile());
+    const reserving = ctx.withQuota(() =>
+      ctx.checked('create', vpath, () => ctx.usage.reserveFile()),
+    );
+    if (reserving) await reserving;
     created = true;
     flags |= fs.constants.O_CREAT | fs.constants.O_EXCL;
   }

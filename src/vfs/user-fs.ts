@@ -128,7 +128,9 @@ export class UserFs {
     const key = fileKey(st);
     this.usage.openFile(key, st.size, st.nlink);
     try {
-      this.ctx.checked('setstat', vpath, () => this.usage.growTo(key, size));
+      await this.ctx.withQuota(() =>
+        this.ctx.checked('setstat', vpath, () => this.usage.growTo(key, size)),
+      );
       await onChecked(this.jail, real, st, (name) => fsp.truncate(name, size));
       this.usage.setSize(key, size);
     } finally {

@@ -74,6 +74,8 @@ export class VFile {
   private readonly observer: WriteObserver | undefined;
   private readonly onQuotaExceeded: VFileOptions['onQuotaExceeded'];
   private quotaRefused = false;
+  /** Set while a WRITE waits for quota being fetched (see reserveForWrite). */
+  private quotaWait: Promise<void> | undefined;
   private inflight = new Set<Promise<unknown>>();
   /** The last append-mode write: the next one starts after it. */
   private appendTail: Promise<unknown> = Promise.resolve();
@@ -116,11 +118,45 @@ export class VFile {
     return at;
   }
 
+  /**
+   * reserveWrite for a WRITE and copy-data, which may wait while the quota ledger fetches
+   * more quota from a shared store (QuotaExceeded.pending). Writes after one
+   * that waits wait behind it, so they still reach the disk in arrival order.
+   */
+  reserveForWrite(offset: number, length: number): number | Promise<number> {
+    if (this.quotaWait === undefined) {
+      try {
+        return this.reserveWrite(offset, length);
+      } catch (err) {
+        if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+      }
+    }
+    const turn = (this.quotaWait ?? Promise.resolve()).then(async () => {
+      for (;;) {
+        try {
+          return this.reserveWrite(offset, length);
+        } catch (err) {
+          if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+          await err.pending;
+        }
+      }
+    });
+    const tail = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.quotaWait = tail;
+    void tail.then(() => {
+      if (this.quotaWait === tail) this.quotaWait = undefined;
+    });
+    return this.track(turn);
+  }
+
   private reserveTo(end: number): void {
     try {
       this.usage.growTo(this.key, end);
     } catch (err) {
-      if (err instanceof QuotaExceeded && !this.quotaRefused) {
+      if (err instanceof QuotaExceeded && err.pending === undefined && !this.quotaRefused) {
         this.quotaRefused = true;
         this.onQuotaExceeded?.(err, this.virtualPath);
       }
@@ -143,7 +179,8 @@ export class VFile {
   async write(offset: number, data: Buffer): Promise<void> {
     this.checkOpen();
     if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');
-    const at = this.reserveWrite(offset, data.length);
+    const reserved = this.reserveForWrite(offset, data.length);
+    const at = typeof reserved === 'number' ? reserved : await reserved;
     this.observer?.beforeWrite(at, data);
     try {
       if (this.append) {
@@ -211,7 +248,15 @@ export class VFile {
   async truncate(size: number): Promise<void> {
     this.checkOpen();
     if (!this.writable) throw MiniftpError.permission('the file was not opened for writing');
-    this.reserveTo(size);
+    for (;;) {
+      try {
+        this.reserveTo(size);
+        break;
+      } catch (err) {
+        if (!(err instanceof QuotaExceeded) || err.pending === undefined) throw err;
+        await this.track(err.pending);
+      }
+    }
     await this.track(fsFtruncate(this.fd, size));
     this.usage.setSize(this.key, size);
     this.observer?.resized(size);

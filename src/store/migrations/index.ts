@@ -4,8 +4,9 @@
  * 0001_initial.ts with the next number, SQL for both databases, and list it at the end here.
  */
 import { initial } from './0001_initial';
+import { escrow } from './0002_escrow';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
 
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, escrow];
