@@ -10,7 +10,8 @@ import { parseSize } from './size';
  * are registered with convict as custom formats, so convict converts values the same way whichever
  * source they come from.
  */
-export type FormatName = 'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level';
+export type FormatName =
+  'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level' | 'workers';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -174,6 +175,22 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
       typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value)
         ? undefined
         : { rule: `must be one of ${LOG_LEVELS.join(', ')}`, got: value },
+  },
+  // A count within the setting's bounds, or 'auto' (one per CPU core).
+  workers: {
+    convert: (text) => {
+      const word = text.trim().toLowerCase();
+      return /^\d+$/.test(word) ? Number(word) : word;
+    },
+    check: (value, setting) => {
+      if (value === 'auto') return undefined;
+      const min = setting.min ?? 1;
+      const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
+        return undefined;
+      }
+      return { rule: `must be auto or an integer from ${min} to ${max}`, got: value };
+    },
   },
 };
 

@@ -129,6 +129,7 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  workers: 'N|auto',
 };
 
 const HELP_INDENT = '      ';
@@ -391,6 +392,16 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       accountLockThreshold: num('limits.accountLockThreshold'),
       accountLockTime: num('limits.accountLockTime'),
     },
+    cluster: {
+      workers: read('cluster.workers', isWorkers),
+      nodeName: text('cluster.nodeName'),
+      homesDir:
+        text('cluster.homesDir') === ''
+          ? path.join(dir('dataDir'), 'docs')
+          : dir('cluster.homesDir'),
+      heartbeatInterval: num('cluster.heartbeatInterval'),
+      nodeTimeout: num('cluster.nodeTimeout'),
+    },
   };
 }
 
@@ -419,4 +430,8 @@ function isBoolean(value: unknown): value is boolean {
 
 function isLogLevel(value: unknown): value is Config['log']['level'] {
   return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+function isWorkers(value: unknown): value is Config['cluster']['workers'] {
+  return value === 'auto' || isNumber(value);
 }

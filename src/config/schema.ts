@@ -1,8 +1,10 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `cluster` in
+ * cluster-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
+import { clusterSchema } from './cluster-schema';
 import { limitsSchema } from './limits-schema';
 import type { Config } from './types';
 
@@ -188,6 +190,7 @@ export function configSchema(): ConfigSchema {
       },
     },
     limits: limitsSchema(),
+    cluster: clusterSchema(),
   };
 }
 

@@ -1,9 +1,25 @@
 /** `miniftp-server`: reads the configuration, starts the server, stops it on SIGINT/SIGTERM. */
+import cluster from 'node:cluster';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { configHelp, loadConfig, wantsHelp } from '../config/load';
+import type { Config } from '../config/types';
+import { createLogger } from '../log/logger';
+import type { Logger } from '../log/types';
 import { MiniftpError, describeError } from '../errors';
 import { INNER_ENV, findSetpriv, planLaunch, reexec } from './launch';
 import { effectiveCapabilities } from './privileges';
 import { missingRuntimeSettings } from './runtime';
+import {
+  type ReadyMessage,
+  WORKER_COUNT_ENV,
+  WORKER_NODE_ENV,
+  WORKER_SLOT_ENV,
+  runPrimary,
+} from './primary';
+import { printLogger } from './print-logger';
+import type { ProcessIdentity, RunningServer } from './start';
+import { workerCount, workerShare } from './worker-share';
 
 export async function main(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
@@ -29,11 +45,70 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (plan.kind === 'reexec') return reexec(plan.setpriv, argv);
+  if (cluster.isWorker) return serveAsWorker(config, inner);
+  const workers = workerCount(config.cluster.workers);
+  const node = nodeName(config);
+  if (workers > 1) {
+    const logger = primaryLogger(config);
+    return runPrimary({
+      config,
+      argv,
+      workers,
+      node,
+      logger,
+      announce: (host, port) => process.stdout.write(`listening on ${host}:${port}\n`),
+    });
+  }
+  return serve(config, inner, { node }, (server) => {
+    // Tests and scripts wait for this exact line to learn the real port.
+    process.stdout.write(`listening on ${server.host}:${server.port}\n`);
+  });
+}
+
+/** This node's name: the setting, or the host name and the id of the process that leads it. */
+function nodeName(config: Config): string {
+  return config.cluster.nodeName !== ''
+    ? config.cluster.nodeName
+    : `${os.hostname()}-${process.pid}`;
+}
+
+/**
+ * The primary's own lines (workers started, died, replaced) go to the node's log
+ * files; under runAs the primary stays root, and a log file it created would
+ * shut the workers out of it, so there they are only printed.
+ */
+function primaryLogger(config: Config): Logger {
+  if (config.runAs !== '') return printLogger(config.log.level);
+  return createLogger({
+    dir: path.join(config.dataDir, 'log'),
+    level: config.log.level,
+    stdout: config.log.stdout,
+  });
+}
+
+/** One of several worker processes, forked by the primary (primary.ts). */
+function serveAsWorker(config: Config, inner: boolean): Promise<number> {
+  const slot = Number(process.env[WORKER_SLOT_ENV]);
+  const count = Number(process.env[WORKER_COUNT_ENV]);
+  const node = process.env[WORKER_NODE_ENV] ?? nodeName(config);
+  return serve(workerShare(config, count), inner, { node, worker: slot }, (server) => {
+    const ready: ReadyMessage = { miniftp: 'ready', host: server.host, port: server.port };
+    process.send?.(ready);
+  });
+}
+
+/** Starts the server in this process and serves until SIGINT or SIGTERM. */
+async function serve(
+  config: Config,
+  inner: boolean,
+  identity: ProcessIdentity,
+  announce: (server: RunningServer) => void,
+): Promise<number> {
   // Loaded only here: the outer process of a re-execution never needs the server's modules.
   const { startServer } = await import('./start.js');
   let server;
   try {
-    server = await startServer(config);
+    server = await startServer(config, { identity });
   } catch (err) {
     process.stderr.write(`miniftp-server: ${describeError(err)}\n`);
     return err instanceof MiniftpError ? 2 : 1;
@@ -49,9 +124,9 @@ export async function main(argv: string[]): Promise<number> {
       running.logger.info('server.signal', { signal });
       void running.close().then(() => resolve(0));
     };
-    if (inner) {
+    if (inner || identity.worker !== undefined) {
       // Under setpriv a supervisor that signals the whole group (systemd) reaches this
-      // process twice, directly and through the outer one: one stop is enough.
+      // process twice, directly and through the outer one (a worker: through the primary).
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     } else {
@@ -59,8 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       process.once('SIGTERM', () => stop('SIGTERM'));
     }
   });
-  // Tests and scripts wait for this exact line to learn the real port.
-  process.stdout.write(`listening on ${server.host}:${server.port}\n`);
+  announce(server);
   const missing = missingRuntimeSettings(process.env, process.execArgv);
   if (missing.length > 0) {
     server.logger.info('server.runtime', {

@@ -37,6 +37,12 @@ import {
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
 
+/** Which node this process serves for, and which of its workers it is (none: the only process). */
+export interface ProcessIdentity {
+  readonly node: string;
+  readonly worker?: number;
+}
+
 export interface RunningServer {
   readonly host: string;
   readonly port: number;
@@ -202,8 +208,9 @@ function openFilesBudget(config: Config, logger: Logger): HandleBudget {
 
 export async function startServer(
   config: Config,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; identity?: ProcessIdentity } = {},
 ): Promise<RunningServer> {
+  const homesDir = config.cluster.homesDir;
   // New files get exactly the configured umask, whatever the shell that started us had.
   process.umask(config.users.umask);
   let runAs: SystemUser | undefined;
@@ -233,9 +240,14 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+        const opened = openStore({
+          file: path.join(config.dataDir, 'miniftp.db'),
+          shared: options.identity?.worker !== undefined,
+        });
         try {
-          await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
+          await inSetting('homesDir', homesDir, () =>
+            fsp.mkdir(homesDir, { recursive: true, mode: 0o700 }),
+          );
         } catch (err) {
           opened.close();
           throw err;
@@ -248,13 +260,16 @@ export async function startServer(
     unbind();
     throw err;
   }
-  const logger =
+  const worker = options.identity?.worker;
+  const ownLogger =
     options.logger ??
     createLogger({
       dir: path.join(config.dataDir, 'log'),
       level: config.log.level,
       stdout: config.log.stdout,
     });
+  // The workers of a node share its log files: each line says whose it is.
+  const logger = worker === undefined ? ownLogger : ownLogger.child({ worker });
   early.replay(logger);
   try {
     if (bypassesModes(effectiveCapabilities())) {
@@ -263,7 +278,6 @@ export async function startServer(
         reason: 'the process has CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH',
       });
     }
-    const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
     // The in-process ledger; its rescans walk the homes (declared just below, used only later).
     const quota: QuotaLedger = new QuotaManager({
@@ -274,7 +288,7 @@ export async function startServer(
     const hashing = new HashPool(config.hashing);
     const ledger = new UploadLedger(store, hashing);
     const homes = new Homes({
-      docsDir: await fsp.realpath(docsDir),
+      docsDir: await fsp.realpath(homesDir),
       quota,
       uploads: ledger,
     });
@@ -351,7 +365,7 @@ export async function startServer(
           await ledger.close();
           store.close();
           logger.info('server.stopped');
-          if (!options.logger) await logger.close();
+          if (!options.logger) await ownLogger.close();
         })();
         return closing;
       },

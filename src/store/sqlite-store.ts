@@ -20,6 +20,8 @@ import type {
 export interface OpenStoreOptions {
   /** Path of the database file, or ':memory:' for a throwaway database. */
   readonly file: string;
+  /** Opened by several worker processes of one node at once: no exclusive lock. */
+  readonly shared?: boolean;
 }
 
 interface UserRow {
@@ -428,7 +430,8 @@ export function openStore(options: OpenStoreOptions): Store {
     // One server per data directory: the first access takes a lock held until
     // close, so a second server on the same directory fails here instead of
     // serving the same homes with its own idea of everyone's usage.
-    if (!inMemory) db.pragma('locking_mode = EXCLUSIVE');
+    // The workers of one node share it (`shared`): the lock is then not taken.
+    if (!inMemory && !options.shared) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; only a power cut can lose the
     // last transactions, which for usage and upload ledgers are rebuilt from disk anyway.
