@@ -87,14 +87,18 @@ function primaryLogger(config: Config): Logger {
 }
 
 /** One of several worker processes, forked by the primary (primary.ts). */
-function serveAsWorker(config: Config, inner: boolean): Promise<number> {
+async function serveAsWorker(config: Config, inner: boolean): Promise<number> {
   const slot = Number(process.env[WORKER_SLOT_ENV]);
   const count = Number(process.env[WORKER_COUNT_ENV]);
   const node = process.env[WORKER_NODE_ENV] ?? nodeName(config);
-  return serve(workerShare(config, count), inner, { node, worker: slot }, (server) => {
+  const identity = { node, worker: slot, workers: count };
+  const code = await serve(workerShare(config, count), inner, identity, (server) => {
     const ready: ReadyMessage = { miniftp: 'ready', host: server.host, port: server.port };
     process.send?.(ready);
   });
+  // The channel to the primary would keep this process alive once the server has stopped.
+  cluster.worker?.disconnect();
+  return code;
 }
 
 /** Starts the server in this process and serves until SIGINT or SIGTERM. */

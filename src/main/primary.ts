@@ -11,6 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/types';
 import type { Logger } from '../log/types';
+import { isIpcPacket } from './cluster-bus';
 
 /** Environment of a worker: its slot (1..N), the node it belongs to, how many workers there are. */
 export const WORKER_SLOT_ENV = 'MINIFTP_WORKER_SLOT';
@@ -89,8 +90,10 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
   let stopping = false;
   /** Workers of the first start not ready yet. */
   let pendingReady = o.workers;
+  /** The exit code of a worker that could not start: the primary's own. */
+  let failure: number | undefined;
   let finish: (code: number) => void = () => undefined;
-  const done = new Promise<number>((resolve) => (finish = resolve));
+  const done = new Promise<number>((resolve) => (finish = (code) => resolve(failure ?? code)));
 
   const fork = (s: Slot): void => {
     s.timer = undefined;
@@ -102,6 +105,14 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
     });
     s.worker = worker;
     worker.on('message', (m: unknown) => {
+      if (isIpcPacket(m)) {
+        // The bus between workers: everyone but the sender.
+        for (const other of slots) {
+          const w = other.worker;
+          if (w && w !== worker && w.isConnected()) w.send(m);
+        }
+        return;
+      }
       if (!isReadyMessage(m)) return;
       if (started) {
         logger.info('cluster.worker_started', { worker: s.slot, pid: worker.process.pid ?? null });
@@ -130,8 +141,8 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
       }
       if (!started) {
         // A worker that cannot start (bad setting, port in use) fails the same way every time.
+        failure = code !== null && code > 0 ? code : 1;
         stop(undefined);
-        finish(code && code > 0 ? code : 1);
         return;
       }
       const lived = Date.now() - s.startedAt;

@@ -23,6 +23,7 @@ import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
+import type { ClusterStore } from '../store/cluster-types';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
 import {
@@ -36,12 +37,9 @@ import {
 } from './privileges';
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
+import { type ProcessIdentity, idPrefix, setupCluster } from './cluster-setup';
 
-/** Which node this process serves for, and which of its workers it is (none: the only process). */
-export interface ProcessIdentity {
-  readonly node: string;
-  readonly worker?: number;
-}
+export type { ProcessIdentity } from './cluster-setup';
 
 export interface RunningServer {
   readonly host: string;
@@ -228,7 +226,7 @@ export async function startServer(
     port.server.close();
     for (const s of port.accepted) s.destroy();
   };
-  let store: Store;
+  let store: Store & { readonly cluster: ClusterStore };
   try {
     if (runAs) {
       const user = runAs;
@@ -300,7 +298,16 @@ export async function startServer(
       accountThreshold: config.limits.accountLockThreshold,
       accountLockSeconds: config.limits.accountLockTime,
     });
-    const connections = new ConnectionRegistry();
+    const connections = new ConnectionRegistry(idPrefix(options.identity));
+    const cluster = await setupCluster({
+      config,
+      identity: options.identity,
+      store: store.cluster,
+      registry: connections,
+      throttle,
+      quota,
+      logger,
+    });
     const handles = openFilesBudget(config, logger);
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
@@ -328,7 +335,8 @@ export async function startServer(
         hasher,
         quota,
         homes,
-        connections,
+        connections: cluster.sessions,
+        nodes: cluster.nodes,
         logger,
         adminName: config.admin.user,
         defaultQuota: config.users.defaultQuota,
@@ -359,6 +367,7 @@ export async function startServer(
       close: () => {
         closing ??= (async () => {
           await ssh.close();
+          await cluster.stop();
           await hashing.close();
           await scanned.catch(() => undefined);
           quota.stop();

@@ -178,6 +178,7 @@ export class MiniftpSshServer {
       clientIdent,
       user: undefined,
       method: undefined,
+      bytes: () => (peer ? peer.socket.bytesRead + peer.socket.bytesWritten : 0),
       kill: (reason: string) => this.lifecycle.kick(conn, client, reason),
     };
     this.lifecycle.opened(conn);
@@ -247,6 +248,7 @@ export class MiniftpSshServer {
       }
       const method = conn.method;
       logger.info('login.ok', { user, ip, method, session: conn.id });
+      this.o.connections.loggedIn(conn.id);
       const idle = this.lifecycle.idleWatch(client, conn, peer);
       this.router.route(client, conn, idle);
       client.on('close', () => idle.stop());

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
+import { CLUSTER_TABLES_SQLITE } from './cluster';
 
 /** One step of the schema. `version` is what `PRAGMA user_version` reads once `sql` has run. */
 export interface Migration {
@@ -56,6 +57,8 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  // The cluster: nodes with their heartbeat, and every node's live sessions.
+  { version: 2, sql: CLUSTER_TABLES_SQLITE },
 ];
 
 /** The schema version this code writes: the last migration's. */

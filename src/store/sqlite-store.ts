@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
 import { applyMigrations } from './migrations';
+import { clusterStoreOn } from './sqlite-cluster';
+import type { ClusterStore } from './cluster-types';
 import type {
   KeyStore,
   NewUser,
@@ -420,7 +422,7 @@ function prepareFile(file: string): void {
 }
 
 /** Opens (creating if needed) and migrates the database at `options.file`. */
-export function openStore(options: OpenStoreOptions): Store {
+export function openStore(options: OpenStoreOptions): Store & { readonly cluster: ClusterStore } {
   const inMemory = options.file === ':memory:';
   if (!inMemory) prepareFile(options.file);
   const db = new BetterSqlite3(options.file);
@@ -430,7 +432,6 @@ export function openStore(options: OpenStoreOptions): Store {
     // One server per data directory: the first access takes a lock held until
     // close, so a second server on the same directory fails here instead of
     // serving the same homes with its own idea of everyone's usage.
-    // The workers of one node share it (`shared`): the lock is then not taken.
     if (!inMemory && !options.shared) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; only a power cut can lose the
@@ -438,7 +439,7 @@ export function openStore(options: OpenStoreOptions): Store {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     applyMigrations(db);
-    return new SqliteStore(db);
+    return Object.assign(new SqliteStore(db), { cluster: clusterStoreOn(db) });
   } catch (err) {
     db.close();
     if (err instanceof Error && (err as { code?: unknown }).code === 'SQLITE_BUSY') {
