@@ -197,7 +197,9 @@ export class ClusterNode implements LiveConnections {
         this.o.registry.killUser(m.user, m.reason);
         return;
       case 'quota':
-        this.o.quota.refreshLimits(m.user);
+        this.o.quota.refreshLimits(m.user).catch((err: unknown) => {
+          this.o.logger.warn('cluster.error', { step: 'quota', error: describeError(err) });
+        });
         return;
       case 'deleted':
         this.o.quota.drop(m.user);

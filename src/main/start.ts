@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/sqlite-store';
+import { openStore } from '../store/open';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -23,7 +23,7 @@ import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
-import type { ClusterStore } from '../store/cluster-types';
+import { SqlClusterStore } from '../store/cluster';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
 import {
@@ -226,7 +226,7 @@ export async function startServer(
     port.server.close();
     for (const s of port.accepted) s.destroy();
   };
-  let store: Store & { readonly cluster: ClusterStore };
+  let store: Store;
   try {
     if (runAs) {
       const user = runAs;
@@ -238,16 +238,21 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({
+        const opened = await openStore({
           file: path.join(config.dataDir, 'miniftp.db'),
+          // The workers of one node open it together.
           shared: options.identity?.worker !== undefined,
+          place: {
+            description: `the data directory '${config.dataDir}' (--data-dir)`,
+            setting: '--data-dir',
+          },
         });
         try {
           await inSetting('homesDir', homesDir, () =>
             fsp.mkdir(homesDir, { recursive: true, mode: 0o700 }),
           );
         } catch (err) {
-          opened.close();
+          await opened.close();
           throw err;
         }
         return opened;
@@ -284,7 +289,7 @@ export async function startServer(
       scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
     });
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing);
+    const ledger = new UploadLedger(store, hashing, logger);
     const homes = new Homes({
       docsDir: await fsp.realpath(homesDir),
       quota,
@@ -302,7 +307,7 @@ export async function startServer(
     const cluster = await setupCluster({
       config,
       identity: options.identity,
-      store: store.cluster,
+      store: new SqlClusterStore(store.sql),
       registry: connections,
       throttle,
       quota,
@@ -370,9 +375,9 @@ export async function startServer(
           await cluster.stop();
           await hashing.close();
           await scanned.catch(() => undefined);
-          quota.stop();
+          await quota.stop();
           await ledger.close();
-          store.close();
+          await store.close();
           logger.info('server.stopped');
           if (!options.logger) await ownLogger.close();
         })();
@@ -381,7 +386,7 @@ export async function startServer(
     };
   } catch (err) {
     unbind();
-    store.close();
+    await store.close();
     throw err;
   }
 }

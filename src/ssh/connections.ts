@@ -5,6 +5,8 @@ import type { LiveConnection } from '../admin/console-host';
 export interface ConnectionInfo extends LiveConnection {
   user: string | undefined;
   method: string | undefined;
+  /** Logged in to the admin account (its channels go to the console). */
+  isAdmin?: boolean;
 }
 
 /** Told when a connection has logged in and when a logged-in one has closed. */

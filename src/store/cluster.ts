@@ -5,14 +5,7 @@
  * Times are ISO-8601 text in UTC, which sorts as it reads.
  */
 import type { ClusterStore, NodeRecord, SessionRecord } from './cluster-types';
-
-type Value = string | number | null;
-
-/** The statements this area needs from a database. */
-export interface ClusterSql {
-  all<Row>(text: string, params?: readonly Value[]): Promise<Row[]>;
-  run(text: string, params?: readonly Value[]): Promise<number>;
-}
+import type { Sql } from './engine/sql';
 
 interface NodeRow {
   name: string;
@@ -57,7 +50,7 @@ function toSession(r: SessionRow): SessionRecord {
 }
 
 export class SqlClusterStore implements ClusterStore {
-  constructor(private readonly sql: ClusterSql) {}
+  constructor(private readonly sql: Sql) {}
 
   async beat(node: Omit<NodeRecord, 'heartbeatAt'>, at: Date): Promise<void> {
     // Every process of a node beats for it; the start stays the one of the process it names.
@@ -172,59 +165,3 @@ export class SqlClusterStore implements ClusterStore {
     ]);
   }
 }
-
-/** The tables, for SQLite (the migration adds them). */
-export const CLUSTER_TABLES_SQLITE = `
-  CREATE TABLE cluster_nodes (
-    name         TEXT    NOT NULL PRIMARY KEY,
-    pid          INTEGER NOT NULL,
-    workers      INTEGER NOT NULL CHECK (workers >= 1),
-    version      TEXT    NOT NULL,
-    started_at   TEXT    NOT NULL,
-    heartbeat_at TEXT    NOT NULL
-  ) STRICT;
-
-  CREATE TABLE cluster_sessions (
-    node       TEXT    NOT NULL,
-    id         TEXT    NOT NULL,
-    pid        INTEGER NOT NULL,
-    worker     INTEGER,
-    "user"     TEXT    NOT NULL,
-    ip         TEXT    NOT NULL,
-    port       INTEGER NOT NULL,
-    kind       TEXT    NOT NULL,
-    method     TEXT    NOT NULL,
-    client     TEXT    NOT NULL,
-    started_at TEXT    NOT NULL,
-    bytes      INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (node, id)
-  ) STRICT;
-`;
-
-/** The same tables for PostgreSQL. */
-export const CLUSTER_TABLES_POSTGRES = `
-  CREATE TABLE cluster_nodes (
-    name         TEXT    NOT NULL PRIMARY KEY,
-    pid          INTEGER NOT NULL,
-    workers      INTEGER NOT NULL CHECK (workers >= 1),
-    version      TEXT    NOT NULL,
-    started_at   TEXT    NOT NULL,
-    heartbeat_at TEXT    NOT NULL
-  );
-
-  CREATE TABLE cluster_sessions (
-    node       TEXT    NOT NULL,
-    id         TEXT    NOT NULL,
-    pid        INTEGER NOT NULL,
-    worker     INTEGER,
-    "user"     TEXT    NOT NULL,
-    ip         TEXT    NOT NULL,
-    port       INTEGER NOT NULL,
-    kind       TEXT    NOT NULL,
-    method     TEXT    NOT NULL,
-    client     TEXT    NOT NULL,
-    started_at TEXT    NOT NULL,
-    bytes      BIGINT  NOT NULL DEFAULT 0,
-    PRIMARY KEY (node, id)
-  );
-`;
