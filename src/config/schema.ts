@@ -1,11 +1,12 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts, `cluster` in
- * cluster-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts,
+ * `cluster` in cluster-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { clusterSchema } from './cluster-schema';
 import { limitsSchema } from './limits-schema';
+import { storeSchema } from './store-schema';
 import type { Config } from './types';
 
 export type ConfigSchema = SchemaOf<Config>;
@@ -189,6 +190,7 @@ export function configSchema(): ConfigSchema {
         arg: 'hashing-max-paths-per-command',
       },
     },
+    store: storeSchema(),
     limits: limitsSchema(),
     cluster: clusterSchema(),
   };

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/open';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -38,6 +37,7 @@ import {
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
 import { type ProcessIdentity, idPrefix, setupCluster } from './cluster-setup';
+import { openConfiguredStore } from './store';
 
 export type { ProcessIdentity } from './cluster-setup';
 
@@ -227,6 +227,9 @@ export async function startServer(
     for (const s of port.accepted) s.destroy();
   };
   let store: Store;
+  // The logger lives in the data directory, opened after the store: until then, a PostgreSQL
+  // connection breaking while idle is told to the early logger.
+  let storeLogger: Logger = options.logger ?? early;
   try {
     if (runAs) {
       const user = runAs;
@@ -238,15 +241,12 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = await openStore({
-          file: path.join(config.dataDir, 'miniftp.db'),
-          // The workers of one node open it together.
-          shared: options.identity?.worker !== undefined,
-          place: {
-            description: `the data directory '${config.dataDir}' (--data-dir)`,
-            setting: '--data-dir',
-          },
-        });
+        const opened = await openConfiguredStore(
+          config,
+          (err) => storeLogger.warn('store.connection_lost', { error: describeError(err) }),
+          // The workers of one node open the SQLite file together.
+          { shared: options.identity?.worker !== undefined },
+        );
         try {
           await inSetting('homesDir', homesDir, () =>
             fsp.mkdir(homesDir, { recursive: true, mode: 0o700 }),
@@ -274,6 +274,8 @@ export async function startServer(
   // The workers of a node share its log files: each line says whose it is.
   const logger = worker === undefined ? ownLogger : ownLogger.child({ worker });
   early.replay(logger);
+  storeLogger = logger;
+  logger.info('store.opened', { kind: store.kind, location: store.location });
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.
