@@ -22,7 +22,6 @@ import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
 import type { Store } from '../store/types';
-import { SqlClusterStore } from '../store/cluster';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
 import {
@@ -305,11 +304,11 @@ export async function startServer(
       accountThreshold: config.limits.accountLockThreshold,
       accountLockSeconds: config.limits.accountLockTime,
     });
-    const connections = new ConnectionRegistry(idPrefix(options.identity));
+    const connections = new ConnectionRegistry(idPrefix(options.identity, store.kind));
     const cluster = await setupCluster({
       config,
       identity: options.identity,
-      store: new SqlClusterStore(store.sql),
+      store,
       registry: connections,
       throttle,
       quota,
