@@ -31,6 +31,8 @@ export interface BenchOptions {
   /** Also run the transfer workloads against the ssh2 floor (bench/floor-server.ts). */
   floor: boolean;
   workloads: WorkloadId[];
+  /** MiniFTP's worker processes (`--workers`); 1: a single process, as it starts by default. */
+  workers: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -48,6 +50,7 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --floor         also run the transfers against the ssh2 floor: an ssh2 server set up as
                   MiniFTP's that does the least an SFTP server can (what ssh2 alone costs):
                   from memory for the big transfers, on disk with blocking calls for small files
+  --workers N     run MiniFTP with N worker processes (--workers N of the server; default 1)
   --help          this text
 `;
 
@@ -62,6 +65,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let sshdPath = '/usr/sbin/sshd';
   let cipher: string | undefined;
   let workloads: WorkloadId[] = [...WORKLOAD_IDS];
+  let workers = 1;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
@@ -100,6 +104,13 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       case '--json':
         json = value();
         break;
+      case '--workers': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 64)
+          throw new UsageError('--workers takes a whole number from 1 to 64');
+        workers = n;
+        break;
+      }
       case '--cipher':
         cipher = value();
         if (!/^[\w@.-]+$/.test(cipher))
@@ -141,6 +152,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     sshdPath,
     floor,
     workloads,
+    workers,
   };
 }
 
