@@ -238,9 +238,10 @@ export class MiniftpSshServer {
       auth.handle(ctx).catch((err: unknown) => {
         logger.error('login.error', { ip, error: describeError(err) });
         // The accounts could not be read (the user database is out of reach): the client is
-        // told why its login fails, instead of a bare "permission denied".
+        // told why, and let go, instead of a "permission denied" it would retry in vain.
         if (err instanceof MiniftpError && err.kind === 'failure') {
-          sendAuthBanner(client, `miniftp: ${err.message}; try again later\n`);
+          endWith(`${err.message}; try again later`);
+          return;
         }
         ctx.reject();
       });
