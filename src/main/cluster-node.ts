@@ -239,8 +239,15 @@ export class ClusterNode implements LiveConnections {
     }
     const gone = await this.o.store.sweep(new Date(now.getTime() - this.o.timeoutMs));
     for (const name of gone) this.o.logger.warn('cluster.node_lost', { node: name });
+    const pids = await this.o.store.processes(this.o.node);
+    // Taken for dead while it was only slow (a long pause): its sessions are listed again.
+    const mine = this.o.registry.list().filter((c) => c.user !== undefined);
+    if (mine.length > 0 && !pids.includes(process.pid)) {
+      for (const c of mine) await this.o.store.addSession(this.record(c));
+      this.o.logger.warn('cluster.sessions_restored', { sessions: mine.length });
+    }
     // A worker that died left its sessions behind: the processes of this node are on this machine.
-    for (const pid of await this.o.store.processes(this.o.node)) {
+    for (const pid of pids) {
       if (pid !== process.pid && !isAlive(pid)) {
         await this.o.store.removeProcess(this.o.node, pid);
         this.o.logger.info('cluster.process_gone', { pid });
