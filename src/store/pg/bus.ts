@@ -7,7 +7,6 @@
  */
 import pg from 'pg';
 import { describeError } from '../../errors';
-import type { ClusterBus } from '../cluster-types';
 import type { Sql } from '../engine/sql';
 
 /** The channel's name (an identifier: no quoting needed). */
@@ -24,7 +23,8 @@ export interface PgBusOptions {
   readonly onError: (error: string) => void;
 }
 
-export class PgBus implements ClusterBus {
+/** A `ClusterBus` (../cluster-types.ts), named there only: this folder imports nothing above it. */
+export class PgBus {
   private client: pg.Client | undefined;
   private readonly listeners: Array<(text: string) => void> = [];
   private closed = false;
