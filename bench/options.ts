@@ -33,6 +33,8 @@ export interface BenchOptions {
   /** Instead of the comparison with sshd: MiniFTP direct against MiniFTP behind HAProxy. */
   balancer: boolean;
   workloads: WorkloadId[];
+  /** MiniFTP's worker processes (`--workers`); 1: a single process, as it starts by default. */
+  workers: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -52,6 +54,7 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
                   from memory for the big transfers, on disk with blocking calls for small files
   --balancer      instead: 8 concurrent uploads and the logins against one MiniFTP reached
                   directly and one behind HAProxy (send-proxy-v2, as docs/deploy.md), alternating
+  --workers N     run MiniFTP with N worker processes (--workers N of the server; default 1)
   --help          this text
 `;
 
@@ -67,6 +70,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let sshdPath = '/usr/sbin/sshd';
   let cipher: string | undefined;
   let workloads: WorkloadId[] = [...WORKLOAD_IDS];
+  let workers = 1;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
@@ -108,6 +112,13 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       case '--json':
         json = value();
         break;
+      case '--workers': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 64)
+          throw new UsageError('--workers takes a whole number from 1 to 64');
+        workers = n;
+        break;
+      }
       case '--cipher':
         cipher = value();
         if (!/^[\w@.-]+$/.test(cipher))
@@ -150,6 +161,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     floor,
     balancer,
     workloads,
+    workers,
   };
 }
 

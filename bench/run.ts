@@ -223,6 +223,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
   const miniftp = await startMiniftp(children, {
     repo: REPO,
     dataDir: path.join(tmp, 'miniftp'),
+    workers: o.workers,
     // A forced cipher must be on offer: OpenSSH clients are otherwise offered AES-GCM only.
     flags: o.cipher ? ['--gcm-for-openssh', 'false'] : [],
   });

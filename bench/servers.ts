@@ -163,6 +163,8 @@ export interface MiniftpPaths {
    * connections only through a balancer (--proxy-protocol).
    */
   readBanner?: boolean;
+  /** Worker processes (--workers); 1 or absent: a single process. */
+  workers?: number;
 }
 
 export async function startMiniftp(
@@ -183,6 +185,9 @@ export async function startMiniftp(
       'false',
       '--default-quota',
       '0',
+      ...(paths.workers !== undefined && paths.workers > 1
+        ? ['--workers', String(paths.workers)]
+        : []),
       ...(paths.flags ?? []),
     ],
     'MiniFTP',
@@ -197,21 +202,26 @@ export async function startMiniftp(
   );
   const pid = (wrapped ? descendants(outer)[0] : undefined) ?? outer;
   const password: Credentials = { user: 'zhangsan', password: '123' };
+  const workers = paths.workers ?? 1;
+  // With workers the started process is their primary: they serve, it hands connections out.
+  const serving = (): number[] => (workers > 1 ? [pid, ...descendants(pid)] : [pid]);
   return {
     name: 'MiniFTP',
-    label: 'MiniFTP',
+    label: workers > 1 ? `MiniFTP (${workers} workers)` : 'MiniFTP',
     port,
     transferCreds: password,
     loginCreds: password,
     banner: paths.readBanner === false ? '' : await readBanner(port),
     remote: (name) => `/${name}`,
     disk: (name) => path.join(home, name),
-    servingPids: () => [pid],
+    servingPids: serving,
     mainPid: pid,
-    hwmPid: pid,
+    hwmPid: workers > 1 ? undefined : pid,
     rssMethod:
-      'the one server process: VmRSS sampled every 50 ms, and VmHWM after resetting it (clear_refs) at the start; the larger',
-    cpuTicks: () => cpuTicks(pid),
+      workers > 1
+        ? `the primary and its ${workers} workers: the sum of their VmRSS, sampled every 50 ms`
+        : 'the one server process: VmRSS sampled every 50 ms, and VmHWM after resetting it (clear_refs) at the start; the larger',
+    cpuTicks: () => serving().reduce((sum, p) => sum + cpuTicks(p), 0),
     stop: () => stopChild(child),
   };
 }

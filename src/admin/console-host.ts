@@ -30,7 +30,7 @@ export interface ConsoleHandler {
   exec(ctx: ConsoleContext, command: string): void;
 }
 
-/** One live connection, as `sessions` lists it and `kick` ends it. */
+/** One live connection of this process, as the SSH layer knows it. */
 export interface LiveConnection {
   readonly id: string;
   readonly ip: string;
@@ -41,14 +41,57 @@ export interface LiveConnection {
   /** Undefined while the client is still logging in. */
   readonly user: string | undefined;
   readonly method: string | undefined;
+  /** Bytes received and sent on the connection so far. */
+  bytes?(): number;
   /** Ends the connection, with `reason` shown to the client. */
   kill(reason: string): void;
 }
 
-/** The server's live connections. */
+/** One session as `sessions` lists it: of this process, or of any process of the cluster. */
+export interface SessionView {
+  readonly id: string;
+  /** The node serving it; undefined when the server is a single process. */
+  readonly node?: string;
+  /** The process serving it, and its worker slot when the node has several. */
+  readonly pid?: number;
+  readonly worker?: number;
+  readonly ip: string;
+  readonly port: number;
+  readonly since: Date;
+  readonly clientIdent?: string;
+  readonly user: string | undefined;
+  readonly method: string | undefined;
+  readonly bytes?: number;
+}
+
+/** The live sessions the console lists and ends: this process's, or the whole cluster's. */
 export interface LiveConnections {
-  get(id: string): LiveConnection | undefined;
-  list(): LiveConnection[];
-  /** Ends every connection of `user`; returns how many. */
-  killUser(user: string, reason: string): number;
+  /** Sessions of other processes are listed too (with the node and process serving each). */
+  readonly clustered: boolean;
+  list(): Promise<SessionView[]>;
+  /** Ends session `id` wherever it runs, with `reason` shown to its client; undefined when there is no such session. */
+  kick(id: string, reason: string): Promise<SessionView | undefined>;
+  /** Ends every session of `user` wherever it runs; resolves with how many. */
+  killUser(user: string, reason: string): Promise<number>;
+  /** Tells every process that `user`'s quota changed (so they apply it at once), or that the account is gone. */
+  changed(user: string, what: 'quota' | 'deleted'): Promise<void>;
+}
+
+/** One node of the cluster as `nodes` lists it. */
+export interface NodeView {
+  readonly name: string;
+  /** Its leading process (the primary, or the only one). */
+  readonly pid: number;
+  readonly workers: number;
+  readonly version: string;
+  readonly startedAt: Date;
+  readonly heartbeatAt: Date;
+  readonly sessions: number;
+  /** The node this console runs on. */
+  readonly current: boolean;
+}
+
+export interface LiveNodes {
+  /** The nodes alive now (a node whose heartbeat lapsed is not listed), by name. */
+  list(): Promise<NodeView[]>;
 }

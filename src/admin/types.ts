@@ -4,7 +4,7 @@ import type { Store } from '../store/types';
 import type { PasswordHasher } from '../auth/passwords';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
-import type { LiveConnections } from './console-host';
+import type { LiveConnections, LiveNodes } from './console-host';
 import type { OptionSpec, ParsedArgs } from './args';
 
 /** What the admin commands act on; passed in by `startServer`. */
@@ -14,6 +14,8 @@ export interface AdminServices {
   readonly quota: QuotaLedger;
   readonly homes: Homes;
   readonly connections: LiveConnections;
+  /** The nodes sharing the store (this one alone when it is a single process). */
+  readonly nodes: LiveNodes;
   readonly logger: Logger;
   /** The configured admin account name (also a reserved user name). */
   readonly adminName: string;

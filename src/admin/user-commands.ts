@@ -107,8 +107,9 @@ export function userCommands(s: AdminServices): CommandSpec[] {
           }
         }
         await s.store.users.delete(name);
-        const ended = s.connections.killUser(name, 'account deleted');
+        const ended = await s.connections.killUser(name, 'account deleted');
         s.quota.drop(name);
+        await s.connections.changed(name, 'deleted');
         if (purge) await s.homes.purge(name);
         return {
           text:
@@ -163,7 +164,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const user = await existingUser(s.store.users, positional(args, 0));
         const view = await userView(s, user);
         const keys = await s.store.keys.list(user.name);
-        const sessions = s.connections.list().filter((c) => c.user === user.name);
+        const sessions = (await s.connections.list()).filter((c) => c.user === user.name);
         const pairs: [string, string][] = [
           ['name', view.name],
           ['role', view.role],
@@ -207,7 +208,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         if (name === actor.user) throw MiniftpError.permission('cannot disable your own account');
         await ordinaryUser(s, name, 'disable');
         await s.store.users.setDisabled(name, true);
-        const ended = s.connections.killUser(name, 'account disabled');
+        const ended = await s.connections.killUser(name, 'account disabled');
         return {
           text: `user '${name}' disabled; ${plural(ended, 'session')} ended`,
           json: { name, state: 'disabled', sessionsEnded: ended },
@@ -253,6 +254,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
           const files = filesArg === undefined ? undefined : parseFileCount(filesArg);
           await s.store.users.setQuota(name, bytes, files);
           await s.quota.refreshLimits(name);
+          await s.connections.changed(name, 'quota');
           log = { quota_bytes: bytes, ...(files === undefined ? {} : { quota_files: files }) };
         }
         const view = await userView(s, await existingUser(s.store.users, name));

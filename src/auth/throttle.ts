@@ -17,6 +17,19 @@ export interface LoginThrottleOptions {
   readonly now?: () => number;
 }
 
+/**
+ * A failed or successful login counted here, as it is told to the other
+ * processes of a cluster so that each of them counts it too.
+ */
+export type LoginEvent =
+  | {
+      readonly kind: 'failure';
+      readonly ip: string;
+      readonly account: string | undefined;
+      readonly password: boolean;
+    }
+  | { readonly kind: 'success'; readonly ip: string; readonly account: string };
+
 interface Failure {
   readonly at: number;
   /** The account it was for, or '' when the name cannot be an account. */
@@ -83,6 +96,7 @@ export class LoginThrottle {
   /** "account\nip" of successful logins, with when that knowledge expires; recency order. */
   private readonly known = new Map<string, number>();
   private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly listeners: Array<(event: LoginEvent) => void> = [];
 
   constructor(options: LoginThrottleOptions) {
     this.threshold = Math.max(0, Math.floor(options.threshold));
@@ -128,6 +142,36 @@ export class LoginThrottle {
     account?: string,
     password = true,
   ): { banned: boolean; locked: boolean } {
+    const result = this.countFailure(ip, account, password);
+    for (const l of this.listeners) l({ kind: 'failure', ip, account, password });
+    return result;
+  }
+
+  /**
+   * Calls `listener` with every failure and success recorded here (not those
+   * applied from elsewhere): what a cluster tells its other processes.
+   */
+  onRecord(listener: (event: LoginEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Counts a failure or success another process of the cluster recorded, as
+   * if it had happened here: a guess spread over several nodes is banned on all.
+   */
+  apply(event: LoginEvent): { banned: boolean; locked: boolean } {
+    if (event.kind === 'success') {
+      this.forgive(event.ip, event.account);
+      return { banned: false, locked: false };
+    }
+    return this.countFailure(event.ip, event.account, event.password);
+  }
+
+  private countFailure(
+    ip: string,
+    account: string | undefined,
+    password: boolean,
+  ): { banned: boolean; locked: boolean } {
     const now = this.now();
     this.pruneIfDue(now);
     const key = accountKey(account);
@@ -164,6 +208,11 @@ export class LoginThrottle {
    * and the address becomes known for the account. A ban is never lifted.
    */
   recordSuccess(ip: string, account: string): void {
+    this.forgive(ip, account);
+    for (const l of this.listeners) l({ kind: 'success', ip, account });
+  }
+
+  private forgive(ip: string, account: string): void {
     const key = accountKey(account);
     if (key !== '') {
       const pair = `${key}\n${ip}`;

@@ -22,7 +22,8 @@ export type FormatName =
   | 'log-level'
   | 'store-url'
   | 'duration'
-  | 'cidr-list';
+  | 'cidr-list'
+  | 'workers';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -231,6 +232,22 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
       typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value)
         ? undefined
         : { rule: `must be one of ${LOG_LEVELS.join(', ')}`, got: value },
+  },
+  // A count within the setting's bounds, or 'auto' (one per CPU core).
+  workers: {
+    convert: (text) => {
+      const word = text.trim().toLowerCase();
+      return /^\d+$/.test(word) ? Number(word) : word;
+    },
+    check: (value, setting) => {
+      if (value === 'auto') return undefined;
+      const min = setting.min ?? 1;
+      const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
+        return undefined;
+      }
+      return { rule: `must be auto or an integer from ${min} to ${max}`, got: value };
+    },
   },
 };
 

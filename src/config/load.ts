@@ -132,6 +132,7 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   'store-url': 'URL',
   duration: 'TIME',
   'cidr-list': 'LIST',
+  workers: 'N|auto',
 };
 
 const HELP_INDENT = '      ';
@@ -410,6 +411,16 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       proxyHeaderTimeout: num('balancer.proxyHeaderTimeout'),
       drainTimeout: num('balancer.drainTimeout'),
     },
+    cluster: {
+      workers: read('cluster.workers', isWorkers),
+      nodeName: text('cluster.nodeName'),
+      homesDir:
+        text('cluster.homesDir') === ''
+          ? path.join(dir('dataDir'), 'docs')
+          : dir('cluster.homesDir'),
+      heartbeatInterval: num('cluster.heartbeatInterval'),
+      nodeTimeout: num('cluster.nodeTimeout'),
+    },
   };
 }
 
@@ -438,4 +449,8 @@ function isBoolean(value: unknown): value is boolean {
 
 function isLogLevel(value: unknown): value is Config['log']['level'] {
   return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+function isWorkers(value: unknown): value is Config['cluster']['workers'] {
+  return value === 'auto' || isNumber(value);
 }

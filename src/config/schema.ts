@@ -1,10 +1,11 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
  * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts,
- * `balancer` in balancer-schema.ts).
+ * `balancer` in balancer-schema.ts, `cluster` in cluster-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { balancerSchema } from './balancer-schema';
+import { clusterSchema } from './cluster-schema';
 import { limitsSchema } from './limits-schema';
 import { storeSchema } from './store-schema';
 import type { Config } from './types';
@@ -218,6 +219,7 @@ export function configSchema(): ConfigSchema {
     store: storeSchema(),
     limits: limitsSchema(),
     balancer: balancerSchema(),
+    cluster: clusterSchema(),
   };
 }
 

@@ -114,4 +114,16 @@ export interface Config {
     /** Seconds running transfers may go on during a drain. */
     readonly drainTimeout: number;
   };
+  readonly cluster: {
+    /** Server processes on this machine; 'auto' = one per CPU core. */
+    readonly workers: number | 'auto';
+    /** Empty: host name and process id. */
+    readonly nodeName: string;
+    /** Absolute. The homes, <homesDir>/<user>/; <dataDir>/docs unless set. */
+    readonly homesDir: string;
+    /** Seconds. */
+    readonly heartbeatInterval: number;
+    /** Seconds without a heartbeat after which a node is taken for dead. */
+    readonly nodeTimeout: number;
+  };
 }

@@ -26,9 +26,10 @@ export function sharingParts(
   config: Config,
   store: Store,
   logger: Logger,
+  worker: boolean,
 ): SharingParts | undefined {
-  // A PostgreSQL store is there to be shared by nodes.
-  if (!config.sharing.store && config.store.url === '') return undefined;
+  // A PostgreSQL store is there to be shared by nodes; a worker shares with the node's others.
+  if (!config.sharing.store && config.store.url === '' && !worker) return undefined;
   // Unique per running process, also across restarts that reuse a pid.
   const holder = `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   const leaseMs = config.sharing.leaseTime * 1000;

@@ -38,7 +38,10 @@ import {
 } from './privileges';
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
+import { type ProcessIdentity, idPrefix, setupCluster } from './cluster-setup';
 import { openConfiguredStore } from './store';
+
+export type { ProcessIdentity } from './cluster-setup';
 
 export interface RunningServer {
   readonly host: string;
@@ -218,8 +221,9 @@ function openFilesBudget(config: Config, logger: Logger): HandleBudget {
 
 export async function startServer(
   config: Config,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; identity?: ProcessIdentity } = {},
 ): Promise<RunningServer> {
+  const homesDir = config.cluster.homesDir;
   // New files get exactly the configured umask, whatever the shell that started us had.
   process.umask(config.users.umask);
   let runAs: SystemUser | undefined;
@@ -252,11 +256,16 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = await openConfiguredStore(config, (err) =>
-          storeLogger.warn('store.connection_lost', { error: describeError(err) }),
+        const opened = await openConfiguredStore(
+          config,
+          (err) => storeLogger.warn('store.connection_lost', { error: describeError(err) }),
+          // The workers of one node open the SQLite file together.
+          { shared: options.identity?.worker !== undefined },
         );
         try {
-          await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
+          await inSetting('homesDir', homesDir, () =>
+            fsp.mkdir(homesDir, { recursive: true, mode: 0o700 }),
+          );
         } catch (err) {
           await opened.close();
           throw err;
@@ -269,13 +278,16 @@ export async function startServer(
     unbind();
     throw err;
   }
-  const logger =
+  const worker = options.identity?.worker;
+  const ownLogger =
     options.logger ??
     createLogger({
       dir: path.join(config.dataDir, 'log'),
       level: config.log.level,
       stdout: config.log.stdout,
     });
+  // The workers of a node share its log files: each line says whose it is.
+  const logger = worker === undefined ? ownLogger : ownLogger.child({ worker });
   early.replay(logger);
   storeLogger = logger;
   logger.info('store.opened', { kind: store.kind, location: store.location });
@@ -286,11 +298,10 @@ export async function startServer(
         reason: 'the process has CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH',
       });
     }
-    const docsDir = path.join(config.dataDir, 'docs');
     const hasher = new PasswordHasher(config.argon2);
     // Rescans walk the homes (declared just below, used only later).
     const scanHome: ScanHome = (user, isOpen) => homes.scanUsage(user, isOpen);
-    const shared = sharingParts(config, store, logger);
+    const shared = sharingParts(config, store, logger, options.identity?.worker !== undefined);
     // One process: the in-process ledger; several sharing the store: escrow grants.
     const quota: QuotaLedger = shared
       ? new EscrowLedger({ store, grants: shared.grants, logger, scanHome, ...shared.who })
@@ -298,7 +309,7 @@ export async function startServer(
     const hashing = new HashPool(config.hashing);
     const ledger = new UploadLedger(store, hashing, logger, shared?.uploads);
     const homes = new Homes({
-      docsDir: await fsp.realpath(docsDir),
+      docsDir: await fsp.realpath(homesDir),
       quota,
       uploads: ledger,
     });
@@ -315,7 +326,16 @@ export async function startServer(
         'proxyProtocol is on but trustedProxies is empty: name the balancers, as in --trusted-proxies 10.0.0.5',
       );
     }
-    const connections = new ConnectionRegistry();
+    const connections = new ConnectionRegistry(idPrefix(options.identity, store.kind));
+    const cluster = await setupCluster({
+      config,
+      identity: options.identity,
+      store,
+      registry: connections,
+      throttle,
+      quota,
+      logger,
+    });
     const handles = openFilesBudget(config, logger);
     // The console's `drain` reaches the server built below.
     const late: { drain?: RunningServer['drain'] } = {};
@@ -345,7 +365,8 @@ export async function startServer(
         hasher,
         quota,
         homes,
-        connections,
+        connections: cluster.sessions,
+        nodes: cluster.nodes,
         logger,
         adminName: config.admin.user,
         defaultQuota: config.users.defaultQuota,
@@ -373,13 +394,14 @@ export async function startServer(
     const close = (): Promise<void> => {
       closing ??= (async () => {
         await ssh.close();
+        await cluster.stop();
         await hashing.close();
         await scanned.catch(() => undefined);
         await quota.stop();
         await ledger.close();
         await store.close();
         logger.info('server.stopped');
-        if (!options.logger) await logger.close();
+        if (!options.logger) await ownLogger.close();
         markStopped();
       })();
       return closing;

@@ -8,6 +8,7 @@ export function openConfiguredStore(
   config: Config,
   /** A pooled PostgreSQL connection broke while idle (the database restarted or went away). */
   onIdleError: (err: Error) => void,
+  options: { shared?: boolean } = {},
 ): Promise<Store> {
   if (config.store.url !== '') {
     return openPostgresStore({
@@ -23,6 +24,7 @@ export function openConfiguredStore(
       description: `the data directory '${config.dataDir}' (--data-dir)`,
       setting: '--data-dir',
     },
-    shared: config.sharing.store,
+    // Workers of one node share the file as several nodes would.
+    shared: config.sharing.store || options.shared === true,
   });
 }

@@ -68,7 +68,7 @@ const KEX = [
 
 export class MiniftpSshServer {
   private readonly ssh: SshServer;
-  private readonly tcp: net.Server;
+  private tcp: net.Server;
   private readonly admission: Admission;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly router: SessionRouter;
@@ -131,15 +131,14 @@ export class MiniftpSshServer {
    * before it gives up root), and the connections it accepted meanwhile.
    */
   listen(bound: net.Server, accepted: readonly net.Socket[] = []): Promise<net.AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen(bound, () => {
-        this.tcp.off('error', reject);
-        this.tcp.on('error', (err) => this.o.logger.error('server.error', { error: err.message }));
-        for (const socket of accepted) if (!socket.destroyed) this.onSocket(socket);
-        resolve(this.tcp.address() as net.AddressInfo);
-      });
-    });
+    // The bound server itself is served: in a worker of a cluster its handle is the
+    // primary's, which cannot be passed on to another server.
+    this.tcp = bound;
+    bound.removeAllListeners('connection');
+    bound.on('connection', (socket: net.Socket) => this.onSocket(socket));
+    bound.on('error', (err) => this.o.logger.error('server.error', { error: err.message }));
+    for (const socket of accepted) if (!socket.destroyed) this.onSocket(socket);
+    return Promise.resolve(bound.address() as net.AddressInfo);
   }
 
   /** Stops accepting, ends every connection, resolves when all sockets are gone. */
@@ -225,6 +224,7 @@ export class MiniftpSshServer {
       clientIdent,
       user: undefined,
       method: undefined,
+      bytes: () => (peer ? peer.socket.bytesRead + peer.socket.bytesWritten : 0),
       kill: (reason: string) => this.lifecycle.kick(conn, reason, () => endWith(reason)),
     };
     this.lifecycle.opened(conn);
@@ -301,6 +301,7 @@ export class MiniftpSshServer {
       }
       const method = conn.method;
       logger.info('login.ok', { user, ip, method, session: conn.id });
+      this.o.connections.loggedIn(conn.id);
       const idle = this.lifecycle.idleWatch(client, conn, peer);
       this.router.route(client, conn, idle);
       client.on('close', () => idle.stop());

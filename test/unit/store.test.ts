@@ -426,7 +426,7 @@ describe('store', () => {
       const check = new BetterSqlite3(file);
       try {
         const ids = check.prepare('SELECT id FROM schema_migrations ORDER BY id').all();
-        // The first step is taken as done, the later ones run.
+        // The first step is taken as done; the later ones run.
         expect(ids).to.deep.equal(migrations.map((m) => ({ id: m.id })));
       } finally {
         check.close();

@@ -5,8 +5,9 @@
  */
 import { initial } from './0001_initial';
 import { escrow } from './0002_escrow';
+import { cluster } from './0003_cluster';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
 
-export const migrations: readonly Migration[] = [initial, escrow];
+export const migrations: readonly Migration[] = [initial, escrow, cluster];
