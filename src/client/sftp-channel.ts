@@ -6,6 +6,7 @@
 import type { Client, ClientChannel } from 'ssh2';
 import { type Attrs, PacketFramer, PacketReader, PacketWriter } from '../sftp/codec';
 import { Ext, PacketType, SFTP_VERSION } from '../sftp/constants';
+import { ReceiveWindow } from '../util/receive-window';
 import { ClientError, ConnectionLostError, ProtocolError } from './errors';
 import * as replies from './sftp-replies';
 import type { DirEntry, Reply } from './sftp-replies';
@@ -29,6 +30,13 @@ export {
   type CheckFileTarget,
   type SftpLimits,
 } from './sftp-extensions';
+
+/**
+ * The receive window granted to the server: more than the requests in flight
+ * ask for (64 READs of 256 KiB), so that they, not the window, bound a
+ * download. The server sends only what was asked for: this costs no memory.
+ */
+const RECEIVE_WINDOW = 32 * 1024 * 1024;
 
 /** Replies larger than this are refused as malformed (DATA is at most max-packet). */
 const MAX_REPLY_PACKET = 8 * 1024 * 1024;
@@ -70,6 +78,9 @@ export class SftpChannel {
     channel.on('end', () =>
       this.fail(new ConnectionLostError(reason() ?? 'the server closed the session')),
     );
+    // READ replies come in through this channel's window: ssh2's 2 MiB would
+    // cap a download at 2 MiB per round trip, below the requests in flight.
+    ReceiveWindow.take(channel, { allowance: () => RECEIVE_WINDOW })?.refresh();
   }
 
   /** Opens the "sftp" subsystem on `conn` and exchanges INIT/VERSION. */

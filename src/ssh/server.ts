@@ -24,6 +24,7 @@ import { ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import type { HostKey } from './host-keys';
 import { clip } from '../util/clip';
+import { ChannelWindows, windowBudget } from './channel-window';
 import { SessionRouter } from './session-router';
 import {
   allowRepeatedUserauthService,
@@ -72,6 +73,8 @@ export class MiniftpSshServer {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly router: SessionRouter;
   private readonly offers: CipherOffers;
+  /** The receive windows of the SFTP channels and their shared budget. */
+  readonly windows: ChannelWindows;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
     const { limits } = o.config;
@@ -82,7 +85,12 @@ export class MiniftpSshServer {
       logger: o.logger,
       connections: o.connections,
     });
+    this.windows = new ChannelWindows(
+      { window: limits.channelWindow, budget: windowBudget(limits.channelWindowBudget) },
+      o.logger,
+    );
     this.router = new SessionRouter({
+      windows: this.windows,
       limits,
       logger: o.logger,
       store: o.store,
