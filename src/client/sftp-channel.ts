@@ -57,6 +57,8 @@ export class SftpChannel {
   private readonly closedPromise: Promise<void>;
   private markClosed!: () => void;
   private versionWaiter: Pending | undefined;
+  /** The connection the channel was opened on, when `open` did it. */
+  private conn: Client | undefined;
   /** Protocol version and extensions (name → data) from the server's VERSION. */
   version = 0;
   readonly extensions = new Map<string, string>();
@@ -97,7 +99,10 @@ export class SftpChannel {
           );
           return;
         }
-        SftpChannel.start(channel).then(resolve, reject);
+        SftpChannel.start(channel).then((sftp) => {
+          sftp.conn = conn;
+          resolve(sftp);
+        }, reject);
       });
     });
   }
@@ -119,6 +124,15 @@ export class SftpChannel {
       throw new ProtocolError(`malformed VERSION from the server: ${message}`);
     }
     return sftp;
+  }
+
+  /**
+   * Another SFTP session on the same connection (a download's segments),
+   * undefined when this one was not opened by `open` (its connection is not
+   * known here).
+   */
+  async sibling(): Promise<SftpChannel | undefined> {
+    return this.conn ? SftpChannel.open(this.conn) : undefined;
   }
 
   hasExtension(name: string): boolean {

@@ -17,6 +17,12 @@ export interface TransferOptions {
   progressIntervalMs?: number;
   /** Requests in flight at once (default 64, as OpenSSH's sftp). */
   concurrency?: number;
+  /**
+   * Sessions a download of a large file is spread over (the transfer's own
+   * and more on the same connection), each with `concurrency` requests in
+   * flight; default 1. Uploads use one.
+   */
+  segments?: number;
   /** Upper bound for one request's data; the server's limits bound it too. */
   blockSize?: number;
   signal?: AbortSignal;

@@ -109,7 +109,9 @@ describe('long links: SSH channel windows', function () {
       await Promise.all(writes);
       await raw.close(handle);
       const sent = 192 * (block.length + 1024);
-      expect(grants.totalOf(raw.channel), 'granted by WINDOW_ADJUST').to.be.at.least(sent - 16 * MiB);
+      expect(grants.totalOf(raw.channel), 'granted by WINDOW_ADJUST').to.be.at.least(
+        sent - 16 * MiB,
+      );
       // Each grant tops the window up towards 16 MiB, never past it.
       expect(remainingOf(raw.channel)).to.be.at.most(16 * MiB);
       expect(Math.max(...grants.adjustsOf(raw.channel))).to.be.at.most(16 * MiB);
@@ -117,7 +119,6 @@ describe('long links: SSH channel windows', function () {
       expect(createHash('md5').update(onDisk).digest('hex')).to.equal(md5.digest('hex'));
       await raw.end();
     });
-
   });
 
   describe("ssh2's window", function () {
