@@ -182,5 +182,12 @@ export async function download(
   const md5 = hash.digest('hex');
   const verified = await verify(sftp, remotePath, md5, out !== undefined);
   progress.finish();
-  return { total: size, bytesSent, resumedFrom, md5, verified };
+  return {
+    total: size,
+    bytesSent,
+    resumedFrom,
+    md5,
+    verified,
+    segments: Math.max(1, lanes.length),
+  };
 }

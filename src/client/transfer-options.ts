@@ -43,6 +43,8 @@ export interface TransferResult {
   md5: string;
   /** The server confirmed the whole-file MD5 (false only when it lacks check-file). */
   verified: boolean;
+  /** SFTP sessions the data went over (more than 1 for a download in segments). */
+  segments?: number;
 }
 
 const DEFAULT_CONCURRENCY = 64;
