@@ -157,7 +157,7 @@ export function limitsSchema(): SchemaOf<Config['limits']> {
     channelWindow: {
       doc: "Largest SSH channel window granted to an SFTP session, in bytes: what a client may have in flight to the server, so one upload moves at most this much per round trip. 2M or less keeps the SSH library's own 2 MiB window.",
       format: 'size',
-      default: '32M',
+      default: '4M',
       max: 1024 * 1024 * 1024,
       env: 'MINIFTP_LIMITS_CHANNEL_WINDOW',
       arg: 'channel-window',

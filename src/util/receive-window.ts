@@ -29,6 +29,9 @@
 /** Added to the real window in what ssh2 reads: above its 2 MiB, so it never adjusts. */
 const HIDDEN = 1024 * 1024 * 1024;
 
+/** The usual top-up: as often as ssh2 tops up its own 2 MiB window. */
+const STEP = 1024 * 1024;
+
 interface Ssh2ChannelState {
   incoming: { window: number };
   outgoing: { id: number; state: string };
@@ -117,8 +120,9 @@ export class ReceiveWindow {
     if (this.closed || this.channel.outgoing.state !== 'open') return;
     const want = this.o.allowance(this.claimed);
     const grant = want - this.claimed;
-    // Small adjusts cost a packet each: wait until an eighth of the allowance is free.
-    if (grant <= 0 || grant < want / 8) return;
+    // Small adjusts cost a packet each, large ones arrive in bursts: top up
+    // once STEP (or an eighth of a smaller allowance) is free.
+    if (grant <= 0 || grant < Math.min(STEP, want / 8)) return;
     this.remaining += grant;
     this.claimed += grant;
     this.adjustments.push(grant);
