@@ -90,6 +90,8 @@ export class ChannelWindows {
       },
     });
     if (!w) {
+      const state = (channel as { outgoing?: { state?: unknown } }).outgoing?.state;
+      if (state === 'closed') return undefined;
       this.logger?.warn('channel.window_unavailable', {
         reason: "ssh2's channel state is not as expected: the channel keeps ssh2's 2 MiB window",
       });

@@ -98,10 +98,12 @@ export class ReceiveWindow {
    * over; undefined when ssh2's objects are not as expected, and the channel
    * then keeps ssh2's own window. Attach after the channel's reader, so that
    * the 'data' listener added here does not start the flow early. Nothing is
-   * granted until `refresh`.
+   * granted until `refresh`. Undefined too for a channel closed already.
    */
   static take(channel: ReadableChannel, o: ReceiveWindowOptions): ReceiveWindow | undefined {
     if (!hasSsh2State(channel)) return undefined;
+    // Closed already (its client left while the session started): nothing to take.
+    if (channel.outgoing.state !== 'open') return undefined;
     return new ReceiveWindow(channel as ReadableChannel & Ssh2ChannelState, o);
   }
 
