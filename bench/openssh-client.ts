@@ -56,6 +56,20 @@ export class OpenSshClient {
     return child;
   }
 
+  /**
+   * A session that stays open: `sftp -b -` runs `commands`, then waits for
+   * more on its stdin until `stdin.end()` (which ends it).
+   */
+  openSession(port: number, creds: Credentials, commands: string[]): ChildProcess {
+    const child = this.children.spawn('sftp', this.sftpArgs(port, creds, false), {
+      env: this.env(creds),
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.write(`${commands.join('\n')}\n`);
+    return child;
+  }
+
   /** `ssh -T user@127.0.0.1 COMMAND` (the server parses COMMAND; no shell here). */
   ssh(port: number, creds: Credentials, command: string): Promise<CommandResult> {
     const args = [...this.common(port, creds, '-p'), '-T', `${creds.user}@127.0.0.1`, command];

@@ -35,6 +35,8 @@ export interface BenchOptions {
   workloads: WorkloadId[];
   /** MiniFTP's worker processes (`--workers`); 1: a single process, as it starts by default. */
   workers: number;
+  /** --rtt: round-trip times (ms) of the delay line; the long-link runs instead of the workloads. */
+  rtts: number[];
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -55,6 +57,10 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --balancer      instead: 8 concurrent uploads and the logins against one MiniFTP reached
                   directly and one behind HAProxy (send-proxy-v2, as docs/deploy.md), alternating
   --workers N     run MiniFTP with N worker processes (--workers N of the server; default 1)
+  --rtt MS[,MS…]  long links instead of the workloads: a delay line of MS round trip in front of
+                  both servers; big file up and down (stock sftp to both, MiniFTP's client to
+                  MiniFTP), 200 small files (MiniFTP's client vs stock put -r to OpenSSH), and
+                  MiniFTP's peak RSS with 8 of 50 sessions uploading (size default 512M)
   --help          this text
 `;
 
@@ -62,7 +68,8 @@ export class UsageError extends Error {}
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let runs: number | undefined;
-  let size = 1024 ** 3;
+  let size: number | undefined;
+  let rtts: number[] = [];
   let quick = false;
   let floor = false;
   let balancer = false;
@@ -109,6 +116,13 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         if (size < 1024 * 1024) throw new UsageError('--size must be at least 1M');
         break;
       }
+      case '--rtt': {
+        const text = value();
+        rtts = text.split(',').map((t) => Number(t.trim()));
+        if (rtts.length === 0 || rtts.some((n) => !Number.isInteger(n) || n < 0 || n > 2000))
+          throw new UsageError(`--rtt: not a list of milliseconds from 0 to 2000: ${text}`);
+        break;
+      }
       case '--json':
         json = value();
         break;
@@ -146,13 +160,15 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     }
   }
   const divisor = quick ? 16 : 1;
+  // Long links: 512 MiB by default, so that TCP's start and the login weigh little.
+  size ??= rtts.length > 0 ? 512 * 1024 * 1024 : 1024 ** 3;
   return {
     runs: runs ?? (quick ? 1 : 3),
     quick,
     bigBytes: Math.floor(size / divisor),
     concurrentClients: 8,
     concurrentBytes: (128 * 1024 * 1024) / divisor,
-    smallFiles: quick ? 200 : 1000,
+    smallFiles: quick || rtts.length > 0 ? 200 : 1000,
     smallFileBytes: 4096,
     logins: quick ? 10 : 50,
     json,
@@ -162,6 +178,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     balancer,
     workloads,
     workers,
+    rtts,
   };
 }
 

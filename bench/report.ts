@@ -10,6 +10,7 @@ import {
   type Metrics,
   type Verdict,
 } from './metrics';
+import type { LongLinkRow } from './long-link';
 import type { Negotiated } from './openssh-client';
 
 export interface ServerInfo {
@@ -59,6 +60,8 @@ export interface BenchReport {
   servers: ServerInfo[];
   rows: Row[];
   notes: string[];
+  /** The long-link runs (--rtt), when they ran instead of the workloads. */
+  longLink?: LongLinkRow[];
 }
 
 export function machineInfo(): Omit<Machine, 'loadAverageAtEnd'> {

@@ -20,6 +20,7 @@ import {
   type ServerInfo,
 } from './report';
 import { balancerBench } from './balancer';
+import { formatLongLink, longLink, type LongLinkRow } from './long-link';
 import { resumeCheck } from './resume-check';
 import {
   addMiniftpKey,
@@ -109,7 +110,10 @@ function nativeCryptoBinding(): string {
 
 async function prepareData(o: BenchOptions, ctx: BenchContext): Promise<void> {
   const started = Date.now();
-  const want = new Set(o.workloads);
+  // The long-link runs use the big file, the small files and the concurrent clients' file.
+  const want = new Set<string>(
+    o.rtts.length > 0 ? ['upload', 'small-files', 'concurrent'] : o.workloads,
+  );
   if (want.has('upload') || want.has('download') || want.has('resume-check'))
     await writeRandomFile(ctx.files.big, o.bigBytes);
   if (want.has('concurrent')) await writeRandomFile(ctx.files.concurrent, o.concurrentBytes);
@@ -292,6 +296,21 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     );
   }
   const results = new Map<string, Metrics[]>(servers.map((s) => [s.name, []]));
+  const openssh = servers.find((s) => s.name === 'OpenSSH');
+  let longLinkRows: LongLinkRow[] | undefined;
+  if (o.rtts.length > 0) {
+    if (!openssh) throw new Error('--rtt compares with OpenSSH: sshd is needed');
+    longLinkRows = await longLink({
+      ctx,
+      children,
+      miniftp,
+      openssh,
+      repo: REPO,
+      identity: keyProblem ? undefined : identity,
+      say,
+    });
+    workloads.splice(0);
+  }
   for (const w of workloads) {
     say(`${w.id}:`);
     await runWorkload(w, ctx, servers, results);
@@ -343,6 +362,7 @@ async function bench(o: BenchOptions, td: Teardown): Promise<BenchReport> {
     servers: info,
     rows,
     notes: [...method, ...notes],
+    longLink: longLinkRows,
   };
 }
 
@@ -394,13 +414,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const report = await bench(options, td);
     say('');
-    say(formatReport(report));
+    if (report.longLink) say(formatLongLink(report.longLink, options));
+    else say(formatReport(report));
     say(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (options.json) {
       fs.writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
       say(`JSON written to ${options.json}`);
     }
-    return report.rows.length > 0 ? 0 : 1;
+    return report.rows.length > 0 || (report.longLink?.length ?? 0) > 0 ? 0 : 1;
   } catch (err) {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

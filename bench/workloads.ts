@@ -48,25 +48,25 @@ export interface Workload {
 
 const MiB = 1024 * 1024;
 
-function ensureOk(r: CommandResult, what: string): void {
+export function ensureOk(r: CommandResult, what: string): void {
   if (r.code !== 0) {
     throw new Error(`${what} failed (exit ${r.code ?? r.signal}): ${lastLines(r.stderr)}`);
   }
 }
 
 /** sftp quotes names like a shell: double quotes keep spaces. */
-function q(p: string): string {
+export function q(p: string): string {
   return `"${p.replace(/(["\\])/g, '\\$1')}"`;
 }
 
 /** A stamp file, and the sftp batch line that appends the time (ns) to it. */
-function stampFile(ctx: BenchContext): { file: string; line: string } {
+export function stampFile(ctx: BenchContext): { file: string; line: string } {
   const file = path.join(ctx.scratch, `stamps-${randomUUID()}`);
   return { file, line: `!date +%s%N >> ${file}` };
 }
 
 /** Stamps in milliseconds, in the order they were written. */
-function readStamps(file: string, expected: number): number[] {
+export function readStamps(file: string, expected: number): number[] {
   const stamps = fs
     .readFileSync(file, 'utf8')
     .split('\n')
@@ -80,7 +80,7 @@ function readStamps(file: string, expected: number): number[] {
 }
 
 /** Runs `fn` while tracking the server's peak memory; returns it in MiB. */
-async function withPeakRss<T>(
+export async function withPeakRss<T>(
   server: BenchServer,
   fn: () => Promise<T>,
 ): Promise<{ result: T; peakMiB: number }> {
@@ -98,10 +98,15 @@ async function withPeakRss<T>(
   return { result, peakMiB: peak / MiB };
 }
 
-const mbPerSecond = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e6;
+export const mbPerSecond = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e6;
 
 /** Checks the size of an uploaded file and removes it (nothing to check on the floor). */
-function checkUpload(server: BenchServer, name: string, expected: number, what: string): void {
+export function checkUpload(
+  server: BenchServer,
+  name: string,
+  expected: number,
+  what: string,
+): void {
   const disk = server.disk(name);
   if (disk === undefined) return;
   const size = fs.statSync(disk).size;
@@ -109,7 +114,7 @@ function checkUpload(server: BenchServer, name: string, expected: number, what: 
   if (size !== expected) throw new Error(`${what} left ${size} bytes on the server`);
 }
 
-async function transferOne(
+export async function transferOne(
   ctx: BenchContext,
   server: BenchServer,
   command: string,

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Bookmarks } from './bookmarks';
 import { UsageError, parseDestination, parsePort } from './destination';
+import { MAX_SEGMENTS } from './transfer-segments';
 
 export const DEFAULT_PORT = 8808;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -20,6 +21,8 @@ export const USAGE = `usage: miniftp [options] [user@]host[:port]
   -l KBIT                 limit the bandwidth, in Kbit/s
   --parallel N            run N transfers at once (1 to ${MAX_PARALLEL}; default 1, or
                           MINIFTP_PARALLEL, or the bookmark's)
+  --segments N            spread the download of a large file over N SFTP
+                          sessions on the connection (1 to 16; default 1)
   --known-hosts FILE      host keys file (default ~/.miniftp/known_hosts)
   --accept-new-host-key   trust a server seen for the first time without asking
   -h, --help              this help
@@ -44,6 +47,8 @@ export interface CliArgs {
   limitKbit: number | undefined;
   /** --parallel, else a bookmark's `parallel`; undefined leaves MINIFTP_PARALLEL or 1. */
   parallel: number | undefined;
+  /** --segments: sessions a large download is spread over. */
+  segments: number | undefined;
   knownHosts: string;
   acceptNewHostKey: boolean;
   help: boolean;
@@ -76,6 +81,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
     batch: undefined,
     limitKbit: undefined,
     parallel: undefined,
+    segments: undefined,
     knownHosts: path.join(os.homedir(), '.miniftp', 'known_hosts'),
     acceptNewHostKey: false,
     help: false,
@@ -117,6 +123,15 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
       case '--parallel':
         out.parallel = parseParallel(value(), '--parallel');
         break;
+      case '--segments': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1 || n > MAX_SEGMENTS) {
+          throw new UsageError(`bad --segments value ${v}: a number from 1 to ${MAX_SEGMENTS}`);
+        }
+        out.segments = n;
+        break;
+      }
       case '--known-hosts':
         out.knownHosts = path.resolve(value());
         break;

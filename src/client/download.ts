@@ -13,7 +13,11 @@ import {
   type TransferOptions,
   type TransferResult,
 } from './transfer-options';
+import { closeLanes, openLanes, type Lane } from './transfer-segments';
 import { Window } from './transfer-window';
+
+/** Requests in flight at most, over all the segments of one download. */
+const MAX_IN_FLIGHT = 256;
 
 interface DownloadStart {
   /** Local file open for writing, or undefined when it is already complete. */
@@ -97,13 +101,19 @@ export async function download(
   const { out, resumedFrom, hash } = start;
   const progress = reporter(size, resumedFrom, options);
   progress.start();
+  /** The end of the bytes written and hashed in order from the start: the proven prefix. */
+  let hashed = resumedFrom;
+  let lanes: Lane[] = [];
   try {
     if (out) {
-      const window = new Window(concurrency(options), options.signal);
+      lanes = await openLanes(sftp, handle, remotePath, options.segments ?? 1, size - resumedFrom);
+      const window = new Window(
+        Math.min(MAX_IN_FLIGHT, concurrency(options) * lanes.length),
+        options.signal,
+      );
       // Blocks may complete out of order; the MD5 takes them in order, and a
       // block keeps its slot until hashed so memory stays within the window.
       const done = new Map<number, Buffer>();
-      let hashed = resumedFrom;
       const absorb = (): void => {
         for (let data = done.get(hashed); data; data = done.get(hashed)) {
           done.delete(hashed);
@@ -118,12 +128,12 @@ export async function download(
         for (let i = done.size; i > 0; i--) window.release();
         done.clear();
       };
-      const fetch = async (at: number, n: number): Promise<Buffer> => {
+      const fetch = async (lane: Lane, at: number, n: number): Promise<Buffer> => {
         const parts: Buffer[] = [];
         let got = 0;
         while (got < n) {
           // Servers may answer a READ with fewer bytes than asked: ask for the rest.
-          const data = await sftp.read(handle, at + got, n - got);
+          const data = await lane.sftp.read(lane.handle, at + got, n - got);
           if (!data || data.length === 0) {
             throw new ClientError('the file on the server shrank during the download');
           }
@@ -136,11 +146,12 @@ export async function download(
         return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
       };
       let offset = resumedFrom;
-      while (offset < size && (await window.acquire())) {
+      for (let i = 0; offset < size && (await window.acquire()); i++) {
         const at = offset;
         const n = Math.min(block, size - at);
         if (options.throttle) await options.throttle(n);
-        fetch(at, n).then(
+        // The lanes take the blocks in turn: they complete nearly in order.
+        fetch(lanes[i % lanes.length] as Lane, at, n).then(
           (data) => {
             done.set(at, data);
             if (window.failure === undefined) absorb();
@@ -155,9 +166,14 @@ export async function download(
         offset += n;
       }
       await window.finish();
+      await closeLanes(lanes);
       await out.close();
     }
   } catch (err) {
+    await closeLanes(lanes);
+    // Blocks after a missing one were written too: keep only the proven
+    // prefix, so that the next try continues it (its MD5 is the server's).
+    await out?.truncate(hashed).catch(() => undefined);
     await out?.close().catch(() => undefined);
     await sftp.close(handle).catch(() => undefined);
     throw err;
@@ -166,5 +182,12 @@ export async function download(
   const md5 = hash.digest('hex');
   const verified = await verify(sftp, remotePath, md5, out !== undefined);
   progress.finish();
-  return { total: size, bytesSent, resumedFrom, md5, verified };
+  return {
+    total: size,
+    bytesSent,
+    resumedFrom,
+    md5,
+    verified,
+    segments: Math.max(1, lanes.length),
+  };
 }

@@ -247,24 +247,28 @@ export async function runMirror(
       remotePath: o.reverse ? at(st.rel) : from(st.rel),
       // DST is to become a copy: a refused resume starts over.
       force: true,
+      size: st.size,
     }),
   }));
-  const lines: string[] = [];
-  const failed: string[] = [];
-  for (const { job, mtime } of jobs) {
-    try {
-      await job.done;
-      await dst.setMtime(o.reverse ? job.remotePath : job.localPath, mtime);
-      lines.push(describeOutcome(job, false));
-    } catch (err) {
-      const line =
-        job.state === 'failed' || job.state === 'cancelled'
-          ? describeOutcome(job, false)
-          : `${job.direction} ${job.label}: ${err instanceof Error ? err.message : String(err)}`;
-      lines.push(line);
-      failed.push(line);
-    }
-  }
+  // Each copy gets its time as soon as it is done: over a long link one
+  // SETSTAT after another would cost a round trip per file.
+  const outcomes = await Promise.all(
+    jobs.map(async ({ job, mtime }) => {
+      try {
+        await job.done;
+        await dst.setMtime(o.reverse ? job.remotePath : job.localPath, mtime);
+        return { line: describeOutcome(job, false), ok: true };
+      } catch (err) {
+        const line =
+          job.state === 'failed' || job.state === 'cancelled'
+            ? describeOutcome(job, false)
+            : `${job.direction} ${job.label}: ${err instanceof Error ? err.message : String(err)}`;
+        return { line, ok: false };
+      }
+    }),
+  );
+  const lines = outcomes.map((r) => r.line);
+  const failed = outcomes.filter((r) => !r.ok).map((r) => r.line);
   const deletes = plan.steps.filter((st) => st.kind === 'delete');
   if (failed.length > 0) {
     const skipped = deletes.length > 0 ? `; ${deletes.length} deletions not done` : '';

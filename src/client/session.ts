@@ -56,6 +56,8 @@ function refuseRemoval(
 interface Planned {
   localPath: string;
   remotePath: string;
+  /** The source's size, known to the folder's planner. */
+  size?: number;
 }
 
 export class ClientSession {
@@ -257,7 +259,7 @@ export class ClientSession {
       const l = path.join(local, e.name);
       const r = path.posix.join(remote, e.name);
       if (e.isDir) await this.planPut(l, r, plan);
-      else plan.push({ localPath: l, remotePath: r });
+      else plan.push({ localPath: l, remotePath: r, size: e.size });
     }
   }
 
@@ -287,7 +289,7 @@ export class ClientSession {
       const r = path.posix.join(remote, e.name);
       const l = path.join(local, e.name);
       if (e.isDir) await this.planGet(r, l, plan);
-      else plan.push({ localPath: l, remotePath: r });
+      else plan.push({ localPath: l, remotePath: r, size: e.size });
     }
   }
 }

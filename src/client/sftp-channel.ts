@@ -6,6 +6,7 @@
 import type { Client, ClientChannel } from 'ssh2';
 import { type Attrs, PacketFramer, PacketReader, PacketWriter } from '../sftp/codec';
 import { Ext, PacketType, SFTP_VERSION } from '../sftp/constants';
+import { ReceiveWindow } from '../util/receive-window';
 import { ClientError, ConnectionLostError, ProtocolError } from './errors';
 import * as replies from './sftp-replies';
 import type { DirEntry, Reply } from './sftp-replies';
@@ -30,6 +31,13 @@ export {
   type SftpLimits,
 } from './sftp-extensions';
 
+/**
+ * The receive window granted to the server: more than the requests in flight
+ * ask for (64 READs of 256 KiB), so that they, not the window, bound a
+ * download. The server sends only what was asked for: this costs no memory.
+ */
+const RECEIVE_WINDOW = 32 * 1024 * 1024;
+
 /** Replies larger than this are refused as malformed (DATA is at most max-packet). */
 const MAX_REPLY_PACKET = 8 * 1024 * 1024;
 
@@ -49,6 +57,8 @@ export class SftpChannel {
   private readonly closedPromise: Promise<void>;
   private markClosed!: () => void;
   private versionWaiter: Pending | undefined;
+  /** The connection the channel was opened on, when `open` did it. */
+  private conn: Client | undefined;
   /** Protocol version and extensions (name → data) from the server's VERSION. */
   version = 0;
   readonly extensions = new Map<string, string>();
@@ -70,6 +80,9 @@ export class SftpChannel {
     channel.on('end', () =>
       this.fail(new ConnectionLostError(reason() ?? 'the server closed the session')),
     );
+    // READ replies come in through this channel's window: ssh2's 2 MiB would
+    // cap a download at 2 MiB per round trip, below the requests in flight.
+    ReceiveWindow.take(channel, { allowance: () => RECEIVE_WINDOW })?.refresh();
   }
 
   /** Opens the "sftp" subsystem on `conn` and exchanges INIT/VERSION. */
@@ -86,7 +99,10 @@ export class SftpChannel {
           );
           return;
         }
-        SftpChannel.start(channel).then(resolve, reject);
+        SftpChannel.start(channel).then((sftp) => {
+          sftp.conn = conn;
+          resolve(sftp);
+        }, reject);
       });
     });
   }
@@ -108,6 +124,15 @@ export class SftpChannel {
       throw new ProtocolError(`malformed VERSION from the server: ${message}`);
     }
     return sftp;
+  }
+
+  /**
+   * Another SFTP session on the same connection (a download's segments),
+   * undefined when this one was not opened by `open` (its connection is not
+   * known here).
+   */
+  async sibling(): Promise<SftpChannel | undefined> {
+    return this.conn ? SftpChannel.open(this.conn) : undefined;
   }
 
   hasExtension(name: string): boolean {

@@ -17,6 +17,12 @@ export interface TransferOptions {
   progressIntervalMs?: number;
   /** Requests in flight at once (default 64, as OpenSSH's sftp). */
   concurrency?: number;
+  /**
+   * Sessions a download of a large file is spread over (the transfer's own
+   * and more on the same connection), each with `concurrency` requests in
+   * flight; default 1. Uploads use one.
+   */
+  segments?: number;
   /** Upper bound for one request's data; the server's limits bound it too. */
   blockSize?: number;
   signal?: AbortSignal;
@@ -37,6 +43,8 @@ export interface TransferResult {
   md5: string;
   /** The server confirmed the whole-file MD5 (false only when it lacks check-file). */
   verified: boolean;
+  /** SFTP sessions the data went over (more than 1 for a download in segments). */
+  segments?: number;
 }
 
 const DEFAULT_CONCURRENCY = 64;

@@ -50,6 +50,26 @@ export interface TransferRequest {
   force: boolean;
   /** What the screen calls the job when its source is a scratch copy (an edited file). */
   shownAs?: string;
+  /**
+   * The source's size when the planner of a folder's transfer (put or get of
+   * a folder, mirror) knew it: a file of at most SMALL_FILE bytes then runs
+   * beside the others (see SMALL_AT_ONCE).
+   */
+  size?: number;
+}
+
+/** A file of a folder's transfer this small is mostly round trips, not bytes. */
+export const SMALL_FILE = 1024 * 1024;
+/**
+ * Small files of a folder's transfer run this many at once, besides the
+ * `parallel` others: each costs a few round trips (stat, open, write, close,
+ * check-file) and little memory, so over a long link their requests are kept
+ * in flight together instead of one file's after another's.
+ */
+export const SMALL_AT_ONCE = 64;
+
+function isSmall(job: TransferRequest): boolean {
+  return job.size !== undefined && job.size <= SMALL_FILE;
 }
 
 export interface TransferJob extends TransferRequest {
@@ -77,6 +97,8 @@ export interface TransferQueueOptions {
   progressIntervalMs?: number;
   /** Transfers run at once (default 1). */
   parallel?: number;
+  /** Sessions a large download is spread over (default 1: see TransferOptions.segments). */
+  segments?: number;
 }
 
 interface QueueEvents {
@@ -91,6 +113,8 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     { resolve: (r: TransferResult) => void; reject: (e: Error) => void }
   >();
   private readonly running = new Map<number, { job: TransferJob; abort: AbortController }>();
+  /** Of `running`, the small files of folders' transfers. */
+  private runningSmall = 0;
   private nextId = 1;
   /** While paused no queued job starts; running ones go on. */
   paused = false;
@@ -223,9 +247,16 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
   }
 
   private pump(): void {
-    while (!this.paused && this.running.size < this.parallel) {
-      const job = this.waiting.shift();
-      if (!job) break;
+    while (!this.paused) {
+      const next = this.waiting[0];
+      if (!next) break;
+      const small = isSmall(next);
+      const full = small
+        ? this.runningSmall >= SMALL_AT_ONCE
+        : this.running.size - this.runningSmall >= this.parallel;
+      if (full) break;
+      const job = this.waiting.shift() as TransferJob;
+      if (small) this.runningSmall++;
       const abort = new AbortController();
       this.running.set(job.id, { job, abort });
       job.state = 'running';
@@ -265,6 +296,7 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
     const limiter = this.o.limiter;
     const options: TransferOptions = {
       signal,
+      segments: this.o.segments,
       progressIntervalMs: this.o.progressIntervalMs,
       throttle: limiter ? (bytes) => limiter.take(bytes) : undefined,
       onProgress: (p) => {
@@ -375,7 +407,7 @@ export class TransferQueue extends EventEmitter<QueueEvents> {
       this.settle.get(job.id)?.resolve(result);
     }
     this.settle.delete(job.id);
-    this.running.delete(job.id);
+    if (this.running.delete(job.id) && isSmall(job)) this.runningSmall--;
     this.emit('change', job);
     this.pump();
   }

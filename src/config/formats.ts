@@ -34,7 +34,7 @@ export interface Setting {
   readonly env: string;
   /** Command-line flag without the leading "--". */
   readonly arg: string;
-  /** Bounds of a 'count'; min defaults to 0, max to none. */
+  /** Bounds of a 'count' (min defaults to 0, max to none); a 'size' checks max. */
   readonly min?: number;
   readonly max?: number;
   /** A 'text' that may be empty. */
@@ -149,8 +149,11 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
         return text;
       }
     },
-    check: (value) => {
-      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return undefined;
+    check: (value, setting) => {
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+        if (setting.max === undefined || value <= setting.max) return undefined;
+        return { rule: `must be at most ${setting.max} bytes`, got: value };
+      }
       if (typeof value !== 'string' && typeof value !== 'number') {
         return { rule: 'must be a size like 500M or 1G', got: value };
       }

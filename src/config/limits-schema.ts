@@ -154,6 +154,22 @@ export function limitsSchema(): SchemaOf<Config['limits']> {
       env: 'MINIFTP_LIMITS_MAX_PENDING_REQUESTS',
       arg: 'max-pending-requests',
     },
+    channelWindow: {
+      doc: "Largest SSH channel window granted to an SFTP session, in bytes: what a client may have in flight to the server, so one upload moves at most this much per round trip. 2M or less keeps the SSH library's own 2 MiB window.",
+      format: 'size',
+      default: '4M',
+      max: 1024 * 1024 * 1024,
+      env: 'MINIFTP_LIMITS_CHANNEL_WINDOW',
+      arg: 'channel-window',
+    },
+    channelWindowBudget: {
+      doc: 'Bytes the channel windows of all SFTP sessions together may promise (data clients may send that the server has not read yet); each session gets at most an equal share, and at least 2 MiB. 0 sizes it from the memory of the machine: 1/64 of it, from 32 MiB to 128 MiB.',
+      format: 'size',
+      default: '0',
+      max: 64 * 1024 * 1024 * 1024,
+      env: 'MINIFTP_LIMITS_CHANNEL_WINDOW_BUDGET',
+      arg: 'channel-window-budget',
+    },
     banThreshold: {
       doc: 'Failed logins from one IP address within ban-window seconds that get it banned.',
       format: 'count',

@@ -340,6 +340,8 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxListingMemory: num('limits.maxListingMemory'),
       maxPacket: num('limits.maxPacket'),
       maxPendingRequests: num('limits.maxPendingRequests'),
+      channelWindow: num('limits.channelWindow'),
+      channelWindowBudget: num('limits.channelWindowBudget'),
       banThreshold: num('limits.banThreshold'),
       banWindow: num('limits.banWindow'),
       banTime: num('limits.banTime'),

@@ -94,6 +94,10 @@ export interface Config {
     readonly maxPacket: number;
     /** SFTP requests being served at once on one channel before reading pauses. */
     readonly maxPendingRequests: number;
+    /** Largest receive window of one SFTP channel, in bytes; 2 MiB or less keeps ssh2's. */
+    readonly channelWindow: number;
+    /** Bytes all SFTP channels' windows may promise together; 0 = derived from the memory. */
+    readonly channelWindowBudget: number;
     /** Failed logins from one IP within banWindow seconds that trigger a ban. */
     readonly banThreshold: number;
     readonly banWindow: number;

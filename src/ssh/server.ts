@@ -25,6 +25,7 @@ import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import type { HostKey } from './host-keys';
 import { ProxyFront, trustedList, type Origin } from './proxy-front';
 import { clip } from '../util/clip';
+import { ChannelWindows, windowBudget } from './channel-window';
 import { SessionRouter } from './session-router';
 import {
   allowRepeatedUserauthService,
@@ -77,6 +78,8 @@ export class MiniftpSshServer {
   private readonly front: ProxyFront | undefined;
   /** Resolves once the listener is closed and every socket it accepted is gone. */
   private stopped: Promise<void> | undefined;
+  /** The receive windows of the SFTP channels and their shared budget. */
+  readonly windows: ChannelWindows;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
     const { limits } = o.config;
@@ -95,7 +98,12 @@ export class MiniftpSshServer {
       logger: o.logger,
       connections: o.connections,
     });
+    this.windows = new ChannelWindows(
+      { window: limits.channelWindow, budget: windowBudget(limits.channelWindowBudget) },
+      o.logger,
+    );
     this.router = new SessionRouter({
+      windows: this.windows,
       limits,
       logger: o.logger,
       store: o.store,

@@ -17,6 +17,7 @@ import type { ConsoleHandler } from '../admin/console-host';
 import { refuseChannel, type ChannelContext, type UserExecHandler } from './channel-handlers';
 import type { ConnectionLifecycle, IdleWatch } from './connection-lifecycle';
 import type { ConnectionInfo } from './connections';
+import type { ChannelWindows } from './channel-window';
 
 export const FILE_TRANSFER_ONLY = 'this account is for file transfer only';
 
@@ -32,6 +33,8 @@ export interface SessionRouterOptions {
   userExec?: UserExecHandler;
   /** Told of every channel opened, so that ending a connection can tell them why. */
   lifecycle: ConnectionLifecycle;
+  /** The receive windows of the SFTP channels; ssh2's own 2 MiB when absent. */
+  windows?: ChannelWindows;
 }
 
 export class SessionRouter {
@@ -157,6 +160,8 @@ export class SessionRouter {
         budget: this.o.handles,
       });
       sftp.start();
+      // After the session's reader: the window's own listener must not start the flow.
+      this.o.windows?.attach(channel, () => void sftp.shutdown('the client overran its window'));
       this.o.lifecycle.sftpStarted(conn.id, sftp.ended);
       channel.on('data', idle.touch);
       logger.debug('sftp.start');

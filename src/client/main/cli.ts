@@ -177,6 +177,7 @@ export async function main(
       sftp: connection.sftp,
       limiter: args.limitKbit ? new RateLimiter((args.limitKbit * 1000) / 8) : undefined,
       parallel: parallelOf(args, env),
+      segments: args.segments,
     });
     const session = new ClientSession({
       sftp: connection.sftp,
