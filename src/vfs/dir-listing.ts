@@ -33,8 +33,11 @@ export class DirListing {
     dir: fs.Dir,
     /** lstat of names in the directory; names gone since they were read are left out. */
     private readonly statNames: (names: string[]) => Promise<DirEntry[]>,
+    /** Entries that are not the directory's own (shared folders mounted in it), read as "/" + name. */
+    extra: readonly string[] = [],
   ) {
     this.dir = dir;
+    for (const name of extra) this.ahead.push(`/${name}`);
   }
 
   /**
