@@ -109,6 +109,8 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         s.store.users.delete(name);
         const ended = s.connections.killUser(name, 'account deleted');
         s.quota.drop(name);
+        // Its group memberships, grants and permissions went with it.
+        await s.access?.changed();
         if (purge) await s.homes.purge(name);
         return {
           text:

@@ -11,6 +11,9 @@ import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import { Homes } from '../vfs/homes';
+import { scanHome } from '../vfs/usage-scan';
+import { folderOfSubject } from '../quota/quota-ledger';
+import { AccessDirectory, prepareFoldersDir } from '../access/directory';
 import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
 import { MiniftpSshServer } from '../ssh/server';
 import { ConnectionRegistry } from '../ssh/connections';
@@ -269,14 +272,34 @@ export async function startServer(
     const quota: QuotaLedger = new QuotaManager({
       store,
       logger,
-      scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
+      // A shared folder is a quota subject of its own (folder:NAME), measured in its directory.
+      scanHome: (subject, isOpen) => {
+        const folder = folderOfSubject(subject);
+        if (folder !== undefined && access) return scanHome(access.folderDir(folder), isOpen);
+        return homes.scanUsage(subject, isOpen);
+      },
+      subjects: {
+        account: (subject) => access?.account(subject),
+        saveUsage: (subject, usage) => access?.saveUsage(subject, usage),
+        list: () => access?.list() ?? [],
+      },
     });
+    const access = store.access
+      ? new AccessDirectory({
+          store: store.access,
+          quota,
+          foldersDir: prepareFoldersDir(config.dataDir),
+          logger,
+        })
+      : undefined;
+    await access?.load();
     const hashing = new HashPool(config.hashing);
     const ledger = new UploadLedger(store, hashing);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
       uploads: ledger,
+      access,
     });
     await ensureAccounts({ config, store, hasher, homes, logger });
     const throttle = new LoginThrottle({
@@ -314,6 +337,7 @@ export async function startServer(
         hasher,
         quota,
         homes,
+        access,
         connections,
         logger,
         adminName: config.admin.user,
@@ -323,6 +347,7 @@ export async function startServer(
     });
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
+    access?.start();
     // Usage is rebuilt from the disk in the background: connections are served meanwhile.
     const scanned = quota.rescanAll();
     logger.info('server.listening', {
@@ -344,6 +369,7 @@ export async function startServer(
       hashingStats: () => hashing.stats,
       close: () => {
         closing ??= (async () => {
+          access?.stop();
           await ssh.close();
           await hashing.close();
           await scanned.catch(() => undefined);

@@ -6,7 +6,14 @@
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
 import { describeError } from '../errors';
-import type { QuotaLedger, ScanHome, ScannedUsage, Usage } from './quota-ledger';
+import {
+  folderOfSubject,
+  type QuotaLedger,
+  type QuotaSubjects,
+  type ScanHome,
+  type ScannedUsage,
+  type Usage,
+} from './quota-ledger';
 import { UserUsage } from './user-usage';
 
 export class QuotaManager implements QuotaLedger {
@@ -19,12 +26,24 @@ export class QuotaManager implements QuotaLedger {
       logger: Logger;
       /** Measures a user's home on disk (the walk lives with the homes, in vfs). */
       scanHome: ScanHome;
+      /** Shared folders, each a quota of its own (see folderSubject). */
+      subjects?: QuotaSubjects;
     },
   ) {}
 
   /** The shared usage of `user`, created from the store on first use. */
   get(user: string): UserUsage {
     let u = this.usages.get(user);
+    if (!u && folderOfSubject(user) !== undefined) {
+      const found = this.options.subjects?.account(user);
+      u = new UserUsage(
+        user,
+        found?.usage.bytes ?? 0,
+        found?.usage.files ?? 0,
+        found?.limits ?? { bytes: 0, files: 0 },
+      );
+      this.usages.set(user, u);
+    }
     if (!u) {
       const rec = this.options.store.usage.get(user);
       const account = this.options.store.users.get(user);
@@ -40,6 +59,11 @@ export class QuotaManager implements QuotaLedger {
   /** Re-reads the user's limits from the store (after an admin change); applies to open sessions at once. */
   refreshLimits(user: string): void {
     const u = this.usages.get(user);
+    if (u && folderOfSubject(user) !== undefined) {
+      const found = this.options.subjects?.account(user);
+      if (found) u.limits = found.limits;
+      return;
+    }
     const account = this.options.store.users.get(user);
     if (u && account) u.limits = { bytes: account.quotaBytes, files: account.quotaFiles };
   }
@@ -95,20 +119,33 @@ export class QuotaManager implements QuotaLedger {
         was_files: was.files,
       });
     }
-    this.options.store.usage.set(user, u.bytes, u.files, new Date());
+    this.save(u, new Date());
     u.markClean();
     return { bytes: u.bytes, files: u.files };
   }
 
-  /** Rescans every user one after the other without holding up the caller. */
+  /** Writes a usage where its subject's is kept: the store's usage table, or the folder's. */
+  private save(u: UserUsage, scannedAt?: Date): void {
+    if (folderOfSubject(u.user) !== undefined) {
+      this.options.subjects?.saveUsage(u.user, { bytes: u.bytes, files: u.files });
+    } else {
+      this.options.store.usage.set(u.user, u.bytes, u.files, scannedAt);
+    }
+  }
+
+  /** Rescans every user (and shared folder) one after the other without holding up the caller. */
   async rescanAll(): Promise<void> {
-    for (const account of this.options.store.users.list()) {
-      if (account.isAdmin) continue;
+    const subjects = this.options.store.users
+      .list()
+      .filter((a) => !a.isAdmin)
+      .map((a) => a.name);
+    subjects.push(...(this.options.subjects?.list() ?? []));
+    for (const subject of subjects) {
       try {
-        await this.rescan(account.name);
+        await this.rescan(subject);
       } catch (err) {
         this.options.logger.error('quota.rescan_failed', {
-          user: account.name,
+          user: subject,
           error: describeError(err),
         });
       }
@@ -119,9 +156,11 @@ export class QuotaManager implements QuotaLedger {
   flush(): void {
     for (const u of this.usages.values()) {
       if (!u.isDirty) continue;
-      if (!this.options.store.users.get(u.user)) continue;
+      const folder = folderOfSubject(u.user) !== undefined;
+      if (folder ? !this.options.subjects?.account(u.user) : !this.options.store.users.get(u.user))
+        continue;
       try {
-        this.options.store.usage.set(u.user, u.bytes, u.files);
+        this.save(u);
         u.markClean();
       } catch (err) {
         // A full disk (SQLITE_FULL) must not take the server down from a timer:

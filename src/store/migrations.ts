@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
+import { ACCESS_TABLES_SQLITE } from './sqlite-access';
 
 /** One step of the schema. `version` is what `PRAGMA user_version` reads once `sql` has run. */
 export interface Migration {
@@ -56,6 +57,7 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  { version: 2, sql: ACCESS_TABLES_SQLITE },
 ];
 
 /** The schema version this code writes: the last migration's. */

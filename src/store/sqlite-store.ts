@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
 import { applyMigrations } from './migrations';
+import type { AccessStore } from './access-types';
+import { SqliteAccessStore } from './sqlite-access';
 import type {
   KeyStore,
   NewUser,
@@ -394,8 +396,10 @@ class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly uploads: UploadStore;
+  readonly access: AccessStore;
 
   constructor(private readonly db: Database) {
+    this.access = new SqliteAccessStore(db);
     this.users = new SqliteUserStore(db);
     this.keys = new SqliteKeyStore(db);
     this.usage = new SqliteUsageStore(db);

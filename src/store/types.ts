@@ -1,3 +1,5 @@
+import type { AccessStore } from './access-types';
+
 /**
  * What the rest of MiniFTP may ask of the embedded store. `sqlite-store.ts`
  * implements it over better-sqlite3; every call is synchronous (SQLite in WAL
@@ -101,5 +103,7 @@ export interface Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly uploads: UploadStore;
+  /** Groups, shared folders, grants and per-path permissions (see access-types.ts); none: no folders. */
+  readonly access?: AccessStore;
   close(): void;
 }
