@@ -48,7 +48,7 @@ function paramiko(port: number, who: string, ops: Op[]): Promise<Outcome[]> {
   });
 }
 
-export async function admin(server: TestServer, line: string, input = ''): Promise<string> {
+async function admin(server: TestServer, line: string, input = ''): Promise<string> {
   const run = await sshExec(server.port, ADMIN, [line], input);
   expect(run.code, `admin '${line}':\n${run.stderr}${run.stdout}`).to.equal(0);
   return run.stdout;
