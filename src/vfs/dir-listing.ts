@@ -8,6 +8,11 @@ import type * as fs from 'node:fs';
 export interface DirEntry {
   name: string;
   stats: fs.Stats;
+  /**
+   * A shared folder mounted here: "shared:read", "shared:write" or
+   * "shared:upload", shown in the group column of the listing's long name.
+   */
+  group?: string;
 }
 
 /** Names the directory reader fetches from the kernel at once and buffers. */

@@ -63,6 +63,15 @@ function missing(err: unknown): boolean {
 
 const asGoverning = (m: FolderMount): Governing => ({ mode: m.mode, at: m.at });
 
+/** Permission bits a shared folder shows, from its mode: r-x (read), -wx (upload, a drop box), rwx. */
+const MODE_BITS: Record<FolderMount['mode'], number> = { read: 0o555, upload: 0o333, write: 0o777 };
+
+/** The folder's directory as the user is shown it: its permission bits say what the grant allows. */
+function shownMode(st: fs.Stats, m: FolderMount): fs.Stats {
+  st.mode = (st.mode & ~0o7777) | MODE_BITS[m.mode];
+  return st;
+}
+
 export class UserFs {
   /** The home's jail. */
   readonly jail: Jail;
@@ -229,7 +238,7 @@ export class UserFs {
     const g = await this.modeAt(l, true);
     const st = await l.part.stat(l.inner);
     if (g.mode === 'upload' && !st.isDirectory()) await this.own(l, g);
-    return st;
+    return l.mount && l.inner === '/' ? shownMode(st, l.mount) : st;
   }
 
   async lstat(virtual: string): Promise<fs.Stats> {
@@ -237,7 +246,7 @@ export class UserFs {
     const g = await this.modeAt(l, false);
     const st = await l.part.lstat(l.inner);
     if (g.mode === 'upload' && !st.isDirectory()) await this.own(l, g);
-    return st;
+    return l.mount && l.inner === '/' ? shownMode(st, l.mount) : st;
   }
 
   /** SETSTAT (follow) and lsetstat@openssh.com (no follow). */
@@ -272,7 +281,12 @@ export class UserFs {
           const m = name.startsWith('/') ? here.get(name.slice(1)) : undefined;
           if (!m) continue;
           const stats = await fsp.lstat(m.root).catch(() => undefined);
-          if (stats) out.push({ name: name.slice(1), stats });
+          if (stats)
+            out.push({
+              name: name.slice(1),
+              stats: shownMode(stats, m),
+              group: `shared:${m.mode}`,
+            });
         }
         let own = await plain(names.filter((n) => !n.startsWith('/') && !here.has(n)));
         if (dropBox) own = await this.onlyOwn(dropBox, l.part, dirReal, own);
