@@ -17,6 +17,7 @@ import {
   type QuotaLimits,
   type QuotaSubjects,
   type Usage,
+  type UserQuota,
 } from '../quota/quota-ledger';
 import type { AccessSnapshot, AccessStore, FolderRecord, GrantRecord } from '../store/access-types';
 import type {
@@ -44,6 +45,8 @@ const STRENGTH: Record<AccessMode, number> = { read: 0, upload: 1, write: 2 };
 
 export class AccessDirectory implements AccessSource, QuotaSubjects {
   private snap: AccessSnapshot = EMPTY;
+  /** Each folder's own quota, fetched when the folders are loaded (views are built synchronously). */
+  private quotas = new Map<string, UserQuota>();
   private readonly views = new Map<string, AccessView>();
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
@@ -66,9 +69,18 @@ export class AccessDirectory implements AccessSource, QuotaSubjects {
   /** Reads everything from the store again; the views are made anew. */
   load(): Promise<void> {
     const run = (this.loading ?? Promise.resolve()).then(async () => {
-      this.snap = await this.o.store.snapshot();
+      const snap = await this.o.store.snapshot();
+      // Limits and usage of each folder come from the snapshot (see account): set it first.
+      this.snap = snap;
+      const quotas = new Map<string, UserQuota>();
+      for (const f of snap.folders) {
+        if (f.charge !== 'folder') continue;
+        const subject = folderSubject(f.name);
+        await this.o.quota.refreshLimits(subject);
+        quotas.set(f.name, await this.o.quota.get(subject));
+      }
+      this.quotas = quotas;
       this.views.clear();
-      for (const f of this.snap.folders) this.o.quota.refreshLimits(folderSubject(f.name));
     });
     this.loading = run.catch(() => undefined);
     return run;
@@ -153,7 +165,7 @@ export class AccessDirectory implements AccessSource, QuotaSubjects {
         folder: f.name,
         root: this.folderDir(f.name),
         mode: g.mode,
-        usage: this.o.quota.get(f.charge === 'uploader' ? user : folderSubject(f.name)),
+        usage: f.charge === 'uploader' ? undefined : this.quotas.get(f.name),
       });
     }
     const rules = this.snap.perms
@@ -176,12 +188,9 @@ export class AccessDirectory implements AccessSource, QuotaSubjects {
     };
   }
 
-  saveUsage(subject: string, usage: Usage): void {
+  async saveUsage(subject: string, usage: Usage): Promise<void> {
     const name = folderOfSubject(subject);
-    if (name === undefined) return;
-    this.o.store.setFolderUsage(name, usage.bytes, usage.files).catch((err: unknown) => {
-      this.o.logger.warn('quota.flush_failed', { user: subject, error: describeError(err) });
-    });
+    if (name !== undefined) await this.o.store.setFolderUsage(name, usage.bytes, usage.files);
   }
 
   list(): string[] {

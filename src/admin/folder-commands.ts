@@ -16,7 +16,7 @@ function existingFolder(s: AdminServices, name: string): FolderRecord {
 }
 
 /** "bob" or "@class1", checked to exist. */
-function grantee(s: AdminServices, text: string): { user?: string; group?: string } {
+async function grantee(s: AdminServices, text: string): Promise<{ user?: string; group?: string }> {
   if (text.startsWith('@')) {
     const group = text.slice(1);
     if (!accessOf(s).dir.snapshot.groups.some((g) => g.name === group)) {
@@ -24,7 +24,7 @@ function grantee(s: AdminServices, text: string): { user?: string; group?: strin
     }
     return { group };
   }
-  const account = existingUser(s.store.users, text);
+  const account = await existingUser(s.store.users, text);
   if (account.isAdmin)
     throw MiniftpError.invalid(`the admin account '${text}' has no home to share into`);
   return { user: text };
@@ -35,14 +35,17 @@ function granteeText(g: { user?: string; group?: string }): string {
 }
 
 /** The folder's usage as its quota ledger counts it now. */
-function usageOf(s: AdminServices, f: FolderRecord): { bytes: number; files: number } {
+async function usageOf(
+  s: AdminServices,
+  f: FolderRecord,
+): Promise<{ bytes: number; files: number }> {
   if (f.charge === 'uploader') return { bytes: 0, files: 0 };
-  const u = s.quota.get(folderSubject(f.name));
+  const u = await s.quota.get(folderSubject(f.name));
   return { bytes: u.bytes, files: u.files };
 }
 
-function folderJson(s: AdminServices, f: FolderRecord): Record<string, unknown> {
-  const used = usageOf(s, f);
+async function folderJson(s: AdminServices, f: FolderRecord): Promise<Record<string, unknown>> {
+  const used = await usageOf(s, f);
   const grants = accessOf(s)
     .dir.snapshot.grants.filter((g) => g.folder === f.name)
     .map((g) => ({ to: granteeText(g), mode: g.mode, at: g.at }));
@@ -87,16 +90,17 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
         const { dir, store } = accessOf(s);
         if (dir.folder(name))
           throw MiniftpError.exists(`folder '${name}' exists (see: folder show ${name})`);
+        // A folder of that name deleted before may have left figures behind.
+        s.quota.drop(folderSubject(name));
         await dir.ensureFolderDir(name);
         await store.addFolder({ name, quotaBytes, quotaFiles, charge });
         await dir.changed();
-        s.quota.drop(folderSubject(name));
         // A directory kept by an earlier `folder del` (without --purge) may still hold files.
         if (charge === 'folder') await s.quota.rescan(folderSubject(name));
         const f = existingFolder(s, name);
         return {
           text: `folder '${name}' created, quota ${quotaText(quotaBytes)}${charge === 'uploader' ? ', charged to the uploaders' : ''}`,
-          json: folderJson(s, f),
+          json: await folderJson(s, f),
           log: { quota_bytes: quotaBytes, quota_files: quotaFiles, charge },
         };
       },
@@ -147,7 +151,7 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 3,
       async run({ args }) {
         const f = existingFolder(s, word(args, 0));
-        const who = grantee(s, word(args, 1));
+        const who = await grantee(s, word(args, 1));
         const mode = parseMode(word(args, 2));
         const at = parseViewPath(args.value('as') ?? `/${f.name}`, '--as');
         if (at === '/')
@@ -207,8 +211,9 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 0,
       async run() {
         const folders = accessOf(s).dir.snapshot.folders;
-        const rows = folders.map((f) => {
-          const used = usageOf(s, f);
+        const useds = await Promise.all(folders.map((f) => usageOf(s, f)));
+        const rows = folders.map((f, i) => {
+          const used = useds[i] ?? { bytes: 0, files: 0 };
           const grants = accessOf(s).dir.snapshot.grants.filter((g) => g.folder === f.name);
           return [
             f.name,
@@ -232,7 +237,7 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
                   ],
                   rows,
                 ),
-          json: folders.map((f) => folderJson(s, f)),
+          json: await Promise.all(folders.map((f) => folderJson(s, f))),
         };
       },
     },
@@ -244,8 +249,8 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 1,
       async run({ args }) {
         const f = existingFolder(s, word(args, 0));
-        const j = folderJson(s, f);
-        const used = usageOf(s, f);
+        const j = await folderJson(s, f);
+        const used = await usageOf(s, f);
         const grants = accessOf(s).dir.snapshot.grants.filter((g) => g.folder === f.name);
         return {
           text: formatFields([

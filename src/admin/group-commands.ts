@@ -72,7 +72,7 @@ export function groupCommands(s: AdminServices): CommandSpec[] {
         const g = existingGroup(s, word(args, 1));
         const users = [...new Set(args.positionals.slice(2))];
         for (const u of users) {
-          const account = existingUser(s.store.users, u);
+          const account = await existingUser(s.store.users, u);
           if (account.isAdmin)
             throw MiniftpError.invalid(`the admin account '${u}' has no home to share`);
         }

@@ -5,8 +5,8 @@ import { formatTable } from './table';
 import type { AdminServices, CommandSpec } from './types';
 import { existingUser } from './validate';
 
-function ordinary(s: AdminServices, name: string): string {
-  const u = existingUser(s.store.users, name);
+async function ordinary(s: AdminServices, name: string): Promise<string> {
+  const u = await existingUser(s.store.users, name);
   if (u.isAdmin) throw MiniftpError.invalid(`the admin account '${name}' has no home`);
   return u.name;
 }
@@ -26,7 +26,7 @@ export function permCommands(s: AdminServices): CommandSpec[] {
       minArgs: 3,
       maxArgs: 3,
       async run({ args }) {
-        const user = ordinary(s, word(args, 0));
+        const user = await ordinary(s, word(args, 0));
         const path = parseViewPath(word(args, 1), 'the path');
         const mode = parseMode(word(args, 2));
         const { dir, store } = accessOf(s);
@@ -47,7 +47,7 @@ export function permCommands(s: AdminServices): CommandSpec[] {
       minArgs: 2,
       maxArgs: 2,
       async run({ args }) {
-        const user = ordinary(s, word(args, 0));
+        const user = await ordinary(s, word(args, 0));
         const path = parseViewPath(word(args, 1), 'the path');
         const { dir, store } = accessOf(s);
         if (!(await store.deletePerm(user, path))) {
@@ -70,7 +70,7 @@ export function permCommands(s: AdminServices): CommandSpec[] {
       minArgs: 1,
       maxArgs: 1,
       async run({ args }) {
-        const user = ordinary(s, word(args, 0));
+        const user = await ordinary(s, word(args, 0));
         const { dir } = accessOf(s);
         const perms = dir.snapshot.perms.filter((p) => p.user === user);
         const folders = dir.grantsOf(user).map((g) => ({

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/sqlite-store';
+import { openStore } from '../store/open';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -236,11 +236,17 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+        const opened = await openStore({
+          file: path.join(config.dataDir, 'miniftp.db'),
+          place: {
+            description: `the data directory '${config.dataDir}' (--data-dir)`,
+            setting: '--data-dir',
+          },
+        });
         try {
           await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
         } catch (err) {
-          opened.close();
+          await opened.close();
           throw err;
         }
         return opened;
@@ -280,7 +286,7 @@ export async function startServer(
       },
       subjects: {
         account: (subject) => access?.account(subject),
-        saveUsage: (subject, usage) => access?.saveUsage(subject, usage),
+        saveUsage: async (subject, usage) => access?.saveUsage(subject, usage),
         list: () => access?.list() ?? [],
       },
     });
@@ -294,7 +300,7 @@ export async function startServer(
       : undefined;
     await access?.load();
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing);
+    const ledger = new UploadLedger(store, hashing, logger);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
@@ -373,9 +379,9 @@ export async function startServer(
           await ssh.close();
           await hashing.close();
           await scanned.catch(() => undefined);
-          quota.stop();
+          await quota.stop();
           await ledger.close();
-          store.close();
+          await store.close();
           logger.info('server.stopped');
           if (!options.logger) await logger.close();
         })();
@@ -384,7 +390,7 @@ export async function startServer(
     };
   } catch (err) {
     unbind();
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -80,8 +80,8 @@ export function folderOfSubject(subject: string): string | undefined {
 export interface QuotaSubjects {
   /** Limits and stored usage of `subject`; undefined when there is no such subject. */
   account(subject: string): { limits: QuotaLimits; usage: Usage } | undefined;
-  /** Writes the usage of `subject` (in the background; failures are the implementation's to log). */
-  saveUsage(subject: string, usage: Usage): void;
+  /** Writes the usage of `subject`; a failure is retried by the next flush. */
+  saveUsage(subject: string, usage: Usage): Promise<void>;
   /** Every such subject (the start-up rescan). */
   list(): string[];
 }
@@ -230,10 +230,10 @@ export interface UserQuota {
 /** Every user's quota: what the server, the admin console and the homes ask for. */
 export interface QuotaLedger {
   /** The quota of `user`, shared by all their sessions (the homes hand it to each session's filesystem). */
-  get(user: string): UserQuota;
+  get(user: string): Promise<UserQuota>;
 
   /** Admin `quota NAME SIZE`: the limits changed in the store; applies to open sessions at once. */
-  refreshLimits(user: string): void;
+  refreshLimits(user: string): Promise<void>;
 
   /** Admin `user add` / `user del`: forgets what is held for `user`. */
   drop(user: string): void;
@@ -251,5 +251,5 @@ export interface QuotaLedger {
   start(): void;
 
   /** Stops the background work and writes what is pending (the server's close). */
-  stop(): void;
+  stop(): Promise<void>;
 }

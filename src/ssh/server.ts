@@ -224,9 +224,10 @@ export class MiniftpSshServer {
           sendAuthBanner(client, `miniftp: ${reason}\n`);
           endWith(reason, DISCONNECT_TOO_MANY_CONNECTIONS);
         },
-        accepted: ({ user, method }) => {
+        accepted: ({ user, method, isAdmin }) => {
           conn.user = user;
           conn.method = method;
+          conn.isAdmin = isAdmin;
           this.admission.loggedIn(peer);
           this.lifecycle.loggedIn(peer);
         },

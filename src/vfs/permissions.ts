@@ -29,8 +29,8 @@ export interface FolderMount {
   /** The folder's real directory (symlink-free, absolute). */
   readonly root: string;
   readonly mode: AccessMode;
-  /** What new files in it are charged to: the folder's quota, or the uploader's own. */
-  readonly usage: UserQuota;
+  /** The folder's own quota, which its files are charged to; undefined: each uploader's own. */
+  readonly usage: UserQuota | undefined;
 }
 
 /** A per-path permission of an account: `mode` at `path` and below. */

@@ -116,12 +116,13 @@ export class UserFs {
   }
 
   private partFor(m: FolderMount): JailedFs {
-    const key = `${m.at}\0${m.root}\0${m.usage.user}`;
+    const usage = m.usage ?? this.o.usage;
+    const key = `${m.at}\0${m.root}\0${usage.user}`;
     let part = this.parts.get(key);
     if (!part) {
       part = new JailedFs({
         jail: new Jail(m.root),
-        usage: m.usage,
+        usage,
         uploads: this.o.uploads,
         logger: this.o.logger,
         user: this.user,

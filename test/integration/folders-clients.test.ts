@@ -116,7 +116,10 @@ describe('shared folders seen by rclone, psftp, OpenSSH and the MiniFTP client',
       .digest('base64')
       .replace(/=+$/, '')}`;
     const script = path.join(work, 'psftp.txt');
-    await fsp.writeFile(script, `ls /\ncd /handouts\nls\nget sheet.txt ${path.join(work, 'ps-sheet.txt')}\n`);
+    await fsp.writeFile(
+      script,
+      `ls /\ncd /handouts\nls\nget sheet.txt ${path.join(work, 'ps-sheet.txt')}\n`,
+    );
     const r = await run(
       'psftp',
       [

@@ -240,8 +240,8 @@ describe('shared folders: the jail holds through a folder', function () {
       /read-only/,
     );
     const before = {
-      user: server.quota.get('alice').bytes,
-      folder: server.quota.get(folderSubject('proj')).bytes,
+      user: (await server.quota.get('alice')).bytes,
+      folder: (await server.quota.get(folderSubject('proj'))).bytes,
     };
     const src = handleOf(await raw.request(PacketType.OPEN, open('/mine.txt', R)));
     const dst = handleOf(
@@ -254,8 +254,8 @@ describe('shared folders: the jail holds through a folder', function () {
     await raw.close(src);
     await raw.close(dst);
     expect(await fsp.readFile(path.join(folder, 'copy.txt'), 'utf8')).to.equal('in the home');
-    expect(server.quota.get('alice').bytes).to.equal(before.user);
-    expect(server.quota.get(folderSubject('proj')).bytes).to.equal(
+    expect((await server.quota.get('alice')).bytes).to.equal(before.user);
+    expect((await server.quota.get(folderSubject('proj'))).bytes).to.equal(
       before.folder + 'in the home'.length,
     );
   });

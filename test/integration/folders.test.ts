@@ -254,8 +254,8 @@ describe('shared folders: a class with handouts, homework and a project folder',
       await fsp.readFile(path.join(server.dataDir, 'folders', 'homework', 'bob.txt'), 'utf8'),
     ).to.equal(bobWork);
     // Charged to the folder, not to the students.
-    expect(server.quota.get('alice').bytes).to.equal(0);
-    expect(server.quota.get(folderSubject('homework')).bytes).to.equal(
+    expect((await server.quota.get('alice')).bytes).to.equal(0);
+    expect((await server.quota.get(folderSubject('homework'))).bytes).to.equal(
       essay.length + bobWork.length,
     );
   });
@@ -273,8 +273,8 @@ describe('shared folders: a class with handouts, homework and a project folder',
       ['put', '/team/b.bin', 'x'.repeat(700 * 1024)],
     ]);
     expect(full[0]?.error).to.match(/quota exceeded: .* of 1 MiB used/);
-    expect(server.quota.get('dan').bytes).to.equal(0);
-    expect(server.quota.get('carol').bytes).to.equal(0);
+    expect((await server.quota.get('dan')).bytes).to.equal(0);
+    expect((await server.quota.get('carol')).bytes).to.equal(0);
     // df inside the folder shows the folder's quota, in the home the user's.
     const df = ok(await sftp(server, 'dan', ['cd /team', 'df']));
     const size = Number(
@@ -302,7 +302,7 @@ describe('shared folders: a class with handouts, homework and a project folder',
         'rm /team/b.bin',
       ]),
     );
-    expect(server.quota.get(folderSubject('project')).bytes).to.equal(0);
+    expect((await server.quota.get(folderSubject('project'))).bytes).to.equal(0);
     const shown = JSON.parse(await admin(server, 'folder show project --json')) as {
       usedBytes: number;
       grants: Array<{ to: string; mode: string; at: string }>;
