@@ -10,7 +10,8 @@ import { parseSize } from './size';
  * are registered with convict as custom formats, so convict converts values the same way whichever
  * source they come from.
  */
-export type FormatName = 'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level';
+export type FormatName =
+  'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level' | 'store-url';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -167,6 +168,24 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
     },
     check: (value) =>
       typeof value === 'boolean' ? undefined : { rule: 'must be true or false', got: value },
+  },
+  'store-url': {
+    convert: (text) => text.trim(),
+    check: (value) => {
+      if (value === '') return undefined;
+      const rule = 'must be empty or a URL like postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+      if (typeof value !== 'string') return { rule, got: value };
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        return { rule, got: value };
+      }
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+        return { rule, got: value };
+      if (url.hostname === '') return { rule: 'must name a host (postgres://HOST/…)', got: value };
+      return undefined;
+    },
   },
   'log-level': {
     convert: (text) => text.trim().toLowerCase(),

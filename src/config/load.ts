@@ -129,6 +129,7 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  'store-url': 'URL',
 };
 
 const HELP_INDENT = '      ';
@@ -365,6 +366,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       threads: num('hashing.threads'),
       maxJobsPerUser: num('hashing.maxJobsPerUser'),
       maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
+    },
+    store: {
+      url: text('store.url'),
+      poolSize: num('store.poolSize'),
+      timeout: num('store.timeout'),
     },
     limits: {
       maxConnections: num('limits.maxConnections'),

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/open';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -39,6 +38,7 @@ import {
 } from './privileges';
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
+import { openConfiguredStore } from './store';
 
 export interface RunningServer {
   readonly host: string;
@@ -225,6 +225,9 @@ export async function startServer(
     for (const s of port.accepted) s.destroy();
   };
   let store: Store;
+  // The logger lives in the data directory, opened after the store: until then, a PostgreSQL
+  // connection breaking while idle is told to the early logger.
+  let storeLogger: Logger = options.logger ?? early;
   try {
     if (runAs) {
       const user = runAs;
@@ -236,13 +239,9 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = await openStore({
-          file: path.join(config.dataDir, 'miniftp.db'),
-          place: {
-            description: `the data directory '${config.dataDir}' (--data-dir)`,
-            setting: '--data-dir',
-          },
-        });
+        const opened = await openConfiguredStore(config, (err) =>
+          storeLogger.warn('store.connection_lost', { error: describeError(err) }),
+        );
         try {
           await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
         } catch (err) {
@@ -265,6 +264,8 @@ export async function startServer(
       stdout: config.log.stdout,
     });
   early.replay(logger);
+  storeLogger = logger;
+  logger.info('store.opened', { kind: store.kind, location: store.location });
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.

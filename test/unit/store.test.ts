@@ -6,8 +6,9 @@ import { expect } from 'chai';
 import { MiniftpError } from '../../src/errors';
 import { migrations } from '../../src/store/migrations';
 import { initial } from '../../src/store/migrations/0001_initial';
-import { openStore } from '../../src/store/open';
+import { openPostgresStore, openStore } from '../../src/store/open';
 import type { NewUser, Store } from '../../src/store/types';
+import { postgresDatabase } from '../helpers/postgres';
 
 function newUser(name: string, extra: Partial<NewUser> = {}): NewUser {
   return {
@@ -332,6 +333,14 @@ function storeBehaviour(makeStore: () => Promise<Store>): void {
 describe('store', () => {
   describe('sqlite store in memory', () => {
     storeBehaviour(() => openStore({ file: ':memory:' }));
+  });
+
+  describe('postgresql store', function () {
+    // The first test of the run may start the private cluster.
+    this.timeout(120_000);
+    storeBehaviour(async () =>
+      openPostgresStore({ url: await postgresDatabase(), poolSize: 4, timeoutMs: 10_000 }),
+    );
   });
 
   describe('sqlite store', () => {

@@ -101,32 +101,35 @@ export class SqliteDb implements Db {
   /** Set while a transaction holds the connection; settles when it has ended. */
   private held: Promise<void> | undefined;
 
-  constructor(private readonly db: Database) {
+  /** `busyTimeoutMs`: how long a statement waits for another connection's write lock. */
+  constructor(
+    private readonly db: Database,
+    private readonly busyTimeoutMs: number,
+  ) {
     this.direct = new Direct(db);
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
 
-  /** Waits until no transaction holds the connection. */
-  private async free(): Promise<void> {
-    while (this.held) await this.held;
-  }
+  // Each caller waits in its own loop: the check that no transaction holds the connection and
+  // the statement (or the start of a transaction) then run in the same turn, with nothing between.
 
   async all<Row>(text: string, params?: readonly SqlValue[]): Promise<Row[]> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.allNow<Row>(text, params);
   }
 
   async get<Row>(text: string, params?: readonly SqlValue[]): Promise<Row | undefined> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.getNow<Row>(text, params);
   }
 
   async run(text: string, params?: readonly SqlValue[]): Promise<number> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     return this.direct.runNow(text, params);
   }
 
   async exec(script: string): Promise<void> {
-    if (this.held) await this.free();
+    while (this.held) await this.held;
     this.direct.execNow(script);
   }
 
@@ -135,17 +138,36 @@ export class SqliteDb implements Db {
   }
 
   /**
-   * BEGIN IMMEDIATE takes the database's write lock at once (waiting up to busy_timeout for
-   * another process that holds it), so what `fn` reads stays true until it commits.
+   * BEGIN IMMEDIATE takes the database's write lock at once, so what `fn` reads stays true until
+   * it commits. While another connection (another process) holds the lock, the attempt is
+   * repeated in later turns of the event loop for up to busy_timeout, rather than waiting inside
+   * SQLite, which would stop this whole process meanwhile.
    */
+  private async begin(): Promise<void> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      this.db.pragma('busy_timeout = 0');
+      try {
+        this.direct.execNow('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        const busy = err instanceof BetterSqlite3.SqliteError && err.code === 'SQLITE_BUSY';
+        if (!busy || Date.now() >= deadline) throw err;
+      } finally {
+        this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 20)));
+    }
+  }
+
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    await this.free();
+    while (this.held) await this.held;
     let release = (): void => undefined;
     this.held = new Promise<void>((resolve) => {
       release = resolve;
     });
     try {
-      this.direct.execNow('BEGIN IMMEDIATE');
+      await this.begin();
       let result: T;
       try {
         result = await fn(this.direct);
@@ -162,7 +184,7 @@ export class SqliteDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.free();
+    while (this.held) await this.held;
     if (this.db.open) this.db.close();
   }
 }

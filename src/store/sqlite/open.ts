@@ -41,9 +41,8 @@ export async function openSqlite(options: SqliteOptions): Promise<Db> {
   const inMemory = options.file === ':memory:';
   if (!inMemory) prepareFile(options.file);
   const raw = new BetterSqlite3(options.file);
-  const db = new SqliteDb(raw);
   try {
-    raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 2000))}`);
+    const db = new SqliteDb(raw, Math.max(0, Math.floor(options.busyTimeoutMs ?? 2000)));
     if (!inMemory && options.shared !== true) raw.pragma('locking_mode = EXCLUSIVE');
     raw.pragma('journal_mode = WAL');
     // NORMAL is durable across application crashes in WAL mode; only a power cut can lose the
