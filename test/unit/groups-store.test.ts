@@ -1,13 +1,14 @@
 /**
  * The store's groups, shared folders, grants, per-path permissions and
- * uploader records (src/store/access.ts), on SQLite.
+ * uploader records (src/store/access.ts), on SQLite and on a private PostgreSQL.
  */
 import { expect } from 'chai';
 import { MiniftpError } from '../../src/errors';
-import { openStore } from '../../src/store/open';
+import { openPostgresStore, openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
+import { postgresDatabase } from '../helpers/postgres';
 
-export function accessStoreTests(open: () => Promise<Store>): void {
+function accessStoreTests(open: () => Promise<Store>): void {
   let store: Store;
 
   beforeEach(async () => {
@@ -127,6 +128,15 @@ export function accessStoreTests(open: () => Promise<Store>): void {
   });
 }
 
-describe('groups and shared folders in the store (SQLite)', function () {
-  accessStoreTests(() => openStore({ file: ':memory:' }));
+describe('groups and shared folders in the store', function () {
+  describe('SQLite', function () {
+    accessStoreTests(() => openStore({ file: ':memory:' }));
+  });
+
+  describe('PostgreSQL', function () {
+    this.timeout(60_000);
+    accessStoreTests(async () =>
+      openPostgresStore({ url: await postgresDatabase(), poolSize: 4, timeoutMs: 10_000 }),
+    );
+  });
 });
