@@ -74,6 +74,8 @@ export class AccessDirectory implements AccessSource, QuotaSubjects {
       this.snap = snap;
       const quotas = new Map<string, UserQuota>();
       for (const f of snap.folders) {
+        // A folder made through another server sharing the store has its directory here too.
+        await this.ensureFolderDir(f.name);
         if (f.charge !== 'folder') continue;
         const subject = folderSubject(f.name);
         await this.o.quota.refreshLimits(subject);
