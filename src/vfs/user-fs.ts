@@ -227,7 +227,9 @@ export class UserFs {
       try {
         await this.files.created(l.mount.folder, l.inner, this.user);
       } catch (err) {
+        // Unrecorded, the new file would be nobody's: it is taken back, and the upload can be retried.
         await file.close().catch(() => undefined);
+        await l.part.remove(l.inner).catch(() => undefined);
         throw err;
       }
     }
