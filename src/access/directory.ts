@@ -210,9 +210,11 @@ async function openUp(dir: string): Promise<void> {
   }
 }
 
-/** The real path of the folders' root, made if missing. */
+/**
+ * The real path of the folders' root (`<dataDir>/folders`, which may be a symlink to another
+ * disk). It is made with the first folder, not before.
+ */
 export function prepareFoldersDir(dataDir: string): string {
   const dir = path.join(dataDir, 'folders');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return fs.realpathSync(dir);
+  return fs.existsSync(dir) ? fs.realpathSync(dir) : path.join(fs.realpathSync(dataDir), 'folders');
 }

@@ -242,6 +242,33 @@ export function folderCommands(s: AdminServices): CommandSpec[] {
       },
     },
     {
+      name: 'folder quota',
+      usage: 'folder quota NAME SIZE [--files N]',
+      summary: "change a shared folder's quota (applies to open sessions at once)",
+      options: { files: 'value' },
+      minArgs: 2,
+      maxArgs: 2,
+      async run({ args }) {
+        const f = existingFolder(s, word(args, 0));
+        if (f.charge === 'uploader') {
+          throw MiniftpError.invalid(
+            `folder '${f.name}' is charged to its uploaders: their own quotas apply (see: quota NAME)`,
+          );
+        }
+        const quotaBytes = parseQuota(word(args, 1));
+        const filesArg = args.value('files');
+        const quotaFiles = filesArg === undefined ? f.quotaFiles : parseFileCount(filesArg);
+        const { dir, store } = accessOf(s);
+        await store.setFolderQuota(f.name, quotaBytes, quotaFiles);
+        await dir.changed();
+        return {
+          text: `folder '${f.name}': quota ${quotaText(quotaBytes)}${quotaFiles > 0 ? `, ${quotaFiles} files` : ''}`,
+          json: await folderJson(s, existingFolder(s, f.name)),
+          log: { quota_bytes: quotaBytes, quota_files: quotaFiles },
+        };
+      },
+    },
+    {
       name: 'folder show',
       usage: 'folder show NAME [--json]',
       summary: 'one shared folder: quota, usage, who sees it where and how',

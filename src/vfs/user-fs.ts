@@ -117,9 +117,10 @@ export class UserFs {
 
   private partFor(m: FolderMount): JailedFs {
     const usage = m.usage ?? this.o.usage;
-    const key = `${m.at}\0${m.root}\0${usage.user}`;
+    const key = `${m.at}\0${m.root}`;
     let part = this.parts.get(key);
-    if (!part) {
+    // A folder deleted and made again (or charged otherwise) has another quota object.
+    if (!part || part.usage !== usage) {
       part = new JailedFs({
         jail: new Jail(m.root),
         usage,
@@ -384,13 +385,17 @@ export class UserFs {
     const l = this.locate(linkVirtual);
     if (l.mount && l.inner === '/') throw MiniftpError.exists();
     this.mayMake(await this.modeAt(l, false));
-    const t = this.locate(normalizeVirtual(target, virtualDirname(l.vpath)), l.view);
+    // Where the target lands, lexically (its own limits are the tree's to check below).
+    const landing = path.posix.resolve(virtualDirname(l.vpath), target);
+    const tm = mountOf(l.view, landing);
+    const t = { part: tm ? this.partFor(tm) : this.home, mount: tm };
     if (t.part !== l.part) {
       const m = l.mount ?? t.mount;
       if (m) throw denied(asGoverning(m), l.mount ? 'link-out' : 'between');
     }
     // An absolute target names a path of the user's view: the tree knows it from its own root.
-    await l.part.symlink(l.inner, target.startsWith('/') ? t.inner : target);
+    const inner = tm ? landing.slice(tm.at.length) || '/' : landing;
+    await l.part.symlink(l.inner, target.startsWith('/') ? inner : target);
     if (l.mount) await this.files.created(l.mount.folder, l.inner, this.user);
   }
 

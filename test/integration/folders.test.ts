@@ -273,6 +273,12 @@ describe('shared folders: a class with handouts, homework and a project folder',
       ['put', '/team/b.bin', 'x'.repeat(700 * 1024)],
     ]);
     expect(full[0]?.error).to.match(/quota exceeded: .* of 1 MiB used/);
+    // Raised, the same upload fits.
+    await admin(server, 'folder quota project 2M');
+    const again = await paramiko(server.port, 'carol', [
+      ['put', '/team/b.bin', 'x'.repeat(700 * 1024)],
+    ]);
+    expect(again[0]?.ok, JSON.stringify(again[0])).to.equal(true);
     expect((await server.quota.get('dan')).bytes).to.equal(0);
     expect((await server.quota.get('carol')).bytes).to.equal(0);
     // df inside the folder shows the folder's quota, in the home the user's.
@@ -284,7 +290,7 @@ describe('shared folders: a class with handouts, homework and a project folder',
         ?.trim()
         .split(/\s+/)[0],
     );
-    expect(size).to.equal(1024);
+    expect(size).to.equal(2 * 1024);
     const dfHome = ok(await sftp(server, 'dan', ['df']));
     const homeSize = Number(
       dfHome
