@@ -7,9 +7,10 @@ import tseslint from 'typescript-eslint';
  *
  *   main/                            the composition root: may import everything
  *   ssh/                             -> sftp, admin and everything below
- *   sftp/, admin/                    -> uploads, vfs, quota, auth and everything below
- *   uploads/ -> vfs/ -> quota/, auth/   (uploads may import vfs and quota; vfs may import quota;
- *                                     quota and auth import no other folder of their layer)
+ *   sftp/, admin/                    -> access, uploads, vfs, quota, auth and everything below
+ *   access/, uploads/ -> vfs/ -> quota/, auth/   (access and uploads may import vfs and quota,
+ *                                     not each other; vfs may import quota; quota and auth
+ *                                     import no other folder of their layer)
  *   store/ -> log/ -> config/        the bottom layer
  *   util/ -> errors.ts               for everyone; they import nothing above them
  *   client/                          only ../sftp/codec, ../sftp/constants and ../util
@@ -25,9 +26,22 @@ import tseslint from 'typescript-eslint';
  */
 const BOTTOM = ['util', 'errors.ts'];
 const MAY_IMPORT = {
-  ssh: ['sftp', 'admin', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
-  sftp: ['uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
-  admin: ['uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
+  ssh: [
+    'sftp',
+    'admin',
+    'access',
+    'uploads',
+    'vfs',
+    'quota',
+    'auth',
+    'store',
+    'log',
+    'config',
+    ...BOTTOM,
+  ],
+  sftp: ['access', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
+  admin: ['access', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
+  access: ['vfs', 'quota', 'store', 'log', 'config', ...BOTTOM],
   uploads: ['vfs', 'quota', 'store', 'log', 'config', ...BOTTOM],
   vfs: ['quota', 'store', 'log', 'config', ...BOTTOM],
   quota: ['store', 'log', 'config', ...BOTTOM],

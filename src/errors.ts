@@ -7,6 +7,7 @@
 export type ErrorKind =
   | 'not-found'
   | 'permission'
+  | 'access-denied'
   | 'exists'
   | 'quota'
   | 'no-space'
@@ -33,6 +34,15 @@ export class MiniftpError extends Error {
 
   static permission(what = 'Permission denied'): MiniftpError {
     return new MiniftpError('permission', what);
+  }
+
+  /**
+   * Refused by a shared folder's mode or a per-path permission: `message`
+   * says which path and what the user may do there, e.g.
+   * "Permission denied: /handouts is read-only for you".
+   */
+  static accessDenied(message: string): MiniftpError {
+    return new MiniftpError('access-denied', message);
   }
 
   static exists(what = 'Failure'): MiniftpError {

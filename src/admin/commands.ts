@@ -4,7 +4,10 @@
  */
 import { MiniftpError, describeError } from '../errors';
 import { parseArgs } from './args';
+import { folderCommands } from './folder-commands';
+import { groupCommands } from './group-commands';
 import { keyCommands } from './key-commands';
+import { permCommands } from './perm-commands';
 import { runMenu } from './menu';
 import { sessionCommands } from './session-commands';
 import type { Actor, AdminServices, CommandResult, CommandSpec, ConsoleIo } from './types';
@@ -35,6 +38,9 @@ export class CommandTable {
       ...userCommands(s),
       ...keyCommands(s),
       ...sessionCommands(s),
+      ...groupCommands(s),
+      ...folderCommands(s),
+      ...permCommands(s),
       ...this.consoleCommands(),
     ];
   }

@@ -4,6 +4,7 @@ import type { Store } from '../store/types';
 import type { PasswordHasher } from '../auth/passwords';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
+import type { AccessDirectory } from '../access/directory';
 import type { LiveConnections, LiveNodes } from './console-host';
 import type { OptionSpec, ParsedArgs } from './args';
 
@@ -13,6 +14,8 @@ export interface AdminServices {
   readonly hasher: PasswordHasher;
   readonly quota: QuotaLedger;
   readonly homes: Homes;
+  /** Groups, shared folders and per-path permissions; none: the commands say the server keeps none. */
+  readonly access?: AccessDirectory;
   readonly connections: LiveConnections;
   /** The nodes sharing the store (this one alone when it is a single process). */
   readonly nodes: LiveNodes;

@@ -110,6 +110,8 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const ended = await s.connections.killUser(name, 'account deleted');
         s.quota.drop(name);
         await s.connections.changed(name, 'deleted');
+        // Its group memberships, grants and permissions went with it.
+        await s.access?.changed();
         if (purge) await s.homes.purge(name);
         return {
           text:

@@ -12,6 +12,17 @@ export interface FileEntry {
   mtime: Date | undefined;
   /** A symbolic link; isDir/size describe its target when that could be read. */
   isLink: boolean;
+  /** A MiniFTP shared folder, and what its grant allows: read, write or upload. */
+  shared?: string;
+}
+
+/**
+ * The mode of a shared folder from a READDIR long name: MiniFTP puts
+ * "shared:MODE" in its group column. Undefined for anything else.
+ */
+export function sharedMode(longname: string): string | undefined {
+  const group = longname.split(/\s+/)[3] ?? '';
+  return /^shared:(read|write|upload)$/.exec(group)?.[1];
 }
 
 export function isDirAttrs(a: Attrs): boolean {
@@ -60,6 +71,7 @@ export async function listRemote(sftp: SftpChannel, dir: string): Promise<FileEn
         size: attrs.size ?? 0,
         mtime: attrs.mtime !== undefined ? new Date(attrs.mtime * 1000) : undefined,
         isLink,
+        ...(sharedMode(e.longname) !== undefined ? { shared: sharedMode(e.longname) } : {}),
       };
     }),
   );

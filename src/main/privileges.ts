@@ -126,6 +126,7 @@ const OWN_ENTRIES = [
   'miniftp.db-shm',
   'miniftp.db-journal',
   'docs',
+  'folders',
   'log',
 ];
 
@@ -155,7 +156,7 @@ export async function prepareDataDir(dir: string, user: SystemUser): Promise<voi
     return;
   }
   const owned: string[] = ['.', ...OWN_ENTRIES];
-  for (const sub of ['docs', 'log']) {
+  for (const sub of ['docs', 'folders', 'log']) {
     const names = await fsp.readdir(path.join(dir, sub)).catch(() => [] as string[]);
     owned.push(...names.map((n) => path.join(sub, n)));
   }

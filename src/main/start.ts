@@ -7,11 +7,11 @@ import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
-import { QuotaManager } from '../quota/quota-manager';
-import type { QuotaLedger, ScanHome } from '../quota/quota-ledger';
-import { EscrowLedger } from '../quota/escrow-ledger';
+import type { QuotaLedger } from '../quota/quota-ledger';
 import { sharingParts } from './sharing';
 import { Homes } from '../vfs/homes';
+import { quotaLedgers } from './quota-wiring';
+import { AccessDirectory, prepareFoldersDir } from '../access/directory';
 import { ExtensionRegistry, registerStandardExtensions } from '../sftp/extensions';
 import { MiniftpSshServer } from '../ssh/server';
 import { ConnectionRegistry } from '../ssh/connections';
@@ -242,8 +242,7 @@ export async function startServer(
     for (const s of port.accepted) s.destroy();
   };
   let store: Store;
-  // The logger lives in the data directory, opened after the store: until then, a PostgreSQL
-  // connection breaking while idle is told to the early logger.
+  // The logger (data directory) opens after the store: until then the early logger hears.
   let storeLogger: Logger = options.logger ?? early;
   try {
     if (runAs) {
@@ -299,19 +298,31 @@ export async function startServer(
       });
     }
     const hasher = new PasswordHasher(config.argon2);
-    // Rescans walk the homes (declared just below, used only later).
-    const scanHome: ScanHome = (user, isOpen) => homes.scanUsage(user, isOpen);
     const shared = sharingParts(config, store, logger, options.identity?.worker !== undefined);
-    // One process: the in-process ledger; several sharing the store: escrow grants.
-    const quota: QuotaLedger = shared
-      ? new EscrowLedger({ store, grants: shared.grants, logger, scanHome, ...shared.who })
-      : new QuotaManager({ store, logger, scanHome });
+    // Rescans walk the homes and folders (declared just below, used only later).
+    const { quota, folderQuota } = quotaLedgers({
+      store,
+      logger,
+      shared,
+      homes: () => homes,
+      access: () => access,
+    });
+    const access = store.access
+      ? new AccessDirectory({
+          store: store.access,
+          quota,
+          foldersDir: prepareFoldersDir(config.dataDir),
+          logger,
+        })
+      : undefined;
+    await access?.load();
     const hashing = new HashPool(config.hashing);
     const ledger = new UploadLedger(store, hashing, logger, shared?.uploads);
     const homes = new Homes({
       docsDir: await fsp.realpath(homesDir),
       quota,
       uploads: ledger,
+      access,
     });
     await ensureAccounts({ config, store, hasher, homes, logger });
     const throttle = new LoginThrottle({
@@ -365,6 +376,7 @@ export async function startServer(
         hasher,
         quota,
         homes,
+        access,
         connections: cluster.sessions,
         nodes: cluster.nodes,
         logger,
@@ -379,9 +391,10 @@ export async function startServer(
     });
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
-    // Usage is rebuilt from the disk in the background: connections are served meanwhile. With a
-    // shared store the usage there is kept by every process, whose uploads a scan would miscount.
-    const scanned = shared ? Promise.resolve() : quota.rescanAll();
+    access?.start();
+    // Usage is rebuilt from the disk in the background, connections served meanwhile; a shared
+    // store's usage is kept by every process (a scan would miscount): only folders rescan.
+    const scanned = shared ? folderQuota.rescanAll() : quota.rescanAll();
     logger.info('server.listening', {
       host: address.address,
       port: address.port,
@@ -393,6 +406,7 @@ export async function startServer(
     const stopped = new Promise<void>((resolve) => (markStopped = resolve));
     const close = (): Promise<void> => {
       closing ??= (async () => {
+        access?.stop();
         await ssh.close();
         await cluster.stop();
         await hashing.close();

@@ -59,6 +59,33 @@ export function linkCharge(stored: string, home: string): number {
   return Buffer.byteLength(stored);
 }
 
+/**
+ * The quota subject of the shared folder `name`: a folder's files are charged
+ * to a quota of its own, named with a ':' that no user name may contain.
+ */
+export function folderSubject(name: string): string {
+  return `folder:${name}`;
+}
+
+/** The folder a subject names (see folderSubject), or undefined for a user. */
+export function folderOfSubject(subject: string): string | undefined {
+  return subject.startsWith('folder:') ? subject.slice('folder:'.length) : undefined;
+}
+
+/**
+ * Quota subjects that are not accounts (shared folders): their limits and the
+ * usage last stored, and where their usage is written. Known synchronously
+ * (the folders are held in memory by whoever implements this).
+ */
+export interface QuotaSubjects {
+  /** Limits and stored usage of `subject`; undefined when there is no such subject. */
+  account(subject: string): { limits: QuotaLimits; usage: Usage } | undefined;
+  /** Writes the usage of `subject`; a failure is retried by the next flush. */
+  saveUsage(subject: string, usage: Usage): Promise<void>;
+  /** Every such subject (the start-up rescan). */
+  list(): string[];
+}
+
 export class QuotaExceeded extends MiniftpError {
   /** Bytes (or files) the refused operation would have added. */
   readonly attempted: number;

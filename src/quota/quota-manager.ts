@@ -11,7 +11,13 @@
 import { MiniftpError, describeError } from '../errors';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
-import type { QuotaLedger, ScanHome, Usage } from './quota-ledger';
+import {
+  folderOfSubject,
+  type QuotaLedger,
+  type QuotaSubjects,
+  type ScanHome,
+  type Usage,
+} from './quota-ledger';
 import { UserUsage } from './user-usage';
 import { measureHome } from './measure-home';
 
@@ -29,6 +35,10 @@ export class QuotaManager implements QuotaLedger {
       logger: Logger;
       /** Measures a user's home on disk (the walk lives with the homes, in vfs). */
       scanHome: ScanHome;
+      /** Shared folders, each a quota of its own (see folderSubject). */
+      subjects?: QuotaSubjects;
+      /** Keeps only the `subjects` (shared folders): users are kept by another ledger. */
+      subjectsOnly?: boolean;
     },
   ) {}
 
@@ -49,6 +59,17 @@ export class QuotaManager implements QuotaLedger {
   }
 
   private async load(user: string): Promise<UserUsage> {
+    if (folderOfSubject(user) !== undefined) {
+      const found = this.options.subjects?.account(user);
+      const u = new UserUsage(
+        user,
+        found?.usage.bytes ?? 0,
+        found?.usage.files ?? 0,
+        found?.limits ?? { bytes: 0, files: 0 },
+      );
+      this.usages.set(user, u);
+      return u;
+    }
     const [rec, account] = await Promise.all([
       this.options.store.usage.get(user),
       this.options.store.users.get(user),
@@ -66,6 +87,12 @@ export class QuotaManager implements QuotaLedger {
 
   /** Re-reads the user's limits from the store (after an admin change); applies to open sessions at once. */
   async refreshLimits(user: string): Promise<void> {
+    if (folderOfSubject(user) !== undefined) {
+      const found = this.options.subjects?.account(user);
+      const f = this.usages.get(user);
+      if (f && found) f.limits = found.limits;
+      return;
+    }
     const account = await this.options.store.users.get(user);
     const u = this.usages.get(user);
     if (u && account) u.limits = { bytes: account.quotaBytes, files: account.quotaFiles };
@@ -87,20 +114,33 @@ export class QuotaManager implements QuotaLedger {
     const u = await this.get(user);
     await measureHome(u, this.options.scanHome, this.options.logger);
     const written = { bytes: u.bytes, files: u.files };
-    await this.options.store.usage.set(user, written.bytes, written.files, new Date());
+    await this.save(user, written, new Date());
     if (u.bytes === written.bytes && u.files === written.files) u.markClean();
     return written;
   }
 
-  /** Rescans every user one after the other without holding up the caller. */
+  /** Writes a usage where its subject's is kept: the store's usage table, or the folder's. */
+  private async save(subject: string, usage: Usage, scannedAt?: Date): Promise<void> {
+    if (folderOfSubject(subject) !== undefined) {
+      await this.options.subjects?.saveUsage(subject, usage);
+    } else {
+      await this.options.store.usage.set(subject, usage.bytes, usage.files, scannedAt);
+    }
+  }
+
+  /** Rescans every user (and shared folder) one after the other without holding up the caller. */
   async rescanAll(): Promise<void> {
-    for (const account of await this.options.store.users.list()) {
-      if (account.isAdmin) continue;
+    // Kept beside a ledger of the users (SubjectRouter), this one rescans its subjects alone.
+    const subjects = this.options.subjectsOnly
+      ? []
+      : (await this.options.store.users.list()).filter((a) => !a.isAdmin).map((a) => a.name);
+    subjects.push(...(this.options.subjects?.list() ?? []));
+    for (const subject of subjects) {
       try {
-        await this.rescan(account.name);
+        await this.rescan(subject);
       } catch (err) {
         this.options.logger.error('quota.rescan_failed', {
-          user: account.name,
+          user: subject,
           error: describeError(err),
         });
       }
@@ -126,7 +166,7 @@ export class QuotaManager implements QuotaLedger {
       if (!u.isDirty) continue;
       const written = { bytes: u.bytes, files: u.files };
       try {
-        await this.options.store.usage.set(u.user, written.bytes, written.files);
+        await this.save(u.user, written);
       } catch (err) {
         if (err instanceof MiniftpError && err.kind === 'not-found') {
           // The account was deleted meanwhile: nothing to keep.

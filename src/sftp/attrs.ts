@@ -52,7 +52,13 @@ const SIX_MONTHS_MS = (365 / 2) * 86400 * 1000;
  * sftp-server does: mode, links, owner, group, size, date, name. Owner and
  * group show the MiniFTP account, never a system user.
  */
-export function longName(name: string, st: Stats, owner: string, now = Date.now()): string {
+export function longName(
+  name: string,
+  st: Stats,
+  owner: string,
+  now = Date.now(),
+  group = owner,
+): string {
   const d = new Date(st.mtimeMs);
   const day = String(d.getDate()).padStart(2, ' ');
   const recent = Math.abs(now - st.mtimeMs) < SIX_MONTHS_MS;
@@ -60,5 +66,5 @@ export function longName(name: string, st: Stats, owner: string, now = Date.now(
     ? `${MONTHS[d.getMonth()]} ${day} ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
     : `${MONTHS[d.getMonth()]} ${day}  ${d.getFullYear()}`;
   const who = owner.padEnd(8, ' ');
-  return `${modeString(st.mode)} ${String(st.nlink).padStart(3, ' ')} ${who} ${who} ${String(st.size).padStart(8, ' ')} ${when} ${name}`;
+  return `${modeString(st.mode)} ${String(st.nlink).padStart(3, ' ')} ${who} ${group.padEnd(8, ' ')} ${String(st.size).padStart(8, ' ')} ${when} ${name}`;
 }

@@ -356,9 +356,10 @@ export class RequestDispatcher {
     });
     if (!found) return statusPacket(id, Status.EOF, 'end of directory');
     const now = Date.now();
-    const entries: NameEntry[] = found.map(({ name, stats }) => ({
+    const entries: NameEntry[] = found.map(({ name, stats, group }) => ({
       filename: name,
-      longname: longName(name, stats, user, now),
+      // A shared folder says its mode in the group column ("shared:read").
+      longname: longName(name, stats, user, now, group),
       attrs: attrsFromStats(stats),
     }));
     return namePacket(id, entries);

@@ -14,6 +14,7 @@ export interface StatusReply {
 const KIND: Record<MiniftpError['kind'], StatusCode> = {
   'not-found': Status.NO_SUCH_FILE,
   permission: Status.PERMISSION_DENIED,
+  'access-denied': Status.PERMISSION_DENIED,
   exists: Status.FAILURE,
   quota: Status.FAILURE,
   'no-space': Status.FAILURE,

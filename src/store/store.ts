@@ -1,4 +1,6 @@
 /** The Store over any Db: one object per area of the data, all sharing the database. */
+import { SqlAccessStore } from './access';
+import type { AccessStore } from './access-types';
 import { SqlKeyStore } from './keys';
 import type { Db, Sql } from './engine/sql';
 import type { KeyStore, Store, UploadStore, UsageStore, UserStore } from './types';
@@ -11,6 +13,7 @@ export class SqlStore implements Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly uploads: UploadStore;
+  readonly access: AccessStore;
 
   constructor(
     private readonly db: Db,
@@ -21,6 +24,7 @@ export class SqlStore implements Store {
     this.keys = new SqlKeyStore(db);
     this.usage = new SqlUsageStore(db);
     this.uploads = new SqlUploadStore(db);
+    this.access = new SqlAccessStore(db);
   }
 
   get sql(): Sql {

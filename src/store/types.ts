@@ -4,6 +4,7 @@
  * by several processes and nodes. `open.ts` opens one; each area (users, keys, usage, uploads)
  * is one file of SQL over `Sql` (sql.ts) that runs on either.
  */
+import type { AccessStore } from './access-types';
 import type { Sql } from './engine/sql';
 
 export interface UserRecord {
@@ -107,6 +108,8 @@ export interface Store {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
   readonly uploads: UploadStore;
+  /** Groups, shared folders, grants, per-path permissions and uploaders (see access-types.ts). */
+  readonly access: AccessStore;
   /**
    * Runs `fn` in one transaction and commits what it did, or rolls it all back when it throws.
    * Meant for read-then-write changes (`UPDATE … WHERE used + reserved + $1 <= quota`, a SELECT

@@ -76,7 +76,8 @@ async function waitForOtherWriters(fs: ResumableFs, req: ResumeRequest): Promise
   const st = await fs.stat(req.path).catch(() => undefined);
   if (!st) return;
   const key = fileKey(st);
-  if (!fs.usage.isOpen(key)) return;
+  const usage = fs.usageAt(req.path);
+  if (!usage.isOpen(key)) return;
   // Waiting on a handle of our own would only time out: the client must close it first.
   if (req.writesTo(key)) {
     throw MiniftpError.busy(
@@ -91,7 +92,7 @@ async function waitForOtherWriters(fs: ResumableFs, req: ResumeRequest): Promise
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), WRITER_WAIT_MS);
   });
-  const busy = await Promise.race([fs.usage.whenClosed(key).then(() => false), timedOut]);
+  const busy = await Promise.race([usage.whenClosed(key).then(() => false), timedOut]);
   clearTimeout(timer);
   if (busy) {
     throw MiniftpError.busy(

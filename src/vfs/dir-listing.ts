@@ -8,6 +8,11 @@ import type * as fs from 'node:fs';
 export interface DirEntry {
   name: string;
   stats: fs.Stats;
+  /**
+   * A shared folder mounted here: "shared:read", "shared:write" or
+   * "shared:upload", shown in the group column of the listing's long name.
+   */
+  group?: string;
 }
 
 /** Names the directory reader fetches from the kernel at once and buffers. */
@@ -33,8 +38,11 @@ export class DirListing {
     dir: fs.Dir,
     /** lstat of names in the directory; names gone since they were read are left out. */
     private readonly statNames: (names: string[]) => Promise<DirEntry[]>,
+    /** Entries that are not the directory's own (shared folders mounted in it), read as "/" + name. */
+    extra: readonly string[] = [],
   ) {
     this.dir = dir;
+    for (const name of extra) this.ahead.push(`/${name}`);
   }
 
   /**

@@ -18,6 +18,18 @@ export interface UserFsOptions {
   uploads?: UploadTracker;
   /** The session's logger: quota refusals and changes to names (remove, rename, mkdir…) go here. */
   logger?: Logger;
+  /**
+   * The user whose session this is, when the jail is not their home (a shared
+   * folder, charged to the folder's quota): the upload tracker knows files by it.
+   * Default: the quota's user.
+   */
+  user?: string;
+  /**
+   * Where the jail's root appears in the user's view ("/homework" for a shared
+   * folder mounted there); "" (the default) for the home itself. The upload
+   * tracker, the logs and open files speak of paths as the user sees them.
+   */
+  at?: string;
 }
 
 export class FsContext {
@@ -25,17 +37,23 @@ export class FsContext {
   readonly usage: UserQuota;
   readonly uploads: UploadTracker | undefined;
   readonly logger: Logger | undefined;
+  /** The user whose session this is. */
+  readonly user: string;
+  private readonly at: string;
 
   constructor(o: UserFsOptions) {
     this.jail = o.jail;
     this.usage = o.usage;
     this.uploads = o.uploads;
     this.logger = o.logger;
+    this.user = o.user ?? o.usage.user;
+    this.at = o.at ?? '';
   }
 
-  /** The user whose filesystem this is. */
-  get user(): string {
-    return this.usage.user;
+  /** The path the user sees for `vpath`, a path below the jail's root. */
+  shown(vpath: string): string {
+    if (this.at === '') return vpath;
+    return vpath === '/' ? this.at : this.at + vpath;
   }
 
   /** Runs a quota check; a refusal is logged with the path before it reaches the client. */
@@ -44,7 +62,7 @@ export class FsContext {
       return check();
     } catch (err) {
       if (err instanceof QuotaExceeded && err.pending === undefined)
-        this.logRefusal(op, vpath, err);
+        this.logRefusal(op, this.shown(vpath), err);
       throw err;
     }
   }

@@ -5,6 +5,7 @@ import type { QuotaLedger, ScannedUsage } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
 import { isErrno } from '../errors';
 import { Jail } from './jail';
+import type { AccessSource } from './permissions';
 import type { UploadTracker } from './upload-tracker';
 import { UserFs } from './user-fs';
 import { scanHome } from './usage-scan';
@@ -16,6 +17,8 @@ export class Homes {
       quota: QuotaLedger;
       /** Follows every user's uploads (see UploadTracker); none by default. */
       uploads?: UploadTracker;
+      /** Shared folders and per-path permissions; none: each home alone, all of it writable. */
+      access?: AccessSource;
     },
   ) {}
 
@@ -38,6 +41,7 @@ export class Homes {
       usage: await this.options.quota.get(user),
       logger: options.logger,
       uploads: this.options.uploads,
+      access: this.options.access,
     });
   }
 

@@ -40,8 +40,8 @@ export class NameChanges {
     });
     if (st.isFile()) this.usage.removeName(fileKey(st), st.size);
     else if (!st.isSymbolicLink()) this.usage.touched();
-    this.ctx.uploads?.pathGone(this.ctx.user, vpath);
-    this.ctx.logger?.info('file.removed', { path: vpath, bytes: st.size });
+    this.ctx.uploads?.pathGone(this.ctx.user, this.ctx.shown(vpath));
+    this.ctx.logger?.info('file.removed', { path: this.ctx.shown(vpath), bytes: st.size });
   }
 
   mkdir(virtual: string, attrs: FileAttrs): Promise<void> {
@@ -59,7 +59,7 @@ export class NameChanges {
         fs.mkdirSync(name, { mode }),
       ),
     );
-    this.ctx.logger?.info('dir.created', { path: vpath });
+    this.ctx.logger?.info('dir.created', { path: this.ctx.shown(vpath) });
   }
 
   /**
@@ -125,7 +125,7 @@ export class NameChanges {
       fs.rmdirSync(name);
       this.usage.removeEntry(DIRECTORY_CHARGE);
     });
-    this.ctx.logger?.info('dir.removed', { path: vpath });
+    this.ctx.logger?.info('dir.removed', { path: this.ctx.shown(vpath) });
   }
 
   /**
@@ -166,9 +166,10 @@ export class NameChanges {
     else if (replaced !== undefined) this.usage.removeEntry(replaced);
     // Even a plain move changes what a running rescan finds where.
     else this.usage.touched();
-    if (dst) this.ctx.uploads?.pathGone(this.ctx.user, to);
-    this.ctx.uploads?.pathMoved(this.ctx.user, from, to);
-    this.ctx.logger?.info('path.renamed', { from, to, replaced: dst !== undefined });
+    const shown = { from: this.ctx.shown(from), to: this.ctx.shown(to) };
+    if (dst) this.ctx.uploads?.pathGone(this.ctx.user, shown.to);
+    this.ctx.uploads?.pathMoved(this.ctx.user, shown.from, shown.to);
+    this.ctx.logger?.info('path.renamed', { ...shown, replaced: dst !== undefined });
   }
 
   symlink(linkVirtual: string, target: string): Promise<void> {
@@ -184,7 +185,7 @@ export class NameChanges {
         fs.symlinkSync(stored, name),
       ),
     );
-    this.ctx.logger?.info('link.created', { path: link, symbolic: true });
+    this.ctx.logger?.info('link.created', { path: this.ctx.shown(link), symbolic: true });
   }
 
   hardlink(fromVirtual: string, toVirtual: string): Promise<void> {
@@ -206,7 +207,7 @@ export class NameChanges {
           this.createCharged('hardlink', to, b, bytes, () => fs.linkSync(a, b)),
         ),
       );
-      this.ctx.logger?.info('link.created', { path: to, symbolic: false });
+      this.ctx.logger?.info('link.created', { path: this.ctx.shown(to), symbolic: false });
       return;
     }
     // A new name of a regular file counts as a file of its size (as a rescan would find).
@@ -221,6 +222,6 @@ export class NameChanges {
       if (st.isFile()) this.usage.removeName(key, st.size);
       throw err;
     }
-    this.ctx.logger?.info('link.created', { path: to, symbolic: false });
+    this.ctx.logger?.info('link.created', { path: this.ctx.shown(to), symbolic: false });
   }
 }

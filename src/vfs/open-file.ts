@@ -131,9 +131,9 @@ async function openNow(ctx: FsContext, virtual: string, req: OpenRequest): Promi
         ctx.usage.setSize(key, 0);
       }
     }
-    if (writable && (created || req.truncate)) ctx.uploads?.pathGone(ctx.user, vpath);
+    if (writable && (created || req.truncate)) ctx.uploads?.pathGone(ctx.user, ctx.shown(vpath));
     const observer = writable
-      ? ctx.uploads?.observe(ctx.user, vpath, {
+      ? ctx.uploads?.observe(ctx.user, ctx.shown(vpath), {
           truncated: created || req.truncate,
           size: req.truncate ? 0 : st.size,
           fd,
@@ -143,7 +143,7 @@ async function openNow(ctx: FsContext, virtual: string, req: OpenRequest): Promi
     // Non-blocking mode was only for the open itself.
     return new VFile({
       fd,
-      virtualPath: vpath,
+      virtualPath: ctx.shown(vpath),
       readable: req.read || !writable,
       writable,
       append: req.append,

@@ -28,8 +28,8 @@ export interface WrittenFile {
 export interface ResumableFs {
   stat(virtual: string): Promise<Stats>;
   open(virtual: string, req: OpenRequest): Promise<VFile>;
-  /** The user's open files (by device:inode, see fileKey) and their closing. */
-  readonly usage: {
+  /** The open files (by device:inode, see fileKey) and their closing, of the quota that pays for `virtual`. */
+  usageAt(virtual: string): {
     isOpen(key: string): boolean;
     whenClosed(key: string): Promise<void>;
   };

@@ -16,6 +16,7 @@ const FOLDERS = [
   'ssh',
   'sftp',
   'admin',
+  'access',
   'uploads',
   'vfs',
   'quota',
@@ -30,7 +31,7 @@ type Folder = (typeof FOLDERS)[number];
 type Target = Folder | 'errors.ts';
 
 const BELOW_MIDDLE: Target[] = ['store', 'config', 'log', 'util', 'errors.ts'];
-const MIDDLE: Target[] = ['uploads', 'vfs', 'quota', 'auth', ...BELOW_MIDDLE];
+const MIDDLE: Target[] = ['access', 'uploads', 'vfs', 'quota', 'auth', ...BELOW_MIDDLE];
 const EVERYTHING: Target[] = [...FOLDERS, 'errors.ts'];
 
 /** What each folder may import, from the layer order: ssh -> sftp / admin -> middle -> bottom. */
@@ -39,6 +40,7 @@ const MAY_IMPORT: Record<Exclude<Folder, 'client'>, Target[]> = {
   ssh: ['sftp', 'admin', ...MIDDLE],
   sftp: MIDDLE,
   admin: MIDDLE,
+  access: ['vfs', 'quota', ...BELOW_MIDDLE],
   uploads: ['vfs', 'quota', ...BELOW_MIDDLE],
   vfs: ['quota', ...BELOW_MIDDLE],
   quota: BELOW_MIDDLE,

@@ -8,6 +8,13 @@ import type { FileEntry } from '../listing';
 import { cellWidth, fitCells, fitCellsEnd, padCellsStart } from './cells';
 import { tag, type Theme } from './theme';
 
+/** The size column of a MiniFTP shared folder: read-only, read-write, upload-only (a drop box). */
+const SHARED_TAGS: Readonly<Record<string, string>> = {
+  read: '<RO>',
+  write: '<RW>',
+  upload: '<UP>',
+};
+
 export const PARENT = '..';
 
 export interface PaneRow {
@@ -192,7 +199,9 @@ export class FilePane {
       if (!e) return ` ${blessed.escape(fit(`${PARENT}/`, nameW))}`;
       const mark = this.marked.has(n) ? '*' : ' ';
       const label = blessed.escape(fit(e.isDir ? `${n}/` : e.isLink ? `${n}@` : n, nameW));
-      const size = e.isDir ? '<DIR>' : formatSizeShort(e.size);
+      // A shared folder shows what its grant allows instead of <DIR>.
+      const shared = e.shared === undefined ? undefined : SHARED_TAGS[e.shared];
+      const size = shared ?? (e.isDir ? '<DIR>' : formatSizeShort(e.size));
       const date = showDate ? ` ${formatDate(e.mtime)}` : '';
       const text = `${e.isDir ? tag(this.theme.dirTag, label) : label} ${padCellsStart(size, sizeW)}${date}`;
       return this.marked.has(n) ? `${mark}${tag(this.theme.markTag, text)}` : `${mark}${text}`;
