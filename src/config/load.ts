@@ -11,6 +11,7 @@ import {
   showValue,
   type Setting,
 } from './formats';
+import { readOps } from './ops-schema';
 import { configSchema, listSettings, type ConfigSchema } from './schema';
 import type { Config } from './types';
 
@@ -129,6 +130,8 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  listen: 'HOST:PORT',
+  url: 'URL',
 };
 
 const HELP_INDENT = '      ';
@@ -366,6 +369,7 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxJobsPerUser: num('hashing.maxJobsPerUser'),
       maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
     },
+    ops: readOps(text, num),
     limits: {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),

@@ -4,6 +4,7 @@
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { limitsSchema } from './limits-schema';
+import { opsSchema } from './ops-schema';
 import type { Config } from './types';
 
 export type ConfigSchema = SchemaOf<Config>;
@@ -187,6 +188,7 @@ export function configSchema(): ConfigSchema {
         arg: 'hashing-max-paths-per-command',
       },
     },
+    ops: opsSchema(),
     limits: limitsSchema(),
   };
 }

@@ -48,6 +48,25 @@ export interface Config {
     /** Files one hash command over exec may name. */
     readonly maxPathsPerCommand: number;
   };
+  /** Metrics, event hooks, login history (docs/operations.md). */
+  readonly ops: {
+    /** Empty: the host name. */
+    readonly nodeName: string;
+    /** host:port of the metrics listener; empty: none. */
+    readonly metricsListen: string;
+    readonly metricsUserLabels: number;
+    readonly hookCommand: string;
+    readonly hookUrl: string;
+    readonly hookSecret: string;
+    /** Seconds. */
+    readonly hookTimeout: number;
+    /** Milliseconds before the first retry. */
+    readonly hookRetryDelay: number;
+    readonly hookMaxAttempts: number;
+    /** Seconds. */
+    readonly hookLease: number;
+    readonly historyDays: number;
+  };
   readonly limits: {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;

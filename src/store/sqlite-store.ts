@@ -4,11 +4,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import { MiniftpError } from '../errors';
 import { applyMigrations } from './migrations';
+import { sqliteOpsStore } from './ops-sqlite';
+import type { OpsStore, ServerStore } from './ops-types';
 import type {
   KeyStore,
   NewUser,
   PublicKeyRecord,
-  Store,
   UploadRecord,
   UploadStore,
   UsageRecord,
@@ -389,7 +390,8 @@ class SqliteUploadStore implements UploadStore {
   }
 }
 
-class SqliteStore implements Store {
+class SqliteStore implements ServerStore {
+  readonly ops: OpsStore;
   readonly users: UserStore;
   readonly keys: KeyStore;
   readonly usage: UsageStore;
@@ -400,6 +402,7 @@ class SqliteStore implements Store {
     this.keys = new SqliteKeyStore(db);
     this.usage = new SqliteUsageStore(db);
     this.uploads = new SqliteUploadStore(db);
+    this.ops = sqliteOpsStore(db);
   }
 
   close(): void {
@@ -418,7 +421,7 @@ function prepareFile(file: string): void {
 }
 
 /** Opens (creating if needed) and migrates the database at `options.file`. */
-export function openStore(options: OpenStoreOptions): Store {
+export function openStore(options: OpenStoreOptions): ServerStore {
   const inMemory = options.file === ':memory:';
   if (!inMemory) prepareFile(options.file);
   const db = new BetterSqlite3(options.file);
