@@ -7,9 +7,11 @@ import tseslint from 'typescript-eslint';
  *
  *   main/                            the composition root: may import everything
  *   ssh/                             -> sftp, admin and everything below
- *   sftp/, admin/                    -> uploads, vfs, quota, auth and everything below
+ *   sftp/, admin/                    -> uploads, vfs, quota, auth, ops and everything below
  *   uploads/ -> vfs/ -> quota/, auth/   (uploads may import vfs and quota; vfs may import quota;
  *                                     quota and auth import no other folder of their layer)
+ *   ops/                             metrics, hooks, login history, address lists, bandwidth:
+ *                                     beside them, imports only the bottom layer
  *   store/ -> log/ -> config/        the bottom layer
  *   util/ -> errors.ts               for everyone; they import nothing above them
  *   client/                          only ../sftp/codec, ../sftp/constants and ../util
@@ -25,13 +27,26 @@ import tseslint from 'typescript-eslint';
  */
 const BOTTOM = ['util', 'errors.ts'];
 const MAY_IMPORT = {
-  ssh: ['sftp', 'admin', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
-  sftp: ['uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
-  admin: ['uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
+  ssh: [
+    'sftp',
+    'admin',
+    'uploads',
+    'vfs',
+    'quota',
+    'auth',
+    'ops',
+    'store',
+    'log',
+    'config',
+    ...BOTTOM,
+  ],
+  sftp: ['uploads', 'vfs', 'quota', 'auth', 'ops', 'store', 'log', 'config', ...BOTTOM],
+  admin: ['uploads', 'vfs', 'quota', 'auth', 'ops', 'store', 'log', 'config', ...BOTTOM],
   uploads: ['vfs', 'quota', 'store', 'log', 'config', ...BOTTOM],
   vfs: ['quota', 'store', 'log', 'config', ...BOTTOM],
   quota: ['store', 'log', 'config', ...BOTTOM],
   auth: ['store', 'log', 'config', ...BOTTOM],
+  ops: ['store', 'log', 'config', ...BOTTOM],
   store: ['log', 'config', ...BOTTOM],
   log: ['config', ...BOTTOM],
   config: [...BOTTOM],

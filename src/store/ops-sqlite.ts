@@ -70,6 +70,14 @@ class SqliteHookOutbox implements HookOutbox {
     return rows.map(toHook).sort((a, b) => a.id - b.id);
   }
 
+  async release(node: string): Promise<void> {
+    this.db
+      .prepare(
+        "UPDATE hook_outbox SET claimed_until = 0 WHERE claimed_by = ? AND state = 'pending'",
+      )
+      .run(node);
+  }
+
   async setPayload(id: number, node: string, payload: string): Promise<void> {
     this.db
       .prepare('UPDATE hook_outbox SET payload = ? WHERE id = ? AND claimed_by = ?')

@@ -37,6 +37,8 @@ export interface HookOutbox {
    * (claimed_until < now): one UPDATE, so two nodes never claim the same row at once.
    */
   claim(node: string, now: number, leaseMs: number, limit: number): Promise<HookRow[]>;
+  /** Ends every lease `node` holds (it starts again after a crash: it holds nothing now). */
+  release(node: string): Promise<void>;
   /** Replaces the payload of an event this node holds (digests filled in before the first try). */
   setPayload(id: number, node: string, payload: string): Promise<void>;
   /** Marks an event this node holds as delivered. */
