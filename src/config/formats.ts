@@ -11,15 +11,7 @@ import { parseSize } from './size';
  * source they come from.
  */
 export type FormatName =
-  | 'text'
-  | 'path'
-  | 'count'
-  | 'size'
-  | 'umask'
-  | 'bool'
-  | 'log-level'
-  | 'listen'
-  | 'url';
+  'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level' | 'listen' | 'url';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -182,12 +174,16 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
     check: (value) =>
       typeof value === 'string' && (value === '' || parseListen(value) !== undefined)
         ? undefined
-        : { rule: 'must be host:port (port 0 to 65535; [addr]:port for IPv6) or empty', got: value },
+        : {
+            rule: 'must be host:port (port 0 to 65535; [addr]:port for IPv6) or empty',
+            got: value,
+          },
   },
   url: {
     convert: (text) => text.trim(),
     check: (value) =>
-      typeof value === 'string' && (value === '' || /^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value))
+      typeof value === 'string' &&
+      (value === '' || (/^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value)))
         ? undefined
         : { rule: 'must be an http:// or https:// URL or empty', got: value },
   },

@@ -105,7 +105,10 @@ export function opsSchema(): SchemaOf<Config['ops']> {
 }
 
 /** The typed `ops` section from convict's checked values. */
-export function readOps(text: (key: string) => string, num: (key: string) => number): Config['ops'] {
+export function readOps(
+  text: (key: string) => string,
+  num: (key: string) => number,
+): Config['ops'] {
   return {
     nodeName: text('ops.nodeName'),
     metricsListen: text('ops.metricsListen'),

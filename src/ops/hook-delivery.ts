@@ -27,7 +27,12 @@ export function signature(secret: string, body: string): string {
 }
 
 /** Resolves when the target took the event; rejects with a one-line reason (no secrets in it). */
-export async function deliver(t: DeliveryTargets, event: string, id: number, body: string): Promise<void> {
+export async function deliver(
+  t: DeliveryTargets,
+  event: string,
+  id: number,
+  body: string,
+): Promise<void> {
   if (t.command.length > 0) await runCommand(t, body);
   if (t.url !== '') await post(t, event, id, body);
 }

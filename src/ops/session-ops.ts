@@ -64,6 +64,15 @@ export class SessionOps {
     this.p.metrics?.transferred(this.user, bytesIn, bytesOut);
   }
 
+  /** `bytes` were read for a reply; resolves when the user's download limit lets it leave. */
+  sent(bytes: number): Promise<void> | undefined {
+    this.transferred(0, bytes);
+    const ms = this.down.limited ? this.down.take(bytes) : 0;
+    if (ms <= 0) return undefined;
+    this.throttled('out', ms);
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   /** Time a transfer was held back by the user's limit. */
   throttled(direction: 'in' | 'out', ms: number): void {
     this.p.metrics?.throttledSeconds.inc({ direction }, ms / 1000);
@@ -89,10 +98,13 @@ export class SessionOps {
     }
   }
 
-  /** A resume-upload@miniftp request was answered. */
+  /** A resume-upload@miniftp request was answered; resolves once its event is stored. */
   async resumed(path: string, offset: number, accepted: boolean): Promise<void> {
     this.p.metrics?.resumes.inc({ result: accepted ? 'accepted' : 'refused' });
-    if (accepted) await this.emit('upload.resumed', { path, offset });
+    if (!accepted) return;
+    await this.emit('upload.resumed', { path, offset }).catch((err: unknown) =>
+      this.p.emitFailed('upload.resumed', err),
+    );
   }
 
   /** A request was refused because the quota is full. */

@@ -29,6 +29,8 @@ export interface AdmissionOptions {
   /** Knows the banned addresses. */
   throttle: Pick<LoginThrottle, 'isBanned'>;
   logger: Logger;
+  /** Why the address lists turn a connection from `ip` away, or undefined. */
+  addressRefusal?: (ip: string) => string | undefined;
 }
 
 /**
@@ -99,6 +101,8 @@ export class Admission {
   private refusal(ip: string): string | undefined {
     const { limits } = this.o;
     if (this.o.throttle.isBanned(ip)) return 'address is banned after failed logins';
+    const listed = this.o.addressRefusal?.(ip);
+    if (listed !== undefined) return listed;
     if (this.peers.size >= limits.maxConnections) return 'too many connections';
     if ((this.perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp)
       return 'too many connections from this address';

@@ -14,6 +14,8 @@ import { SftpSession } from '../sftp/session';
 import type { ExtensionRegistry } from '../sftp/extensions';
 import type { HandleBudget } from '../sftp/handle-budget';
 import type { ConsoleHandler } from '../admin/console-host';
+import type { SessionKind } from '../ops/metrics';
+import type { Ops } from '../ops/ops';
 import { refuseChannel, type ChannelContext, type UserExecHandler } from './channel-handlers';
 import type { ConnectionLifecycle, IdleWatch } from './connection-lifecycle';
 import type { ConnectionInfo } from './connections';
@@ -32,6 +34,7 @@ export interface SessionRouterOptions {
   userExec?: UserExecHandler;
   /** Told of every channel opened, so that ending a connection can tell them why. */
   lifecycle: ConnectionLifecycle;
+  ops?: Ops;
 }
 
 export class SessionRouter {
@@ -55,6 +58,12 @@ export class SessionRouter {
       session.once('close', () => channels--);
       this.onSession(session, conn, idle);
     });
+  }
+
+  /** Counts `channel` as an open session of `kind` until it closes. */
+  private count(channel: ServerChannel, kind: SessionKind): void {
+    const closed = this.o.ops?.sessionOpened(kind);
+    if (closed) channel.once('close', closed);
   }
 
   private onSession(session: Session, conn: ConnectionInfo, idle: IdleWatch): void {
@@ -98,6 +107,7 @@ export class SessionRouter {
       const channel = accept();
       lifecycle.track(conn.id, channel, pty !== undefined);
       if (isAdmin && this.o.console) {
+        this.count(channel, 'admin');
         this.o.console.shell(context(channel));
         channel.on('data', idle.touch);
       } else refuseChannel(channel, isAdmin ? 'the console is not available' : FILE_TRANSFER_ONLY);
@@ -107,11 +117,15 @@ export class SessionRouter {
       const channel = accept();
       lifecycle.track(conn.id, channel, pty !== undefined);
       if (isAdmin && this.o.console) {
+        this.count(channel, 'admin');
         this.o.console.exec(context(channel), info.command);
         channel.on('data', idle.touch);
         return;
       }
-      if (!isAdmin && this.o.userExec?.exec(context(channel), info.command)) return;
+      if (!isAdmin && this.o.userExec?.exec(context(channel), info.command)) {
+        this.count(channel, 'exec');
+        return;
+      }
       this.o.logger.info('channel.refused', { user, kind: 'exec' });
       refuseChannel(channel, FILE_TRANSFER_ONLY);
     });
@@ -148,7 +162,9 @@ export class SessionRouter {
         extensions: this.o.extensions,
         clientIdent: conn.clientIdent,
         budget: this.o.handles,
+        ops: this.o.ops?.forSession(user, conn.ip),
       });
+      this.count(channel, 'sftp');
       sftp.start();
       this.o.lifecycle.sftpStarted(conn.id, sftp.ended);
       channel.on('data', idle.touch);

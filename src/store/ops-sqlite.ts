@@ -50,9 +50,7 @@ class SqliteHookOutbox implements HookOutbox {
 
   async add(event: string, payload: string, now: Date): Promise<number> {
     const info = this.db
-      .prepare(
-        'INSERT INTO hook_outbox (event, payload, created_at, next_at) VALUES (?, ?, ?, ?)',
-      )
+      .prepare('INSERT INTO hook_outbox (event, payload, created_at, next_at) VALUES (?, ?, ?, ?)')
       .run(event, payload, now.toISOString(), now.getTime());
     return Number(info.lastInsertRowid);
   }
@@ -123,8 +121,7 @@ class SqliteHookOutbox implements HookOutbox {
 
   async get(id: number): Promise<HookRow | undefined> {
     const row = this.db.prepare('SELECT * FROM hook_outbox WHERE id = ?').get(id) as
-      | HookDbRow
-      | undefined;
+      HookDbRow | undefined;
     return row ? toHook(row) : undefined;
   }
 
@@ -240,8 +237,7 @@ class SqliteUserLimits implements UserLimitsStore {
 
   async get(user: string): Promise<UserLimits> {
     const row = this.db.prepare('SELECT * FROM user_limits WHERE user = ?').get(user) as
-      | LimitsRow
-      | undefined;
+      LimitsRow | undefined;
     return row ? toLimits(row) : { user, upBps: 0, downBps: 0, maxSessions: 0 };
   }
 
