@@ -9,6 +9,9 @@ import { runMenu } from './menu';
 import { sessionCommands } from './session-commands';
 import type { Actor, AdminServices, CommandResult, CommandSpec, ConsoleIo } from './types';
 import { userCommands } from './user-commands';
+import { hookCommands } from './hook-commands';
+import { historyCommands } from './history-commands';
+import { netCommands } from './net-commands';
 import { nearest } from '../util/nearest';
 
 export interface ExecuteEnv {
@@ -35,6 +38,9 @@ export class CommandTable {
       ...userCommands(s),
       ...keyCommands(s),
       ...sessionCommands(s),
+      ...(s.ops
+        ? [...hookCommands(s.ops), ...historyCommands(s.ops), ...netCommands(s, s.ops)]
+        : []),
       ...this.consoleCommands(),
     ];
   }

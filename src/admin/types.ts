@@ -4,6 +4,7 @@ import type { Store } from '../store/types';
 import type { PasswordHasher } from '../auth/passwords';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
+import type { Ops } from '../ops/ops';
 import type { LiveConnections } from './console-host';
 import type { OptionSpec, ParsedArgs } from './args';
 
@@ -20,6 +21,8 @@ export interface AdminServices {
   /** Bytes and files a new user gets when `user add` has no --quota / --files; 0 = unlimited. */
   readonly defaultQuota: number;
   readonly defaultFileQuota: number;
+  /** Hooks, login history, address lists, per-user transfer settings; absent: no such commands. */
+  readonly ops?: Ops;
 }
 
 /** Thrown when the person at the terminal cancels a question with Ctrl-C or Ctrl-D. */

@@ -22,7 +22,9 @@ import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
-import type { Store } from '../store/types';
+import type { ServerStore } from '../store/ops-types';
+import type { Ops } from '../ops/ops';
+import { buildOps, instrumentStore, listenForMetrics } from './ops-wiring';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
 import {
@@ -41,8 +43,12 @@ export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly config: Config;
-  readonly store: Store;
+  readonly store: ServerStore;
   readonly logger: Logger;
+  /** Metrics, hooks, login history, address lists, per-user limits. */
+  readonly ops: Ops;
+  /** The metrics listener's address, when one is configured. */
+  readonly metrics: { host: string; port: number } | undefined;
   readonly quota: QuotaLedger;
   readonly connections: ConnectionRegistry;
   /** Open SFTP handles and buffered listings, server-wide and per user. */
@@ -221,7 +227,7 @@ export async function startServer(
     port.server.close();
     for (const s of port.accepted) s.destroy();
   };
-  let store: Store;
+  let store: ServerStore;
   try {
     if (runAs) {
       const user = runAs;
@@ -256,6 +262,9 @@ export async function startServer(
       stdout: config.log.stdout,
     });
   early.replay(logger);
+  let bansActive = (): number => 0;
+  const instrumented = instrumentStore(config, store, () => bansActive());
+  store = instrumented.store;
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.
@@ -286,6 +295,15 @@ export async function startServer(
       accountThreshold: config.limits.accountLockThreshold,
       accountLockSeconds: config.limits.accountLockTime,
     });
+    bansActive = () => throttle.bansActive;
+    const ops = buildOps({
+      config,
+      store,
+      logger,
+      metrics: instrumented.metrics,
+      homes,
+      hashing,
+    });
     const connections = new ConnectionRegistry();
     const handles = openFilesBudget(config, logger);
     const extensions = registerResume(
@@ -303,6 +321,7 @@ export async function startServer(
       extensions,
       connections,
       handles,
+      ops,
       userExec: new HashExec({
         homes,
         logger,
@@ -319,8 +338,11 @@ export async function startServer(
         adminName: config.admin.user,
         defaultQuota: config.users.defaultQuota,
         defaultFileQuota: config.users.defaultFileQuota,
+        ops,
       }),
     });
+    await ops.start();
+    const metricsServer = await listenForMetrics(config, instrumented.metrics, logger);
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
     // Usage is rebuilt from the disk in the background: connections are served meanwhile.
@@ -337,6 +359,8 @@ export async function startServer(
       config,
       store,
       logger,
+      ops,
+      metrics: metricsServer && { host: metricsServer.host, port: metricsServer.port },
       quota,
       connections,
       handles,
@@ -345,6 +369,8 @@ export async function startServer(
       close: () => {
         closing ??= (async () => {
           await ssh.close();
+          await metricsServer?.close();
+          await ops.stop();
           await hashing.close();
           await scanned.catch(() => undefined);
           quota.stop();

@@ -111,6 +111,11 @@ export class Ops {
     return this.limits.get(user) ?? { user, upBps: 0, downBps: 0, maxSessions: 0 };
   }
 
+  /** The server's maxSessionsPerUser. */
+  get defaultMaxSessions(): number {
+    return this.o.defaultMaxSessions;
+  }
+
   /** Sessions `user` may have at once. */
   maxSessionsFor(user: string): number {
     return this.limitsOf(user).maxSessions || this.o.defaultMaxSessions;
