@@ -53,11 +53,13 @@ export class SessionOps {
     return this.p.hooks?.enabled === true;
   }
 
-  /** Starts the timer of one request; call the result when its reply is ready. */
-  requestTimer(type: string): () => void {
+  /** Observes the time until `reply` settles in the latency histogram of `type`. */
+  timeRequest(type: string, reply: Promise<unknown>): void {
     const metrics = this.p.metrics;
-    if (!metrics) return () => undefined;
-    return metrics.requestSeconds.startTimer({ type });
+    if (!metrics) return;
+    const stop = metrics.requestSeconds.startTimer({ type });
+    const done = (): void => void stop();
+    reply.then(done, done);
   }
 
   transferred(bytesIn: number, bytesOut: number): void {

@@ -84,11 +84,8 @@ class SftpRequest implements ScheduledRequest {
   }
 
   run(): Promise<Buffer> {
-    const ops = this.dispatcher.o.ops;
     const reply = this.dispatcher.dispatch(this.type, this.id, this.reader);
-    if (!ops) return reply;
-    const stop = ops.requestTimer(TYPE_NAMES.get(this.type) ?? 'unknown');
-    void reply.then(stop, stop);
+    this.dispatcher.o.ops?.timeRequest(TYPE_NAMES.get(this.type) ?? 'unknown', reply);
     return reply;
   }
 
