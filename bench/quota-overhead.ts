@@ -47,8 +47,8 @@ async function main(): Promise<void> {
       // Alternate which goes first, so neither always gets the warmer machine.
       const order: Mode[] = round % 2 === 0 ? ['quota', 'unlimited'] : ['unlimited', 'quota'];
       for (const mode of order) {
-        server.store.users.setQuota(USER, mode === 'quota' ? 10 * 1024 ** 3 : 0);
-        server.quota.refreshLimits(USER);
+        await server.store.users.setQuota(USER, mode === 'quota' ? 10 * 1024 ** 3 : 0);
+        await server.quota.refreshLimits(USER);
         // Each put overwrites the last (TRUNC), so usage stays one file's worth.
         const seconds = await timed(server, local, ['put big.bin /big.bin']);
         const rate = FILE_SIZE / 1e6 / Math.max(seconds - login, 1e-3);

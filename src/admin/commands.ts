@@ -91,7 +91,7 @@ export class CommandTable {
   }
 
   /** Candidates for readline's tab completion: command words, then user names as the first argument. */
-  complete(line: string): [string[], string] {
+  async complete(line: string): Promise<[string[], string]> {
     const typed = line.trimStart();
     const words = typed.split(/\s+/);
     const partial = words[words.length - 1] ?? '';
@@ -108,7 +108,7 @@ export class CommandTable {
       const spec = this.find(before);
       // The first argument of most commands is a user name (usage reads "… NAME").
       if (spec && spec.rest.length === 0 && /^\S+(?: \S+)? \[?NAME/.test(spec.spec.usage)) {
-        for (const u of this.s.store.users.list()) {
+        for (const u of await this.s.store.users.list()) {
           if (u.name.startsWith(partial)) options.add(`${u.name} `);
         }
       }

@@ -125,7 +125,7 @@ class ConsoleSession implements ConsoleIo {
 
   /** Said at every interactive login while the admin password is the first-start one. */
   private async defaultPasswordWarning(): Promise<string | undefined> {
-    const me = this.s.store.users.get(this.ctx.user);
+    const me = await this.s.store.users.get(this.ctx.user);
     if (!me?.isAdmin || !(await this.s.hasher.isDefaultAdminPassword(me.passwordHash))) return;
     return (
       `warning: the admin password is still the first-start one ('${DEFAULT_ADMIN_PASSWORD}'); ` +

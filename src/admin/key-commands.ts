@@ -21,10 +21,10 @@ export function keyCommands(s: AdminServices): CommandSpec[] {
       maxArgs: Infinity,
       async run({ args }) {
         const [name = '', ...rest] = args.positionals;
-        existingUser(s.store.users, name);
+        await existingUser(s.store.users, name);
         const key = parseAuthorizedKey(rest.join(' '));
         try {
-          s.store.keys.add({ user: name, ...key });
+          await s.store.keys.add({ user: name, ...key });
         } catch (err) {
           if (err instanceof MiniftpError && err.kind === 'exists') {
             throw MiniftpError.exists(`user '${name}' already has the key ${key.fingerprint}`);
@@ -46,8 +46,8 @@ export function keyCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 1,
       async run({ args }) {
         const name = args.positionals[0] ?? '';
-        existingUser(s.store.users, name);
-        const keys = s.store.keys.list(name);
+        await existingUser(s.store.users, name);
+        const keys = await s.store.keys.list(name);
         return {
           text:
             keys.length === 0
@@ -79,10 +79,10 @@ export function keyCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 2,
       async run({ args }) {
         const [name = '', given = ''] = args.positionals;
-        existingUser(s.store.users, name);
+        await existingUser(s.store.users, name);
         // ssh-keygen -l prints "SHA256:…"; accept the bare digest too, and any case of the prefix.
         const fingerprint = `SHA256:${given.replace(/^sha256:/i, '')}`;
-        if (!s.store.keys.remove(name, fingerprint)) {
+        if (!(await s.store.keys.remove(name, fingerprint))) {
           throw MiniftpError.notFound(
             `user '${name}' has no key ${fingerprint} (see: key list ${name})`,
           );

@@ -138,7 +138,7 @@ export class LineReader {
       input: NodeJS.ReadableStream;
       output: ChannelOutput;
       terminal: boolean;
-      completer?: (line: string) => [string[], string];
+      completer?: (line: string) => Promise<[string[], string]>;
     },
   ) {
     const completer = o.completer;
@@ -152,8 +152,21 @@ export class LineReader {
       // Completion only where a command is being typed, never in a password or an answer.
       ...(o.terminal && completer
         ? {
-            completer: (line: string): [string[], string] =>
-              this.completing ? completer(line) : [[], line],
+            // Readline's callback form: the user names come from the store, asynchronously.
+            completer: (
+              line: string,
+              callback: (err: Error | null, result: [string[], string]) => void,
+            ): void => {
+              if (!this.completing) {
+                callback(null, [[], line]);
+                return;
+              }
+              completer(line).then(
+                (result) => callback(null, result),
+                // A store that cannot answer offers nothing to complete; the line stays as typed.
+                () => callback(null, [[], line]),
+              );
+            },
           }
         : {}),
     });

@@ -64,7 +64,7 @@ function ruleCommand(s: AdminServices, ops: Ops, action: AddressAction): Command
     target: (args) => args.value('user'),
     async run({ args }) {
       const user = args.value('user') ?? '';
-      if (user !== '') existingUser(s.store.users, user);
+      if (user !== '') await existingUser(s.store.users, user);
       const cidr = normalizeCidr(args.positionals[0] ?? '');
       const added = await ops.store.addresses.add({ user, action, cidr }, new Date());
       await ops.reload();
@@ -144,7 +144,7 @@ export function netCommands(s: AdminServices, ops: Ops): CommandSpec[] {
       maxArgs: 1,
       async run({ args }: CommandContext) {
         const name = args.positionals[0] ?? '';
-        existingUser(s.store.users, name);
+        await existingUser(s.store.users, name);
         const before = await ops.store.userLimits.get(name);
         const up = args.value('up');
         const down = args.value('down');

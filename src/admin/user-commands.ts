@@ -20,8 +20,8 @@ function plural(n: number, word: string): string {
 }
 
 /** An ordinary account, or an error: the admin account is not managed by these commands. */
-function ordinaryUser(s: AdminServices, name: string, action: string): UserRecord {
-  const user = existingUser(s.store.users, name);
+async function ordinaryUser(s: AdminServices, name: string, action: string): Promise<UserRecord> {
+  const user = await existingUser(s.store.users, name);
   if (user.isAdmin) throw MiniftpError.permission(`cannot ${action} the admin account '${name}'`);
   return user;
 }
@@ -48,7 +48,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       async run({ args, io, actor }) {
         const name = positional(args, 0);
         checkNewUserName(name, s.adminName);
-        if (s.store.users.get(name)) {
+        if (await s.store.users.get(name)) {
           throw MiniftpError.exists(`user '${name}' exists (see: user show ${name})`);
         }
         const quotaArg = args.value('quota');
@@ -57,13 +57,13 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const quotaFiles = filesArg === undefined ? s.defaultFileQuota : parseFileCount(filesArg);
         const { password, generated } = await obtainPassword(io, args, name);
         const passwordHash = await s.hasher.hash(password);
-        s.store.users.create({ name, passwordHash, quotaBytes, quotaFiles, isAdmin: false });
+        await s.store.users.create({ name, passwordHash, quotaBytes, quotaFiles, isAdmin: false });
         s.ops?.userCreated(name, actor.user);
         s.quota.drop(name);
         await s.homes.ensure(name);
         // A home kept by an earlier `user del` (without --purge) may still hold files.
         await s.quota.rescan(name);
-        const view = userView(s, existingUser(s.store.users, name));
+        const view = await userView(s, await existingUser(s.store.users, name));
         const lines = [`user '${name}' created, quota ${quotaText(quotaBytes)}`];
         if (view.usedBytes > 0) lines.push(`existing files in the home: ${usedText(view)}`);
         if (generated) lines.push(`password: ${password}`);
@@ -90,7 +90,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       async run({ args, io, actor }) {
         const name = positional(args, 0);
         if (name === actor.user) throw MiniftpError.permission('cannot delete your own account');
-        ordinaryUser(s, name, 'delete');
+        await ordinaryUser(s, name, 'delete');
         const purge = args.has('purge');
         if (!args.has('yes')) {
           const what = purge ? 'and all their files' : '(files are kept)';
@@ -108,7 +108,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
             };
           }
         }
-        s.store.users.delete(name);
+        await s.store.users.delete(name);
         s.ops?.userDeleted(name, actor.user);
         const ended = s.connections.killUser(name, 'account deleted');
         s.quota.drop(name);
@@ -129,7 +129,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       summary: 'list accounts: quota, usage, files, state, last login',
       maxArgs: 0,
       async run() {
-        const views = s.store.users.list().map((u) => userView(s, u));
+        const views = await Promise.all((await s.store.users.list()).map((u) => userView(s, u)));
         const rows = views.map((v) =>
           v.role === 'admin'
             ? [v.name, '-', '-', '-', stateText(v), when(v.lastLoginAt)]
@@ -163,10 +163,10 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       minArgs: 1,
       maxArgs: 1,
       async run({ args }) {
-        const user = existingUser(s.store.users, positional(args, 0));
-        const view = userView(s, user);
+        const user = await existingUser(s.store.users, positional(args, 0));
+        const view = await userView(s, user);
         const ops = s.ops && (await opsView(s.ops, user.name));
-        const keys = s.store.keys.list(user.name);
+        const keys = await s.store.keys.list(user.name);
         const sessions = s.connections.list().filter((c) => c.user === user.name);
         const pairs: [string, string][] = [
           ['name', view.name],
@@ -211,8 +211,8 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       async run({ args, actor }) {
         const name = positional(args, 0);
         if (name === actor.user) throw MiniftpError.permission('cannot disable your own account');
-        ordinaryUser(s, name, 'disable');
-        s.store.users.setDisabled(name, true);
+        await ordinaryUser(s, name, 'disable');
+        await s.store.users.setDisabled(name, true);
         const ended = s.connections.killUser(name, 'account disabled');
         return {
           text: `user '${name}' disabled; ${plural(ended, 'session')} ended`,
@@ -229,8 +229,8 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 1,
       async run({ args }) {
         const name = positional(args, 0);
-        ordinaryUser(s, name, 'enable');
-        s.store.users.setDisabled(name, false);
+        await ordinaryUser(s, name, 'enable');
+        await s.store.users.setDisabled(name, false);
         return { text: `user '${name}' enabled`, json: { name, state: 'active' } };
       },
     },
@@ -249,19 +249,19 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       maxArgs: 2,
       async run({ args }) {
         const name = positional(args, 0);
-        ordinaryUser(s, name, 'set a quota on');
+        await ordinaryUser(s, name, 'set a quota on');
         const sizeArg = args.positionals[1];
         const filesArg = args.value('files');
         let log: CommandResult['log'];
         if (sizeArg !== undefined || filesArg !== undefined) {
-          const current = existingUser(s.store.users, name);
+          const current = await existingUser(s.store.users, name);
           const bytes = sizeArg === undefined ? current.quotaBytes : parseQuota(sizeArg);
           const files = filesArg === undefined ? undefined : parseFileCount(filesArg);
-          s.store.users.setQuota(name, bytes, files);
-          s.quota.refreshLimits(name);
+          await s.store.users.setQuota(name, bytes, files);
+          await s.quota.refreshLimits(name);
           log = { quota_bytes: bytes, ...(files === undefined ? {} : { quota_files: files }) };
         }
-        const view = userView(s, existingUser(s.store.users, name));
+        const view = await userView(s, await existingUser(s.store.users, name));
         const lines = [
           `quota of '${name}': ${quotaText(view.quotaBytes)}` +
             (view.quotaFiles > 0 ? `, ${view.quotaFiles} files` : ''),
@@ -295,9 +295,9 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       target: (args, actor) => args.positionals[0] ?? actor.user,
       async run({ args, io, actor }) {
         const name = args.positionals[0] ?? actor.user;
-        const user = existingUser(s.store.users, name);
+        const user = await existingUser(s.store.users, name);
         const { password, generated } = await obtainPassword(io, args, name);
-        s.store.users.setPasswordHash(name, await s.hasher.hash(password));
+        await s.store.users.setPasswordHash(name, await s.hasher.hash(password));
         const warning =
           user.isAdmin && password === DEFAULT_ADMIN_PASSWORD
             ? `'${DEFAULT_ADMIN_PASSWORD}' is the first-start admin password: ` +
@@ -332,14 +332,16 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const only = args.positionals[0];
         const users =
           only === undefined
-            ? s.store.users.list().filter((u) => !u.isAdmin)
-            : [ordinaryUser(s, only, 'measure')];
+            ? (await s.store.users.list()).filter((u) => !u.isAdmin)
+            : [await ordinaryUser(s, only, 'measure')];
         const rescan = args.has('rescan');
         if (rescan) for (const u of users) await s.quota.rescan(u.name);
-        const rows = users.map((u) => {
-          const view = userView(s, u);
-          return { view, scannedAt: s.store.usage.get(u.name).scannedAt };
-        });
+        const rows = await Promise.all(
+          users.map(async (u) => {
+            const view = await userView(s, u);
+            return { view, scannedAt: (await s.store.usage.get(u.name)).scannedAt };
+          }),
+        );
         const text = formatTable(
           [
             { header: 'NAME' },

@@ -47,8 +47,8 @@ export function checkNewUserName(name: string, adminName: string): void {
 }
 
 /** The account, or a "no user" error that says how to list them. */
-export function existingUser(users: UserStore, name: string): UserRecord {
-  const user = users.get(name);
+export async function existingUser(users: UserStore, name: string): Promise<UserRecord> {
+  const user = await users.get(name);
   if (!user) throw MiniftpError.notFound(`no user '${name}' (see: user list)`);
   return user;
 }

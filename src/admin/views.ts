@@ -33,8 +33,8 @@ export interface UserView {
 }
 
 /** The account with its live usage (the admin account has no home, so no usage). */
-export function userView(s: AdminServices, user: UserRecord): UserView {
-  const usage = user.isAdmin ? undefined : s.quota.get(user.name);
+export async function userView(s: AdminServices, user: UserRecord): Promise<UserView> {
+  const usage = user.isAdmin ? undefined : await s.quota.get(user.name);
   const usedBytes = usage?.bytes ?? 0;
   const usedFiles = usage?.files ?? 0;
   return {

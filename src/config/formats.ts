@@ -11,7 +11,16 @@ import { parseSize } from './size';
  * source they come from.
  */
 export type FormatName =
-  'text' | 'path' | 'count' | 'size' | 'umask' | 'bool' | 'log-level' | 'listen' | 'url';
+  | 'text'
+  | 'path'
+  | 'count'
+  | 'size'
+  | 'umask'
+  | 'bool'
+  | 'log-level'
+  | 'listen'
+  | 'url'
+  | 'store-url';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -186,6 +195,24 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
       (value === '' || (/^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value)))
         ? undefined
         : { rule: 'must be an http:// or https:// URL or empty', got: value },
+  },
+  'store-url': {
+    convert: (text) => text.trim(),
+    check: (value) => {
+      if (value === '') return undefined;
+      const rule = 'must be empty or a URL like postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+      if (typeof value !== 'string') return { rule, got: value };
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        return { rule, got: value };
+      }
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+        return { rule, got: value };
+      if (url.hostname === '') return { rule: 'must name a host (postgres://HOST/…)', got: value };
+      return undefined;
+    },
   },
   'log-level': {
     convert: (text) => text.trim().toLowerCase(),

@@ -132,6 +132,7 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   'log-level': 'LEVEL',
   listen: 'HOST:PORT',
   url: 'URL',
+  'store-url': 'URL',
 };
 
 const HELP_INDENT = '      ';
@@ -370,6 +371,11 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       maxPathsPerCommand: num('hashing.maxPathsPerCommand'),
     },
     ops: readOps(text, num),
+    store: {
+      url: text('store.url'),
+      poolSize: num('store.poolSize'),
+      timeout: num('store.timeout'),
+    },
     limits: {
       maxConnections: num('limits.maxConnections'),
       maxConnectionsPerIp: num('limits.maxConnectionsPerIp'),

@@ -1,10 +1,11 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { limitsSchema } from './limits-schema';
 import { opsSchema } from './ops-schema';
+import { storeSchema } from './store-schema';
 import type { Config } from './types';
 
 export type ConfigSchema = SchemaOf<Config>;
@@ -189,6 +190,7 @@ export function configSchema(): ConfigSchema {
       },
     },
     ops: opsSchema(),
+    store: storeSchema(),
     limits: limitsSchema(),
   };
 }

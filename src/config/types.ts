@@ -67,6 +67,14 @@ export interface Config {
     readonly hookLease: number;
     readonly historyDays: number;
   };
+  readonly store: {
+    /** postgres://… of a database shared by every node; empty = SQLite in dataDir. */
+    readonly url: string;
+    /** Most PostgreSQL connections of this process. */
+    readonly poolSize: number;
+    /** Seconds a statement or a connection attempt may take. */
+    readonly timeout: number;
+  };
   readonly limits: {
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;

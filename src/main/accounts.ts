@@ -18,8 +18,8 @@ export async function ensureAccounts(o: {
   logger: Logger;
 }): Promise<void> {
   const { config, store, hasher, logger } = o;
-  if (!store.users.get(config.admin.user)) {
-    store.users.create({
+  if (!(await store.users.get(config.admin.user))) {
+    await store.users.create({
       name: config.admin.user,
       passwordHash: await hasher.hash(config.admin.password),
       quotaBytes: 0,
@@ -29,8 +29,8 @@ export async function ensureAccounts(o: {
     logger.info('account.created', { user: config.admin.user, role: 'admin' });
   }
   const demo = config.demoUser.name;
-  if (demo !== '' && !store.users.get(demo) && store.users.list().length === 1) {
-    store.users.create({
+  if (demo !== '' && !(await store.users.get(demo)) && (await store.users.list()).length === 1) {
+    await store.users.create({
       name: demo,
       passwordHash: await hasher.hash(config.demoUser.password),
       quotaBytes: config.users.defaultQuota,
@@ -41,7 +41,7 @@ export async function ensureAccounts(o: {
     logger.info('account.created', { user: demo, role: 'user' });
   }
   if (!isLoopback(config.host)) {
-    const admin = store.users.get(config.admin.user);
+    const admin = await store.users.get(config.admin.user);
     if (admin && (await hasher.verify(admin.passwordHash, DEFAULT_ADMIN_PASSWORD))) {
       const port = config.port === 0 ? 'PORT' : String(config.port);
       throw MiniftpError.invalid(

@@ -16,7 +16,7 @@ import {
 } from '../ops/metrics-server';
 import { Ops, nodeName } from '../ops/ops';
 import { timedStore } from '../ops/store-timing';
-import type { ServerStore } from '../store/ops-types';
+import type { Store } from '../store/types';
 import { shellWords } from '../util/shell-words';
 import type { HashPool } from '../vfs/hash-pool';
 import type { Homes } from '../vfs/homes';
@@ -25,9 +25,9 @@ import type { VFile } from '../vfs/vfile';
 /** The metrics (when a listener is configured) and the store every part then uses. */
 export function instrumentStore(
   config: Config,
-  store: ServerStore,
+  store: Store,
   bansActive: () => number,
-): { metrics: Metrics | undefined; store: ServerStore } {
+): { metrics: Metrics | undefined; store: Store } {
   if (config.ops.metricsListen === '') return { metrics: undefined, store };
   const metrics = new Metrics({ maxUserLabels: config.ops.metricsUserLabels, bansActive });
   shareWithPrimary(metrics.registry);
@@ -76,7 +76,7 @@ function uploadDigests(homes: Homes, hashing: HashPool) {
 
 export function buildOps(o: {
   config: Config;
-  store: ServerStore;
+  store: Store;
   logger: Logger;
   metrics: Metrics | undefined;
   homes: Homes;

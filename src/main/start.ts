@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Config } from '../config/types';
 import type { LogFields, Logger } from '../log/types';
 import { createLogger } from '../log/logger';
-import { openStore } from '../store/sqlite-store';
 import { PasswordHasher } from '../auth/passwords';
 import { LoginThrottle } from '../auth/throttle';
 import { QuotaManager } from '../quota/quota-manager';
@@ -22,8 +21,8 @@ import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
-import type { ServerStore } from '../store/ops-types';
 import type { Ops } from '../ops/ops';
+import type { Store } from '../store/types';
 import { buildOps, instrumentStore, listenForMetrics } from './ops-wiring';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
@@ -38,12 +37,13 @@ import {
 } from './privileges';
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
+import { openConfiguredStore } from './store';
 
 export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly config: Config;
-  readonly store: ServerStore;
+  readonly store: Store;
   readonly logger: Logger;
   /** Metrics, hooks, login history, address lists, per-user limits. */
   readonly ops: Ops;
@@ -227,7 +227,10 @@ export async function startServer(
     port.server.close();
     for (const s of port.accepted) s.destroy();
   };
-  let store: ServerStore;
+  let store: Store;
+  // The logger lives in the data directory, opened after the store: until then, a PostgreSQL
+  // connection breaking while idle is told to the early logger.
+  let storeLogger: Logger = options.logger ?? early;
   try {
     if (runAs) {
       const user = runAs;
@@ -239,11 +242,13 @@ export async function startServer(
       config.dataDir,
       async () => {
         await makeDirs(config.dataDir, 0o700);
-        const opened = openStore({ file: path.join(config.dataDir, 'miniftp.db') });
+        const opened = await openConfiguredStore(config, (err) =>
+          storeLogger.warn('store.connection_lost', { error: describeError(err) }),
+        );
         try {
           await fsp.mkdir(path.join(config.dataDir, 'docs'), { recursive: true, mode: 0o700 });
         } catch (err) {
-          opened.close();
+          await opened.close();
           throw err;
         }
         return opened;
@@ -262,6 +267,8 @@ export async function startServer(
       stdout: config.log.stdout,
     });
   early.replay(logger);
+  storeLogger = logger;
+  logger.info('store.opened', { kind: store.kind, location: store.location });
   let bansActive = (): number => 0;
   const instrumented = instrumentStore(config, store, () => bansActive());
   store = instrumented.store;
@@ -281,7 +288,7 @@ export async function startServer(
       scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
     });
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing);
+    const ledger = new UploadLedger(store, hashing, logger);
     const homes = new Homes({
       docsDir: await fsp.realpath(docsDir),
       quota,
@@ -373,9 +380,9 @@ export async function startServer(
           await ops.stop();
           await hashing.close();
           await scanned.catch(() => undefined);
-          quota.stop();
+          await quota.stop();
           await ledger.close();
-          store.close();
+          await store.close();
           logger.info('server.stopped');
           if (!options.logger) await logger.close();
         })();
@@ -384,7 +391,7 @@ export async function startServer(
     };
   } catch (err) {
     unbind();
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -3,7 +3,8 @@
  * out is wrapped so that every method of every table observes its time (a Promise's until it
  * settles) under op="table.method".
  */
-import type { ServerStore } from '../store/ops-types';
+import type { Sql } from '../store/engine/sql';
+import type { Store } from '../store/types';
 import type { Metrics } from './metrics';
 
 type Observe = (op: string, seconds: number) => void;
@@ -32,8 +33,19 @@ function timed<T extends object>(table: T, name: string, observe: Observe): T {
   });
 }
 
+function timedTransaction<T>(
+  store: Store,
+  fn: (tx: Sql) => Promise<T>,
+  observe: Observe,
+): Promise<T> {
+  const start = performance.now();
+  return store
+    .transaction(fn)
+    .finally(() => observe('transaction', (performance.now() - start) / 1000));
+}
+
 /** `store` with every table call timed into `metrics.storeSeconds`. */
-export function timedStore(store: ServerStore, metrics: Metrics): ServerStore {
+export function timedStore(store: Store, metrics: Metrics): Store {
   const observe: Observe = (op, seconds) => metrics.storeSeconds.observe({ op }, seconds);
   return {
     users: timed(store.users, 'users', observe),
@@ -46,6 +58,10 @@ export function timedStore(store: ServerStore, metrics: Metrics): ServerStore {
       addresses: timed(store.ops.addresses, 'addresses', observe),
       userLimits: timed(store.ops.userLimits, 'user_limits', observe),
     },
+    kind: store.kind,
+    location: store.location,
+    sql: store.sql,
+    transaction: (fn) => timedTransaction(store, fn, observe),
     close: () => store.close(),
   };
 }

@@ -203,10 +203,10 @@ export interface UserQuota {
 /** Every user's quota: what the server, the admin console and the homes ask for. */
 export interface QuotaLedger {
   /** The quota of `user`, shared by all their sessions (the homes hand it to each session's filesystem). */
-  get(user: string): UserQuota;
+  get(user: string): Promise<UserQuota>;
 
   /** Admin `quota NAME SIZE`: the limits changed in the store; applies to open sessions at once. */
-  refreshLimits(user: string): void;
+  refreshLimits(user: string): Promise<void>;
 
   /** Admin `user add` / `user del`: forgets what is held for `user`. */
   drop(user: string): void;
@@ -224,5 +224,5 @@ export interface QuotaLedger {
   start(): void;
 
   /** Stops the background work and writes what is pending (the server's close). */
-  stop(): void;
+  stop(): Promise<void>;
 }

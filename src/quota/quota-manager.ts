@@ -2,16 +2,25 @@
  * The in-process QuotaLedger. Owns every user's UserUsage: loads them from
  * the store, persists changes (batched, at most once a second), and rebuilds
  * them from the disk with the scan the composition root passes in.
+ *
+ * The store is asynchronous, but every reservation is answered from the
+ * UserUsage in memory in the turn that asks (see quota-ledger.ts); the store
+ * only receives copies, in the background, and a write that fails leaves the
+ * usage dirty, logged, for the next flush to try again.
  */
+import { MiniftpError, describeError } from '../errors';
 import type { Store } from '../store/types';
 import type { Logger } from '../log/types';
-import { describeError } from '../errors';
 import type { QuotaLedger, ScanHome, ScannedUsage, Usage } from './quota-ledger';
 import { UserUsage } from './user-usage';
 
 export class QuotaManager implements QuotaLedger {
   private readonly usages = new Map<string, UserUsage>();
+  /** Loads from the store in progress, so that concurrent first uses share one UserUsage. */
+  private readonly loading = new Map<string, Promise<UserUsage>>();
   private timer: NodeJS.Timeout | undefined;
+  /** The flush in progress: one at a time, so that an older figure never lands after a newer one. */
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
@@ -23,30 +32,48 @@ export class QuotaManager implements QuotaLedger {
   ) {}
 
   /** The shared usage of `user`, created from the store on first use. */
-  get(user: string): UserUsage {
-    let u = this.usages.get(user);
-    if (!u) {
-      const rec = this.options.store.usage.get(user);
-      const account = this.options.store.users.get(user);
-      u = new UserUsage(user, rec.bytes, rec.files, {
-        bytes: account?.quotaBytes ?? 0,
-        files: account?.quotaFiles ?? 0,
-      });
-      this.usages.set(user, u);
+  async get(user: string): Promise<UserUsage> {
+    const known = this.usages.get(user);
+    if (known) return known;
+    let load = this.loading.get(user);
+    if (!load) {
+      load = this.load(user);
+      this.loading.set(user, load);
+      const forget = (): void => {
+        if (this.loading.get(user) === load) this.loading.delete(user);
+      };
+      load.then(forget, forget);
     }
+    return load;
+  }
+
+  private async load(user: string): Promise<UserUsage> {
+    const [rec, account] = await Promise.all([
+      this.options.store.usage.get(user),
+      this.options.store.users.get(user),
+    ]);
+    // Another caller may have been served meanwhile (a drop and a new load): keep one.
+    const raced = this.usages.get(user);
+    if (raced) return raced;
+    const u = new UserUsage(user, rec.bytes, rec.files, {
+      bytes: account?.quotaBytes ?? 0,
+      files: account?.quotaFiles ?? 0,
+    });
+    this.usages.set(user, u);
     return u;
   }
 
   /** Re-reads the user's limits from the store (after an admin change); applies to open sessions at once. */
-  refreshLimits(user: string): void {
+  async refreshLimits(user: string): Promise<void> {
+    const account = await this.options.store.users.get(user);
     const u = this.usages.get(user);
-    const account = this.options.store.users.get(user);
     if (u && account) u.limits = { bytes: account.quotaBytes, files: account.quotaFiles };
   }
 
   /** Forgets a deleted user. */
   drop(user: string): void {
     this.usages.delete(user);
+    this.loading.delete(user);
   }
 
   /**
@@ -56,7 +83,7 @@ export class QuotaManager implements QuotaLedger {
    * it start over (a few times), so the figure is what the disk holds.
    */
   async rescan(user: string): Promise<Usage> {
-    const u = this.get(user);
+    const u = await this.get(user);
     const isOpen = (key: string): boolean => u.isOpen(key);
     let scanned: ScannedUsage;
     let attempts = 0;
@@ -95,14 +122,15 @@ export class QuotaManager implements QuotaLedger {
         was_files: was.files,
       });
     }
-    this.options.store.usage.set(user, u.bytes, u.files, new Date());
-    u.markClean();
-    return { bytes: u.bytes, files: u.files };
+    const written = { bytes: u.bytes, files: u.files };
+    await this.options.store.usage.set(user, written.bytes, written.files, new Date());
+    if (u.bytes === written.bytes && u.files === written.files) u.markClean();
+    return written;
   }
 
   /** Rescans every user one after the other without holding up the caller. */
   async rescanAll(): Promise<void> {
-    for (const account of this.options.store.users.list()) {
+    for (const account of await this.options.store.users.list()) {
       if (account.isAdmin) continue;
       try {
         await this.rescan(account.name);
@@ -115,30 +143,50 @@ export class QuotaManager implements QuotaLedger {
     }
   }
 
-  /** Writes changed usages to the store. */
-  flush(): void {
-    for (const u of this.usages.values()) {
+  /**
+   * Writes changed usages to the store; never rejects. A flush already running is waited for
+   * and followed by another, so what was changed before the call is written once it resolves.
+   */
+  flush(): Promise<void> {
+    const next = (this.flushing ?? Promise.resolve()).then(() => this.writeDirty());
+    this.flushing = next;
+    const forget = (): void => {
+      if (this.flushing === next) this.flushing = undefined;
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async writeDirty(): Promise<void> {
+    for (const u of [...this.usages.values()]) {
       if (!u.isDirty) continue;
-      if (!this.options.store.users.get(u.user)) continue;
+      const written = { bytes: u.bytes, files: u.files };
       try {
-        this.options.store.usage.set(u.user, u.bytes, u.files);
-        u.markClean();
+        await this.options.store.usage.set(u.user, written.bytes, written.files);
       } catch (err) {
-        // A full disk (SQLITE_FULL) must not take the server down from a timer:
+        if (err instanceof MiniftpError && err.kind === 'not-found') {
+          // The account was deleted meanwhile: nothing to keep.
+          u.markClean();
+          continue;
+        }
+        // A full disk or a database out of reach must not take the server down from a timer:
         // the usage stays dirty and the next flush tries again.
         this.options.logger.warn('quota.flush_failed', { user: u.user, error: describeError(err) });
+        continue;
       }
+      // Writes that came in while the figure was on its way keep it dirty for the next flush.
+      if (u.bytes === written.bytes && u.files === written.files) u.markClean();
     }
   }
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), 1000);
+    this.timer = setInterval(() => void this.flush(), 1000);
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.flush();
+    await this.flush();
   }
 }

@@ -15,7 +15,7 @@ import type { PasswordHasher } from '../auth/passwords';
 import { keyMatches } from '../auth/public-keys';
 import type { LoginThrottle } from '../auth/throttle';
 import type { Logger } from '../log/types';
-import type { Store } from '../store/types';
+import type { Store, UserRecord } from '../store/types';
 import { describeError } from '../errors';
 import { clip } from '../util/clip';
 
@@ -24,6 +24,8 @@ const METHODS: AuthenticationType[] = ['publickey', 'password', 'keyboard-intera
 export interface AuthOutcome {
   user: string;
   method: string;
+  /** The account is the admin's (its channels go to the console), as the store said at login. */
+  isAdmin: boolean;
 }
 
 /** What every connection's authenticator shares. */
@@ -140,8 +142,8 @@ export class ConnectionAuth {
     return true;
   }
 
-  private account(user: string): { name: string; passwordHash: string } | undefined {
-    const rec = this.o.store.users.get(user);
+  private async account(user: string): Promise<UserRecord | undefined> {
+    const rec = await this.o.store.users.get(user);
     return rec && !rec.disabled ? rec : undefined;
   }
 
@@ -153,7 +155,7 @@ export class ConnectionAuth {
   ): Promise<AuthOutcome | undefined> {
     // A locked account is answered as a wrong password, after the same work.
     const locked = this.o.throttle.isLocked(user, this.ip);
-    const rec = locked ? undefined : this.account(user);
+    const rec = locked ? undefined : await this.account(user);
     const ok = rec
       ? await this.o.hasher.verify(rec.passwordHash, password)
       : await this.o.hasher.dummyVerify(password);
@@ -171,12 +173,16 @@ export class ConnectionAuth {
     return undefined;
   }
 
-  private checkKey(ctx: AuthContext, user: string): AuthOutcome | undefined {
+  private async checkKey(ctx: AuthContext, user: string): Promise<AuthOutcome | undefined> {
     if (ctx.method !== 'publickey') return undefined;
-    const rec = this.account(user);
+    const rec = await this.account(user);
     const stored = rec
-      ? this.o.store.keys.list(user).find((k) => keyMatches(k, ctx.key))
+      ? (await this.o.store.keys.list(user)).find((k) => keyMatches(k, ctx.key))
       : undefined;
+    if (this.over) {
+      ctx.reject([]);
+      return undefined;
+    }
     if (!stored) {
       // Clients offer each of their keys; each one not on file is a try, as in
       // OpenSSH, but not a failure for bans or locks (keys cannot be guessed).
@@ -198,19 +204,23 @@ export class ConnectionAuth {
   }
 
   /**
-   * Everything from here to accept() runs in one tick: the account is read
-   * again (it may have been disabled, deleted or given a new password while
-   * the password was being verified), the session limit is checked and the
-   * login registered.
+   * The account is read again (it may have been disabled, deleted or given a
+   * new password while the password was being verified); from then to
+   * accept() everything runs in one tick: the session limit is checked and
+   * the login registered.
    */
-  private succeed(
+  private async succeed(
     ctx: AuthContext,
     user: string,
     method: string,
     verifiedHash?: string,
-  ): AuthOutcome | undefined {
+  ): Promise<AuthOutcome | undefined> {
+    const rec = await this.account(user);
+    if (this.over) {
+      ctx.reject([]);
+      return undefined;
+    }
     if (this.stopIfBanned(ctx)) return undefined;
-    const rec = this.account(user);
     if (!rec || (verifiedHash !== undefined && rec.passwordHash !== verifiedHash)) {
       const reason = 'account disabled, deleted or changed during login';
       this.o.logger.warn('login.failed', { user: clip(user), ip: this.ip, method, reason });
@@ -227,13 +237,12 @@ export class ConnectionAuth {
       return undefined;
     }
     this.o.throttle.recordSuccess(this.ip, user);
-    try {
-      this.o.store.users.touchLogin(user, new Date());
-    } catch (err) {
-      // A full disk must not lock users out: they may be logging in to delete files.
+    // In the background, so that nothing is awaited between the check and accept(); a full disk
+    // must not lock users out either: they may be logging in to delete files.
+    this.o.store.users.touchLogin(user, new Date()).catch((err: unknown) => {
       this.o.logger.warn('login.touch_failed', { user, error: describeError(err) });
-    }
-    const outcome = { user, method };
+    });
+    const outcome = { user, method, isAdmin: rec.isAdmin };
     this.o.onAttempt?.({ user, method, result: 'ok', reason: '' });
     this.hooks.accepted(outcome);
     ctx.accept();

@@ -5,6 +5,8 @@ import type { LiveConnection, LiveConnections } from '../admin/console-host';
 export interface ConnectionInfo extends LiveConnection {
   user: string | undefined;
   method: string | undefined;
+  /** Logged in to the admin account (its channels go to the console). */
+  isAdmin?: boolean;
 }
 
 export class ConnectionRegistry implements LiveConnections {

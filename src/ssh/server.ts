@@ -12,7 +12,7 @@ import type { Store } from '../store/types';
 import type { LoginThrottle } from '../auth/throttle';
 import type { PasswordHasher } from '../auth/passwords';
 import type { Homes } from '../vfs/homes';
-import { describeError } from '../errors';
+import { MiniftpError, describeError } from '../errors';
 import type { ExtensionRegistry } from '../sftp/extensions';
 import type { HandleBudget } from '../sftp/handle-budget';
 import type { ConsoleHandler } from '../admin/console-host';
@@ -239,9 +239,10 @@ export class MiniftpSshServer {
           sendAuthBanner(client, `miniftp: ${reason}\n`);
           endWith(reason, DISCONNECT_TOO_MANY_CONNECTIONS);
         },
-        accepted: ({ user, method }) => {
+        accepted: ({ user, method, isAdmin }) => {
           conn.user = user;
           conn.method = method;
+          conn.isAdmin = isAdmin;
           this.admission.loggedIn(peer);
           this.lifecycle.loggedIn(peer);
         },
@@ -251,6 +252,11 @@ export class MiniftpSshServer {
     client.on('authentication', (ctx) => {
       auth.handle(ctx).catch((err: unknown) => {
         logger.error('login.error', { ip, error: describeError(err) });
+        // The accounts could not be read (the user database is out of reach): the client is
+        // told why its login fails, instead of a bare "permission denied".
+        if (err instanceof MiniftpError && err.kind === 'failure') {
+          sendAuthBanner(client, `miniftp: ${err.message}; try again later\n`);
+        }
         ctx.reject();
       });
     });

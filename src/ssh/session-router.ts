@@ -69,7 +69,7 @@ export class SessionRouter {
   private onSession(session: Session, conn: ConnectionInfo, idle: IdleWatch): void {
     const user = conn.user as string;
     const { lifecycle } = this.o;
-    const isAdmin = this.o.store.users.get(user)?.isAdmin === true;
+    const isAdmin = conn.isAdmin === true;
     let pty: PseudoTtyInfo | undefined;
     const resizeListeners: Array<(cols: number, rows: number) => void> = [];
     const context = (channel: ServerChannel): ChannelContext => ({
@@ -140,7 +140,14 @@ export class SessionRouter {
     const logger = this.o.logger.child({ user, session: conn.id });
     // Disabled or deleted since the login (its connection is being ended): a
     // late channel must not create the home again.
-    const account = this.o.store.users.get(user);
+    let account;
+    try {
+      account = await this.o.store.users.get(user);
+    } catch (err) {
+      logger.error('sftp.start_failed', { error: describeError(err) });
+      refuseChannel(channel, 'the server cannot reach its database: try again later');
+      return;
+    }
     if (!account || account.disabled || !this.o.lifecycle.isOpen(conn.id)) {
       refuseChannel(channel, 'this account is no longer available');
       return;

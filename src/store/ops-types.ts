@@ -3,8 +3,6 @@
  * per-user transfer settings. Every call returns a Promise, so that a store on a database server
  * implements the same contract.
  */
-import type { Store } from './types';
-
 export type HookState = 'pending' | 'delivered' | 'failed';
 
 /** One event in the outbox. */
@@ -133,9 +131,4 @@ export interface OpsStore {
   readonly logins: LoginHistory;
   readonly addresses: AddressRules;
   readonly userLimits: UserLimitsStore;
-}
-
-/** The store the server opens: the core tables and the operational ones. */
-export interface ServerStore extends Store {
-  readonly ops: OpsStore;
 }

@@ -26,7 +26,7 @@ export interface RecordLookup {
     user: string,
     path: string,
     file: { size: number; mtimeMs: number },
-  ): UploadRecord | undefined;
+  ): Promise<UploadRecord | undefined>;
 }
 
 async function prefixMd5(
@@ -108,7 +108,7 @@ export async function resumeUpload(
     }
     // A digest still being finished for this file after its CLOSE.
     await records.settled(req.user, path);
-    const known = records.current(req.user, path, st);
+    const known = await records.current(req.user, path, st);
     const fromLedger = known !== undefined && known.bytes === offset;
     const serverMd5 = fromLedger ? known.md5 : await prefixMd5(file, offset, pool, req);
     const clientHex = req.md5.toString('hex');

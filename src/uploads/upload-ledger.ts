@@ -6,6 +6,8 @@
  * reading the file again.
  */
 import * as fs from 'node:fs';
+import { describeError } from '../errors';
+import type { Logger } from '../log/types';
 import type { Store, UploadRecord } from '../store/types';
 import type { HashPool } from '../vfs/hash-pool';
 import type { ResumableFs, ResumeRequest, UploadTracker, WrittenFile } from '../vfs/upload-tracker';
@@ -36,6 +38,20 @@ function isAtOrUnder(p: string, dir: string): boolean {
 }
 
 /**
+ * One user's records as this process knows them. The paths that have a record are answered from
+ * memory (synchronously, on the OPEN / CLOSE / RENAME path) once loaded; the store's copy is
+ * written behind, in the order the changes were made.
+ */
+interface UserRecords {
+  /** Paths with a record, as they will be once every write queued in `tail` is done. */
+  paths: Set<string> | undefined;
+  /** Changes made before `paths` was loaded, applied to it when it is. */
+  early: Array<(paths: Set<string>) => void>;
+  /** The last store write queued for this user: the next one starts when it is done. */
+  tail: Promise<void>;
+}
+
+/**
  * The in-process UploadTracker: records in the store, with the paths that
  * have one cached in memory, and one background MD5 thread.
  */
@@ -48,46 +64,118 @@ export class UploadLedger implements UploadTracker {
    * write transaction just to delete nothing, which shows in the
    * CLOSE-to-OPEN time of small files in `put -r` (figures in docs/performance.md).
    */
-  private readonly known = new Map<string, Set<string>>();
+  private readonly known = new Map<string, UserRecords>();
   private readonly pending = new Set<PendingHash>();
   private closing = false;
 
-  /** `hashing`: where a resume computes the MD5 of a prefix no record describes. */
+  /**
+   * `hashing`: where a resume computes the MD5 of a prefix no record describes; `logger`: where
+   * a record the store could not take is reported.
+   */
   constructor(
     private readonly store: Store,
     private readonly hashing: HashPool,
+    private readonly logger?: Logger,
   ) {}
 
-  /** Stops the hashing thread (server shutdown); digests still in progress are dropped. */
+  /**
+   * Stops the hashing thread (server shutdown); digests still in progress are dropped. Resolves
+   * once every record change has reached the store (or failed, logged).
+   */
   async close(): Promise<void> {
     this.closing = true;
     for (const p of this.pending) p.cancelled = true;
     await this.background.close();
     await Promise.all([...this.pending].map((p) => p.done));
+    await Promise.all([...this.known.values()].map((r) => r.tail));
   }
 
-  private pathsOf(user: string): Set<string> {
-    let set = this.known.get(user);
-    if (!set) {
-      set = new Set(this.store.uploads.paths(user));
-      this.known.set(user, set);
+  /**
+   * The user's records, loading their paths from the store on first use (queued first, so
+   * that every later write lands after the read).
+   */
+  private recordsOf(user: string): UserRecords {
+    let records = this.known.get(user);
+    if (records) return records;
+    const fresh: UserRecords = { paths: undefined, early: [], tail: Promise.resolve() };
+    records = fresh;
+    this.known.set(user, fresh);
+    fresh.tail = this.store.uploads.paths(user).then(
+      (list) => {
+        const paths = new Set(list);
+        for (const change of fresh.early) change(paths);
+        fresh.early = [];
+        fresh.paths = paths;
+      },
+      (err: unknown) => {
+        this.logger?.warn('upload.records_unavailable', { user, error: describeError(err) });
+        // Tried again on the next change; until then every change goes to the store as is.
+        if (this.known.get(user) === fresh && fresh.paths === undefined) this.known.delete(user);
+      },
+    );
+    return records;
+  }
+
+  /**
+   * Makes a change to the user's records: `change` to the paths in memory now, `write` to the
+   * store after the writes queued before it. Not awaited by the callers, whose OPEN, CLOSE or
+   * RENAME must not wait on the store (the vfs layer calls in synchronously): a write that
+   * fails is logged, and costs at worst a resume that hashes the file instead of reading its
+   * digest. `needed`: false when, by the paths in memory, there is nothing to change (most
+   * files have no record); without them loaded yet, the write always goes.
+   */
+  private change(
+    user: string,
+    needed: (paths: Set<string>) => boolean,
+    change: (paths: Set<string>) => void,
+    write: () => Promise<void>,
+  ): void {
+    const records = this.recordsOf(user);
+    if (records.paths) {
+      if (!needed(records.paths)) return;
+      change(records.paths);
+    } else {
+      records.early.push(change);
     }
-    return set;
+    records.tail = records.tail.then(write).catch((err: unknown) => {
+      this.logger?.warn('upload.record_failed', { user, error: describeError(err) });
+    });
   }
 
   private forget(user: string, path: string): void {
-    const set = this.pathsOf(user);
-    if (!set.has(path)) return;
-    this.store.uploads.delete(user, path);
-    set.delete(path);
+    this.change(
+      user,
+      (paths) => paths.has(path),
+      (paths) => paths.delete(path),
+      () => this.store.uploads.delete(user, path),
+    );
   }
 
   private moved(user: string, from: string, to: string): void {
-    const set = this.pathsOf(user);
-    const touched = [...set].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to));
-    if (!touched) return;
-    this.store.uploads.rename(user, from, to);
-    this.known.set(user, new Set(this.store.uploads.paths(user)));
+    this.change(
+      user,
+      (paths) => [...paths].some((p) => isAtOrUnder(p, from) || isAtOrUnder(p, to)),
+      (paths) => {
+        const moving = [...paths].filter((p) => isAtOrUnder(p, from));
+        // Whatever the rename replaced is gone, and so is its record.
+        for (const p of [...paths]) if (isAtOrUnder(p, to) || isAtOrUnder(p, from)) paths.delete(p);
+        for (const p of moving) paths.add(to + p.slice(from.length));
+      },
+      () => this.store.uploads.rename(user, from, to),
+    );
+  }
+
+  /** Resolves once the record changes made so far for `user` have reached the store. */
+  private async written(user: string): Promise<void> {
+    let records = this.known.get(user);
+    // Queued writes may queue no more, but a load may be replaced once: wait until it holds.
+    while (records) {
+      const tail = records.tail;
+      await tail;
+      const now = this.known.get(user);
+      if (now === records && now.tail === tail) return;
+      records = now;
+    }
   }
 
   observe(user: string, path: string, file: WrittenFile): WriteObserver {
@@ -130,9 +218,17 @@ export class UploadLedger implements UploadTracker {
     for (const p of this.pending) {
       if (p.user === user && p.path === path && p.mtimeMs === before.mtimeMs) p.mtimeMs = mtimeMs;
     }
-    if (!this.pathsOf(user).has(path)) return;
-    const rec = this.current(user, path, before);
-    if (rec) this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
+    this.change(
+      user,
+      (paths) => paths.has(path),
+      () => undefined,
+      async () => {
+        const rec = await this.store.uploads.get(user, path);
+        if (rec && rec.fileSize === before.size && rec.fileMtimeMs === before.mtimeMs) {
+          await this.store.uploads.put({ ...rec, fileMtimeMs: mtimeMs });
+        }
+      },
+    );
   }
 
   /**
@@ -180,13 +276,14 @@ export class UploadLedger implements UploadTracker {
 
   /**
    * Waits until the digest of an upload to `path` that finished moments ago is
-   * recorded (resume and check-file read the ledger right after).
+   * recorded, and the user's record changes so far are in the store (resume
+   * and check-file read the ledger right after).
    */
   async settled(user: string, path: string): Promise<void> {
     const waits = [...this.pending].filter((p) => p.user === user && p.path === path);
-    if (waits.length === 0) return;
     // Someone is waiting now: the thread runs at normal priority until done.
-    await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+    if (waits.length > 0) await Promise.all(waits.map((p) => this.background.hurry(p.done)));
+    await this.written(user);
   }
 
   /**
@@ -199,25 +296,34 @@ export class UploadLedger implements UploadTracker {
     await this.settled(user, file.virtualPath);
     const st = await file.stat();
     if (length !== 0 && length !== st.size) return undefined;
-    const rec = this.current(user, file.virtualPath, st);
+    const rec = await this.current(user, file.virtualPath, st);
     return rec && rec.bytes === st.size ? Buffer.from(rec.md5, 'hex') : undefined;
   }
 
-  /** The record for a file, if it still describes the file as it is on disk. */
-  current(
+  /**
+   * The record for a file, if it still describes the file as it is on disk (after the user's
+   * record changes so far have reached the store).
+   */
+  async current(
     user: string,
     path: string,
     file: { size: number; mtimeMs: number },
-  ): UploadRecord | undefined {
-    if (!this.pathsOf(user).has(path)) return undefined;
-    const rec = this.store.uploads.get(user, path);
+  ): Promise<UploadRecord | undefined> {
+    await this.written(user);
+    const paths = this.known.get(user)?.paths;
+    if (paths && !paths.has(path)) return undefined;
+    const rec = await this.store.uploads.get(user, path);
     if (!rec) return undefined;
     if (rec.fileSize !== file.size || rec.fileMtimeMs !== file.mtimeMs) return undefined;
     return rec;
   }
 
   record(rec: Omit<UploadRecord, 'updatedAt'>): void {
-    this.store.uploads.put(rec);
-    this.pathsOf(rec.user).add(rec.path);
+    this.change(
+      rec.user,
+      () => true,
+      (paths) => paths.add(rec.path),
+      () => this.store.uploads.put(rec),
+    );
   }
 }

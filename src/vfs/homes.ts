@@ -35,7 +35,7 @@ export class Homes {
     const root = await this.ensure(user);
     return new UserFs({
       jail: new Jail(root),
-      usage: this.options.quota.get(user),
+      usage: await this.options.quota.get(user),
       logger: options.logger,
       uploads: this.options.uploads,
     });

@@ -38,8 +38,8 @@ export async function quotaUsage(home: string, dir = home): Promise<Usage> {
 }
 
 /** The server's ledger for `user`. */
-export function ledger(server: TestServer, user = 'zhangsan'): Usage {
-  const u = server.quota.get(user);
+export async function ledger(server: TestServer, user = 'zhangsan'): Promise<Usage> {
+  const u = await server.quota.get(user);
   return { bytes: u.bytes, files: u.files };
 }
 
@@ -49,12 +49,17 @@ export async function expectLedgerMatchesDisk(
   user = 'zhangsan',
 ): Promise<Usage> {
   const disk = await quotaUsage(await fsp.realpath(server.home(user)));
-  expect(ledger(server, user), 'the ledger against the disk').to.deep.equal(disk);
+  expect(await ledger(server, user), 'the ledger against the disk').to.deep.equal(disk);
   return disk;
 }
 
 /** Sets a quota as the console does: in the store, then for open sessions. */
-export function setQuota(server: TestServer, bytes: number, files = 0, user = 'zhangsan'): void {
-  server.store.users.setQuota(user, bytes, files);
-  server.quota.refreshLimits(user);
+export async function setQuota(
+  server: TestServer,
+  bytes: number,
+  files = 0,
+  user = 'zhangsan',
+): Promise<void> {
+  await server.store.users.setQuota(user, bytes, files);
+  await server.quota.refreshLimits(user);
 }

@@ -69,7 +69,7 @@ describe('admin console: commands through ssh exec', function () {
       await admin(['user', 'add', 'bob', '--quota', '1G', '--password-stdin'], 'secret\n'),
     );
     expect(out).to.equal("user 'bob' created, quota 1 GiB\n");
-    expect(server.store.users.get('bob')?.quotaBytes).to.equal(1024 ** 3);
+    expect((await server.store.users.get('bob'))?.quotaBytes).to.equal(1024 ** 3);
     expect(await canSftp(server.port, 'bob', 'secret')).to.equal(true);
     await fsp.access(server.home('bob'));
   });
@@ -94,7 +94,7 @@ describe('admin console: commands through ssh exec', function () {
     expect(expectError(await admin(['user', 'add', 'carl', '--password-stdin']))).to.match(
       /no password on standard input/,
     );
-    expect(server.store.users.get('carl')).to.equal(undefined);
+    expect(await server.store.users.get('carl')).to.equal(undefined);
   });
 
   it('generates a password and reports the account as JSON', async () => {
@@ -161,7 +161,7 @@ describe('admin console: commands through ssh exec', function () {
 
   it('sets quotas in bytes and files, and refuses sizes it cannot read', async () => {
     expectOk(await admin(['quota', 'bob', '500M']));
-    expect(server.store.users.get('bob')?.quotaBytes).to.equal(500 * 1024 * 1024);
+    expect((await server.store.users.get('bob'))?.quotaBytes).to.equal(500 * 1024 * 1024);
     expect(expectError(await admin(['quota', 'bob', '-1']))).to.equal(
       "error: quota cannot be negative, got '-1'",
     );
@@ -175,7 +175,7 @@ describe('admin console: commands through ssh exec', function () {
     expect(expectError(await admin(['quota', 'bob', '--files', '0']))).to.equal(
       "error: --files 0 would mean no limit: write 'unlimited' for that, or a count such as 1000",
     );
-    expect(server.store.users.get('bob')?.quotaBytes).to.equal(500 * 1024 * 1024);
+    expect((await server.store.users.get('bob'))?.quotaBytes).to.equal(500 * 1024 * 1024);
     const json = JSON.parse(
       expectOk(await admin(['quota', 'bob', 'unlimited', '--files', '10', '--json'])),
     ) as { quotaBytes: number; quotaFiles: number };
@@ -185,7 +185,10 @@ describe('admin console: commands through ssh exec', function () {
     );
     expect(expectError(await admin(['quota', 'admin', '1G']))).to.match(/admin account/);
     expectOk(await admin(['quota', 'bob', '1G', '--files', 'unlimited']));
-    expect(server.store.users.get('bob')).to.include({ quotaBytes: 1024 ** 3, quotaFiles: 0 });
+    expect(await server.store.users.get('bob')).to.include({
+      quotaBytes: 1024 ** 3,
+      quotaFiles: 0,
+    });
   });
 
   it('changes passwords from stdin', async () => {
@@ -259,7 +262,7 @@ describe('admin console: commands through ssh exec', function () {
     expect(keys[0]).to.include({ fingerprint, algo: 'ssh-ed25519', comment: 'bob@laptop' });
 
     expectOk(await admin(['key', 'del', 'bob', fingerprint]));
-    expect(server.store.keys.list('bob')).to.deep.equal([]);
+    expect(await server.store.keys.list('bob')).to.deep.equal([]);
     expect(expectError(await admin(['key', 'del', 'bob', fingerprint]))).to.match(/has no key/);
     // A pasted private key reaches the key parser (not the option parser), and says what it is;
     // a lower-case prefix on the fingerprint is not doubled.
@@ -334,7 +337,7 @@ describe('admin console: commands through ssh exec', function () {
     expect(expectError(await admin(['user', 'del', 'erin']))).to.equal(
       "error: user del needs --yes without a terminal to confirm on (it would delete 'erin' (files are kept))",
     );
-    expect(server.store.users.get('erin')).to.not.equal(undefined);
+    expect(await server.store.users.get('erin')).to.not.equal(undefined);
     const out = expectOk(await admin(['user', 'del', 'erin', '--yes']));
     expect(out).to.equal("user 'erin' deleted; 1 session ended; files kept\n");
     await closed;
@@ -347,7 +350,7 @@ describe('admin console: commands through ssh exec', function () {
       () => true,
     );
     expect(gone, 'home removed by --purge').to.equal(true);
-    expect(server.store.users.get('dave')).to.equal(undefined);
+    expect(await server.store.users.get('dave')).to.equal(undefined);
     expect(expectError(await admin(['user', 'del', 'dave']))).to.match(/no user 'dave'/);
   });
 
@@ -622,14 +625,14 @@ describe('admin console: interactive through a pty', function () {
   });
 
   it('cancels a password prompt with Ctrl-C and changes nothing', async () => {
-    const before = server.store.users.get('frank')?.passwordHash;
+    const before = (await server.store.users.get('frank'))?.passwordHash;
     const from = term.mark();
     term.type('passwd frank\r');
     await term.waitFor('New password for frank: ', from);
     term.type('half-typed\x03');
     await term.waitFor(/error: cancelled\r\n[\s\S]*miniftp> $/, from);
     expect(term.text).to.not.include('half-typed');
-    expect(server.store.users.get('frank')?.passwordHash).to.equal(before);
+    expect((await server.store.users.get('frank'))?.passwordHash).to.equal(before);
   });
 
   it('never echoes a password pasted with its command, before the prompt for it', async () => {
@@ -649,7 +652,7 @@ describe('admin console: interactive through a pty', function () {
     await term.waitFor("Delete user 'frank' (files are kept)? [y/N] ", from);
     term.type('n\r');
     await term.waitFor(/nothing deleted[\s\S]*miniftp> $/, from);
-    expect(server.store.users.get('frank')).to.not.equal(undefined);
+    expect(await server.store.users.get('frank')).to.not.equal(undefined);
 
     from = term.mark();
     term.type('menu\r');
@@ -662,7 +665,7 @@ describe('admin console: interactive through a pty', function () {
     await term.waitFor(/quota of 'frank': 20 MiB[\s\S]*choice \[1-5\]: $/, from);
     term.type('5\r');
     await term.waitFor(/miniftp> $/, from);
-    expect(server.store.users.get('frank')?.quotaBytes).to.equal(20 * 1024 * 1024);
+    expect((await server.store.users.get('frank'))?.quotaBytes).to.equal(20 * 1024 * 1024);
   });
 
   it('keeps working after the terminal is resized', async () => {
@@ -779,7 +782,7 @@ describe('admin console: who may reach it', function () {
       const exec = await runChannel((cb) => client.exec('user add mallory --generate', cb));
       expect(exec.code).to.not.equal(0);
       expect(exec.output).to.match(/file transfer only/);
-      expect(server.store.users.get('mallory')).to.equal(undefined);
+      expect(await server.store.users.get('mallory')).to.equal(undefined);
     } finally {
       await endClient(client);
     }

@@ -168,7 +168,7 @@ describe('checksums', function () {
       await call((cb) => sftp.writeFile('/uploaded.bin', up, cb));
       const { rest } = await checkFile('check-file-name', '/uploaded.bin', { algs: 'md5' });
       expect(rest.equals(digest('md5', up))).to.equal(true);
-      const rec = server.store.uploads.get('zhangsan', '/uploaded.bin');
+      const rec = await server.store.uploads.get('zhangsan', '/uploaded.bin');
       expect(rec?.bytes).to.equal(up.length);
       expect(rec?.md5).to.equal(digest('md5', up).toString('hex'));
       sftp.end();
@@ -178,7 +178,7 @@ describe('checksums', function () {
       const sftp = await openSftp(client);
       const small = randomBytes(MiB - 1);
       await call((cb) => sftp.writeFile('/small.bin', small, cb));
-      expect(server.store.uploads.get('zhangsan', '/small.bin')).to.equal(undefined);
+      expect(await server.store.uploads.get('zhangsan', '/small.bin')).to.equal(undefined);
       const { rest } = await checkFile('check-file-name', '/small.bin', { algs: 'md5' });
       expect(rest.equals(digest('md5', small))).to.equal(true);
       sftp.end();
@@ -280,9 +280,9 @@ describe('checksums', function () {
         'the record of /w.bin',
         () => server.store.uploads.get('zhangsan', '/w.bin') !== undefined,
       );
-      const rec = server.store.uploads.get('zhangsan', '/w.bin');
+      const rec = await server.store.uploads.get('zhangsan', '/w.bin');
       expect(rec?.bytes).to.equal(second.length);
-      expect(server.store.uploads.get('zhangsan', '/w.bin.filepart')).to.equal(undefined);
+      expect(await server.store.uploads.get('zhangsan', '/w.bin.filepart')).to.equal(undefined);
       // The new times are WinSCP's "preserve timestamp": the content is the
       // upload's, so the record follows the mtime and stays current.
       expect(rec?.fileMtimeMs).to.equal(when * 1000);

@@ -258,20 +258,20 @@ describe('client batch mode', function () {
   });
 
   it("shows the server's message for a quota or permission error", async () => {
-    const original = server.store.users.get('zhangsan')?.quotaBytes ?? 0;
-    const setQuota = (bytes: number): void => {
-      server.store.users.setQuota('zhangsan', bytes);
-      server.quota.refreshLimits('zhangsan');
+    const original = (await server.store.users.get('zhangsan'))?.quotaBytes ?? 0;
+    const setQuota = async (bytes: number): Promise<void> => {
+      await server.store.users.setQuota('zhangsan', bytes);
+      await server.quota.refreshLimits('zhangsan');
     };
     await writeRandomFile(path.join(local, 'too-big.bin'), 2 * MiB);
-    setQuota(server.quota.get('zhangsan').bytes + MiB);
+    await setQuota((await server.quota.get('zhangsan')).bytes + MiB);
     try {
       const r = await batch(['put too-big.bin', 'mkdir not-reached']);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/put too-big\.bin: failed: quota exceeded\b.*\d/);
       expect(await exists(remote('not-reached'))).to.equal(false);
     } finally {
-      setQuota(original);
+      await setQuota(original);
     }
     // A link out of the jail: the server refuses, in its own words, naming no real path.
     await fsp.symlink('/etc', remote('escape'));

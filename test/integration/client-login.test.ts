@@ -102,7 +102,7 @@ describe('client login', function () {
   it('tries the key first and asks for the password only when the key is refused', async () => {
     const known = generateKeyPair('ed25519');
     const unknown = generateKeyPair('ed25519');
-    server.store.keys.add({ user: 'zhangsan', ...parseAuthorizedKey(known.public) });
+    await server.store.keys.add({ user: 'zhangsan', ...parseAuthorizedKey(known.public) });
     let asked = 0;
     const askPassword = async (): Promise<string> => {
       asked++;

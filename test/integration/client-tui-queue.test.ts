@@ -242,15 +242,15 @@ describe('client full screen: the queue', function () {
   });
 
   describe('a quota refusal in the middle of an upload', () => {
-    const setQuota = (bytes: number): void => {
-      server.store.users.setQuota('zhangsan', bytes);
-      server.quota.refreshLimits('zhangsan');
+    const setQuota = async (bytes: number): Promise<void> => {
+      await server.store.users.setQuota('zhangsan', bytes);
+      await server.quota.refreshLimits('zhangsan');
     };
     let original = 0;
 
     before(async function () {
       if (!(await haveOpenSsh())) this.skip();
-      original = server.store.users.get('zhangsan')?.quotaBytes ?? 0;
+      original = (await server.store.users.get('zhangsan'))?.quotaBytes ?? 0;
     });
 
     afterEach(() => setQuota(original));
@@ -265,7 +265,7 @@ describe('client full screen: the queue', function () {
       t.write(`put ${name}\r`);
       await t.waitForText(new RegExp(`#\\d+ put ${name.replace('.', '\\.')} \\[.*\\] +[1-9]\\d*%`));
       // The room check passed; now the quota leaves about 256 KiB more.
-      const limit = Math.ceil((server.quota.get('zhangsan').bytes + 256 * KiB) / KiB);
+      const limit = Math.ceil(((await server.quota.get('zhangsan')).bytes + 256 * KiB) / KiB);
       const run = await sshExec(server.port, ADMIN, ['quota', 'zhangsan', `${limit}K`]);
       expect(run.code, run.stderr).to.equal(0);
       await t.waitForText('Remove the partial file now?');
@@ -290,7 +290,7 @@ describe('client full screen: the queue', function () {
       const kept = (await fsp.stat(remote('quota-no.bin'))).size;
       expect(kept).to.be.above(0).and.below(QUOTA_FILE);
       await quit(t);
-      setQuota(original);
+      await setQuota(original);
       // A new client, without the bandwidth limit, continues the kept file.
       term?.dispose();
       const again = await start();

@@ -152,12 +152,12 @@ describe('client full screen: the screen itself', function () {
     await fsp.mkdir(tree);
     for (const n of ['a.bin', 'b.bin', 'c.bin']) await writeRandomFile(path.join(tree, n), 1000);
     await writeRandomFile(path.join(tree, 'huge.bin'), 3 * MiB);
-    const original = server.store.users.get('zhangsan')?.quotaBytes ?? 0;
-    const setQuota = (bytes: number): void => {
-      server.store.users.setQuota('zhangsan', bytes);
-      server.quota.refreshLimits('zhangsan');
+    const original = (await server.store.users.get('zhangsan'))?.quotaBytes ?? 0;
+    const setQuota = async (bytes: number): Promise<void> => {
+      await server.store.users.setQuota('zhangsan', bytes);
+      await server.quota.refreshLimits('zhangsan');
     };
-    setQuota(server.quota.get('zhangsan').bytes + MiB);
+    await setQuota((await server.quota.get('zhangsan')).bytes + MiB);
     try {
       const t = await start({ rows: 30, cols: 100 });
       // The remote pane's title shows the room left and the quota.
@@ -182,7 +182,7 @@ describe('client full screen: the screen itself', function () {
       t.write('q');
       expect((await t.exited).exitCode).to.equal(0);
     } finally {
-      setQuota(original);
+      await setQuota(original);
     }
   });
 

@@ -22,7 +22,7 @@ const ZHANGSAN = { user: 'zhangsan', password: '123' };
 const ADMIN = { user: 'admin', password: 'password' };
 
 async function addUser(server: TestServer, name: string, password: string): Promise<void> {
-  server.store.users.create({
+  await server.store.users.create({
     name,
     passwordHash: await hashPassword(password, server.config.argon2),
     quotaBytes: 0,

@@ -56,7 +56,7 @@ describe('hardening: paths, links and the jail', function () {
 
   before(async function () {
     server = await startTestServer();
-    server.store.users.create({
+    await server.store.users.create({
       name: LISI.user,
       passwordHash: await hashPassword(LISI.password, {
         memoryKiB: 1024,

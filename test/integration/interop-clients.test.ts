@@ -346,7 +346,7 @@ describe('interop: rclone', function () {
     const about = JSON.parse(r.stdout) as { total: number; used: number; free: number };
     // The default quota is 1 GiB; sizes come in whole blocks.
     expect(Math.abs(about.total - 1024 * MiB)).to.be.below(64 * 1024);
-    const used = ctx.server().quota.get(USER).bytes;
+    const used = (await ctx.server().quota.get(USER)).bytes;
     expect(used).to.be.above(4 * MiB);
     expect(Math.abs(about.used - used)).to.be.below(64 * 1024);
     expect(about.free + about.used).to.equal(about.total);

@@ -44,7 +44,7 @@ describe('OpenSSH sftp client', function () {
     bigSha = await sha256File(path.join(local, 'big.bin'));
     await makeTree(path.join(local, 'tree'), 50);
     const pair = makeClientKey();
-    server.store.keys.add({ user: 'zhangsan', ...parseAuthorizedKey(pair.publicLine) });
+    await server.store.keys.add({ user: 'zhangsan', ...parseAuthorizedKey(pair.publicLine) });
     key = { user: 'zhangsan', identity: pair.identity };
   });
 
@@ -161,7 +161,7 @@ describe('OpenSSH sftp client', function () {
     expect(numbers, run.stdout).to.be.an('array');
     const [size, used, avail] = (numbers as string[]).map(Number) as [number, number, number];
     expect(size).to.equal(1024 * 1024);
-    const usedBytes = server.quota.get('zhangsan').bytes;
+    const usedBytes = (await server.quota.get('zhangsan')).bytes;
     expect(usedBytes).to.be.above(2 * BIG);
     // Block rounding: within one 4 KiB block of what the ledger says.
     expect(Math.abs(used * 1024 - usedBytes)).to.be.below(8192);

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { openStore } from '../../src/store/sqlite-store';
+import { openStore } from '../../src/store/open';
 import { HookReceiver } from '../helpers/hook-receiver';
 import { sftpBatch, sshExec } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
@@ -113,12 +113,12 @@ describe('ops: hook delivery', function () {
       // delivered a third time.
       second.child.kill('SIGTERM');
       await second.exited;
-      const store = openStore({ file: path.join(dataDir, 'miniftp.db') });
+      const store = await openStore({ file: path.join(dataDir, 'miniftp.db') });
       try {
         const row = await store.ops.hooks.get(Number(held?.json.id));
         expect(row).to.include({ state: 'delivered', attempts: 1 });
       } finally {
-        store.close();
+        await store.close();
       }
       expect(receiver.received).to.have.length(2);
     } finally {

@@ -57,8 +57,8 @@ describe('quota of directories and symlinks', function () {
     if (local) await fsp.rm(local, { recursive: true, force: true });
   });
 
-  afterEach(function () {
-    setQuota(server, 0, 0);
+  afterEach(async function () {
+    await setQuota(server, 0, 0);
   });
 
   const batch = (commands: string[]): Promise<ClientRun> =>
@@ -71,7 +71,7 @@ describe('quota of directories and symlinks', function () {
     call((cb) => sftp.symlink(target, link, cb));
 
   it('charges a directory one file and 4 KiB, the home itself nothing', async function () {
-    expect(ledger(server)).to.deep.equal({ bytes: 0, files: 0 });
+    expect(await ledger(server)).to.deep.equal({ bytes: 0, files: 0 });
     expectSuccess(await batch(['mkdir d', 'mkdir d/e']));
     expect(await expectLedgerMatchesDisk(server)).to.deep.equal({ bytes: 2 * DIR, files: 2 });
     expectSuccess(await batch(['rmdir d/e', 'rmdir d']));
@@ -80,7 +80,7 @@ describe('quota of directories and symlinks', function () {
 
   it('a user at the file limit can make neither a directory nor a symlink', async function () {
     expectSuccess(await batch(['put small.bin a.bin', 'mkdir d']));
-    setQuota(server, 0, 2);
+    await setQuota(server, 0, 2);
     // OpenSSH sftp: both fail, and nothing appears.
     const run = await batch(['-mkdir e', '-ln -s a.bin a.link', 'ls']);
     expectSuccess(run);
@@ -95,7 +95,7 @@ describe('quota of directories and symlinks', function () {
     const linkErr = await expectFailure(symlink('a.bin', '/a.link'), Status.FAILURE);
     expect(linkErr.message).to.contain('2 of 2 files used');
     // A hard link of a symlink is a new symlink name, refused as well.
-    setQuota(server, 0, 3);
+    await setQuota(server, 0, 3);
     await symlink('a.bin', '/a.link');
     const hardErr = await expectFailure(
       call((cb) => sftp.ext_openssh_hardlink('/a.link', '/a.link2', cb)),
@@ -117,7 +117,7 @@ describe('quota of directories and symlinks', function () {
   });
 
   it('RMDIR and REMOVE of a link give the file back, so the next one fits', async function () {
-    setQuota(server, 0, 3);
+    await setQuota(server, 0, 3);
     await expectFailure(mkdir('/e'), Status.FAILURE);
     await rmdir('/d');
     await mkdir('/e');
@@ -131,8 +131,8 @@ describe('quota of directories and symlinks', function () {
   });
 
   it('the byte limit applies to directories and to symlink targets', async function () {
-    const used = ledger(server).bytes;
-    setQuota(server, used + DIR + 100);
+    const used = (await ledger(server)).bytes;
+    await setQuota(server, used + DIR + 100);
     // A target of 200 bytes does not fit in the 100 left after a directory.
     await mkdir('/f');
     const long = `${'x'.repeat(199)}y`;
@@ -156,8 +156,8 @@ describe('quota of directories and symlinks', function () {
   });
 
   it('stops a flood of links with 4 KB targets and directories at 20 files, and a deep tree at the bytes', async function () {
-    const before = ledger(server);
-    setQuota(server, MiB, before.files + 20);
+    const before = await ledger(server);
+    await setQuota(server, MiB, before.files + 20);
     // 4000 bytes, in components a directory may hold.
     const target = 't/'.repeat(2000);
     const results = await Promise.allSettled(
@@ -173,7 +173,7 @@ describe('quota of directories and symlinks', function () {
     const disk = await expectLedgerMatchesDisk(server);
     expect(disk.files).to.equal(before.files + 20);
     // A deep tree runs into the byte limit: room for 40 directories.
-    setQuota(server, disk.bytes + 40 * DIR + DIR - 1);
+    await setQuota(server, disk.bytes + 40 * DIR + DIR - 1);
     let depth = 0;
     let dir = '';
     for (;;) {
@@ -196,7 +196,7 @@ describe('quota of directories and symlinks', function () {
       if (name.startsWith('flood-')) await fsp.rm(path.join(home, name), { recursive: true });
     }
     await server.quota.rescan(USER);
-    expect(ledger(server)).to.deep.equal(before);
+    expect(await ledger(server)).to.deep.equal(before);
   });
 
   it('moves nothing on rename, gives back the link or directory a rename replaces', async function () {
@@ -234,8 +234,8 @@ describe('quota of directories and symlinks', function () {
     const other = await connectClient(server.port, creds);
     try {
       const sftp2 = await openSftp(other);
-      const before = ledger(server);
-      setQuota(server, 0, before.files + 15);
+      const before = await ledger(server);
+      await setQuota(server, 0, before.files + 15);
       const attempts = Array.from({ length: 40 }, (_, i) => {
         const s = i % 2 === 0 ? sftp : sftp2;
         return call((cb) =>
@@ -282,11 +282,11 @@ describe('quota of directories and symlinks', function () {
     client = await connectClient(server.port, creds);
     sftp = await openSftp(client);
     // The start-up rescan (awaited by startTestServer) measured the disk again.
-    expect(ledger(server)).to.deep.equal(live);
+    expect(await ledger(server)).to.deep.equal(live);
     const run = await sshExec(server.port, ADMIN, ['usage', USER, '--rescan', '--json']);
     expect(run.code, run.stderr).to.equal(0);
     const rows = JSON.parse(run.stdout) as Array<{ usedBytes: number; usedFiles: number }>;
     expect(rows[0]).to.include({ usedBytes: live.bytes, usedFiles: live.files });
-    expect(ledger(server)).to.deep.equal(live);
+    expect(await ledger(server)).to.deep.equal(live);
   });
 });

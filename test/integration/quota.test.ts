@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import SftpClient from 'ssh2-sftp-client';
 import type { Client, OpenMode, SFTPWrapper } from 'ssh2';
-import { openStore } from '../../src/store/sqlite-store';
+import { openStore } from '../../src/store/open';
 import { Status } from '../../src/sftp/constants';
 import { sftpBatch, type ClientRun, type Credentials } from '../helpers/openssh';
 import { expectLedgerMatchesDisk, ledger, quotaUsage, setQuota } from '../helpers/quota';
@@ -92,9 +92,9 @@ describe('quota: an upload past the quota (OpenSSH sftp, 5 MiB default quota)', 
   const batch = (commands: string[]): Promise<ClientRun> =>
     sftpBatch(server.port, creds, commands, { cwd: local });
 
-  it('gives new users the configured default quota', function () {
-    expect(server.store.users.get(USER)?.quotaBytes).to.equal(5 * MiB);
-    expect(server.quota.get(USER).limits.bytes).to.equal(5 * MiB);
+  it('gives new users the configured default quota', async function () {
+    expect((await server.store.users.get(USER))?.quotaBytes).to.equal(5 * MiB);
+    expect((await server.quota.get(USER)).limits.bytes).to.equal(5 * MiB);
   });
 
   it('fails the put, keeps the bytes written, counts them, and the session goes on', async function () {
@@ -151,24 +151,24 @@ describe('quota: an upload past the quota (OpenSSH sftp, 5 MiB default quota)', 
   it('shows the quota in df, and the real disk to an unlimited user', async function () {
     const limited = dfFigures((await batch(['df'])).stdout);
     expect(limited.size).to.equal((5 * MiB) / 1024);
-    const used = ledger(server).bytes;
+    const used = (await ledger(server)).bytes;
     // Used and free are whole blocks of the underlying filesystem.
     expect(limited.used * 1024).to.be.at.least(used);
     expect(limited.avail * 1024).to.be.at.most(5 * MiB - used);
     expect(limited.size - limited.used).to.equal(limited.avail);
 
-    setQuota(server, 0);
+    await setQuota(server, 0);
     try {
       const unlimited = dfFigures((await batch(['df'])).stdout);
       const real = await fsp.statfs(home);
       expect(unlimited.size).to.equal(Math.floor((real.blocks * real.bsize) / 1024));
     } finally {
-      setQuota(server, 5 * MiB);
+      await setQuota(server, 5 * MiB);
     }
   });
 
   it('lets OpenSSH reput finish the rejected upload once the quota is raised', async function () {
-    setQuota(server, 20 * MiB);
+    await setQuota(server, 20 * MiB);
     expectSuccess(await batch(['reput big.bin']));
     expect(await sha256File(path.join(home, 'big.bin'))).to.equal(
       await sha256File(path.join(local, 'big.bin')),
@@ -178,7 +178,7 @@ describe('quota: an upload past the quota (OpenSSH sftp, 5 MiB default quota)', 
   });
 
   it('gives ssh2-sftp-client the quota message in its error', async function () {
-    setQuota(server, ledger(server).bytes + 512 * 1024);
+    await setQuota(server, (await ledger(server)).bytes + 512 * 1024);
     const client = new SftpClient();
     await client.connect({
       host: '127.0.0.1',
@@ -203,7 +203,7 @@ describe('quota: an upload past the quota (OpenSSH sftp, 5 MiB default quota)', 
       await client.end();
     }
     await expectLedgerMatchesDisk(server);
-    expect(ledger(server).bytes).to.be.at.most(server.quota.get(USER).limits.bytes);
+    expect((await ledger(server)).bytes).to.be.at.most((await server.quota.get(USER)).limits.bytes);
   });
 });
 
@@ -231,8 +231,8 @@ describe('quota: every operation keeps usage equal to the disk', function () {
     if (local) await fsp.rm(local, { recursive: true, force: true });
   });
 
-  afterEach(function () {
-    setQuota(server, 64 * MiB);
+  afterEach(async function () {
+    await setQuota(server, 64 * MiB);
   });
 
   const batch = (commands: string[]): Promise<ClientRun> =>
@@ -275,7 +275,7 @@ describe('quota: every operation keeps usage equal to the disk', function () {
     try {
       await call((cb) => sftp.fsetstat(h, { size: 2 * MiB }, cb));
       expect((await expectLedgerMatchesDisk(server)).bytes).to.equal(2 * MiB);
-      setQuota(server, 3 * MiB);
+      await setQuota(server, 3 * MiB);
       const err = await expectFailure(
         call((cb) => sftp.fsetstat(h, { size: 4 * MiB }, cb)),
         Status.FAILURE,
@@ -301,13 +301,13 @@ describe('quota: every operation keeps usage equal to the disk', function () {
     const h = await open('/a-link.bin', 'r+');
     try {
       await write(h, MiB, Buffer.alloc(MiB, 1));
-      expect(ledger(server).bytes).to.equal(4 * MiB);
+      expect((await ledger(server)).bytes).to.equal(4 * MiB);
     } finally {
       await close(h);
     }
     expect(await expectLedgerMatchesDisk(server)).to.deep.equal({ bytes: 4 * MiB, files: 2 });
 
-    setQuota(server, 5 * MiB);
+    await setQuota(server, 5 * MiB);
     const err = await expectFailure(
       call((cb) => sftp.ext_openssh_hardlink('/a.bin', '/a-link2.bin', cb)),
       Status.FAILURE,
@@ -323,7 +323,7 @@ describe('quota: every operation keeps usage equal to the disk', function () {
     expectSuccess(await batch(['cp a.bin copy.bin']));
     expect(await expectLedgerMatchesDisk(server)).to.deep.equal({ bytes: 4 * MiB, files: 2 });
 
-    setQuota(server, 5 * MiB);
+    await setQuota(server, 5 * MiB);
     const run = await batch(['cp a.bin copy2.bin']);
     expect(run.code).to.not.equal(0);
     // `cp` creates the target with TRUNC first; the copy itself wrote nothing.
@@ -334,7 +334,7 @@ describe('quota: every operation keeps usage equal to the disk', function () {
   });
 
   it('a file-count quota refuses the file that would pass it', async function () {
-    setQuota(server, 64 * MiB, 2);
+    await setQuota(server, 64 * MiB, 2);
     const run = await batch(['put one.bin f1.bin', '-put one.bin f2.bin', 'ls']);
     expectSuccess(run);
     expect(await exists(path.join(home, 'f2.bin'))).to.equal(false);
@@ -352,9 +352,9 @@ describe('quota: every operation keeps usage equal to the disk', function () {
       await write(h, 0, Buffer.alloc(MiB, 2));
       await call((cb) => sftp.unlink('/open.bin', cb));
       // Its bytes are still on the disk while the handle is open.
-      expect(ledger(server)).to.deep.equal({ bytes: 3 * MiB, files: 1 });
+      expect(await ledger(server)).to.deep.equal({ bytes: 3 * MiB, files: 1 });
       await write(h, MiB, Buffer.alloc(MiB, 3));
-      expect(ledger(server).bytes).to.equal(4 * MiB);
+      expect((await ledger(server)).bytes).to.equal(4 * MiB);
     } finally {
       await close(h);
     }
@@ -362,7 +362,7 @@ describe('quota: every operation keeps usage equal to the disk', function () {
   });
 
   it('several files uploading at once in one session share the reservation', async function () {
-    setQuota(server, ledger(server).bytes + 4 * MiB);
+    await setQuota(server, (await ledger(server)).bytes + 4 * MiB);
     const results = await Promise.allSettled(
       ['p1.bin', 'p2.bin', 'p3.bin'].map((name) =>
         call((cb) => sftp.fastPut(path.join(local, 'two.bin'), `/${name}`, cb)),
@@ -372,7 +372,7 @@ describe('quota: every operation keeps usage equal to the disk', function () {
     expect(failed.length).to.be.at.least(1);
     for (const f of failed) expect(String(f.reason)).to.match(QUOTA_MESSAGE);
     const disk = await expectLedgerMatchesDisk(server);
-    expect(disk.bytes).to.be.at.most(server.quota.get(USER).limits.bytes);
+    expect(disk.bytes).to.be.at.most((await server.quota.get(USER)).limits.bytes);
     for (const name of ['p1.bin', 'p2.bin', 'p3.bin']) {
       const file = path.join(home, name);
       expect(await isPrefixOf(file, path.join(local, 'two.bin')), name).to.equal(true);
@@ -399,7 +399,7 @@ describe('quota: two clients of one user racing for the last megabytes', functio
   });
 
   it('never lets usage pass the quota, and usage equals the disk afterwards', async function () {
-    const usage = server.quota.get(USER);
+    const usage = await server.quota.get(USER);
     let highest = 0;
     const sampler = setInterval(() => {
       highest = Math.max(highest, usage.bytes);
@@ -455,24 +455,24 @@ describe('quota: persisted across restarts and rebuilt from disk', function () {
     const before = await expectLedgerMatchesDisk(server);
     await server.close();
     // Stopping persisted the figure.
-    const store = openStore({ file: path.join(dataDir, 'miniftp.db') });
+    const store = await openStore({ file: path.join(dataDir, 'miniftp.db') });
     try {
-      expect(store.usage.get(USER)).to.include({ bytes: before.bytes, files: before.files });
+      expect(await store.usage.get(USER)).to.include({ bytes: before.bytes, files: before.files });
     } finally {
-      store.close();
+      await store.close();
     }
     server = await startTestServer({ dataDir });
-    expect(ledger(server)).to.deep.equal(before);
+    expect(await ledger(server)).to.deep.equal(before);
   });
 
   it('rescan picks up files changed behind the server’s back', async function () {
-    const before = ledger(server);
+    const before = await ledger(server);
     await fsp.writeFile(path.join(server.home(USER), 'd', 'behind.bin'), Buffer.alloc(12345));
-    expect(ledger(server)).to.deep.equal(before);
+    expect(await ledger(server)).to.deep.equal(before);
     const scanned = await server.quota.rescan(USER);
     expect(scanned).to.deep.equal({ bytes: before.bytes + 12345, files: before.files + 1 });
     await expectLedgerMatchesDisk(server);
-    expect(server.store.usage.get(USER)).to.include(scanned);
+    expect(await server.store.usage.get(USER)).to.include(scanned);
   });
 
   it('rescan keeps the charge of files open for writing, even one removed meanwhile', async function () {
@@ -488,7 +488,7 @@ describe('quota: persisted across restarts and rebuilt from disk', function () {
       await call((cb) => sftp.unlink('/open.bin', cb));
       const disk = await quotaUsage(await fsp.realpath(server.home(USER)));
       await server.quota.rescan(USER);
-      expect(ledger(server)).to.deep.equal({ bytes: disk.bytes + MiB, files: disk.files });
+      expect(await ledger(server)).to.deep.equal({ bytes: disk.bytes + MiB, files: disk.files });
       await call((cb) => sftp.write(h, data, 0, data.length, MiB, cb));
       await call((cb) => sftp.close(h, cb));
     } finally {

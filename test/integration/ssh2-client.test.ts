@@ -358,7 +358,7 @@ describe('ssh2 client against the SFTP server', function () {
       }
       const v = await call<Vfs>((cb) => sftp.ext_openssh_statvfs('/', cb));
       expect(v.f_frsize * v.f_blocks).to.be.within(1024 ** 3, 1024 ** 3 + v.f_frsize);
-      const used = server.quota.get('zhangsan').bytes;
+      const used = (await server.quota.get('zhangsan')).bytes;
       expect((v.f_blocks - v.f_bavail) * v.f_frsize).to.be.within(
         used - v.f_frsize,
         used + v.f_frsize,
@@ -497,7 +497,7 @@ describe('ssh2 client against the SFTP server', function () {
       expect(bsize).to.be.above(0);
       expect(frsize * blocks).to.be.within(1024 ** 3, 1024 ** 3 + frsize);
       expect(bavail).to.equal(bfree);
-      const free = 1024 ** 3 - server.quota.get('zhangsan').bytes;
+      const free = 1024 ** 3 - (await server.quota.get('zhangsan')).bytes;
       expect(bavail * frsize).to.be.within(free - frsize, free);
       expect(files).to.be.at.least(ffree);
       expect(favail).to.equal(ffree);
@@ -584,10 +584,10 @@ describe('ssh2 client against the SFTP server', function () {
       expect(sha256(out.subarray(0, content.length))).to.equal(sha256(content));
       expect(out.subarray(2 * 1024 * 1024).equals(content.subarray(100, 1100))).to.equal(true);
 
-      const usage = server.quota.get('zhangsan');
+      const usage = await server.quota.get('zhangsan');
       const before = usage.bytes;
-      server.store.users.setQuota('zhangsan', before + 64 * 1024);
-      server.quota.refreshLimits('zhangsan');
+      await server.store.users.setQuota('zhangsan', before + 64 * 1024);
+      await server.quota.refreshLimits('zhangsan');
       try {
         const dst2 = await raw.open('/cd-over', W | CREAT | TRUNC);
         const over = await raw
@@ -599,8 +599,8 @@ describe('ssh2 client against the SFTP server', function () {
         expect(usage.bytes).to.be.at.most(before + 64 * 1024);
         expect((await fsp.stat(disk('cd-over'))).size).to.be.at.most(64 * 1024);
       } finally {
-        server.store.users.setQuota('zhangsan', 1024 ** 3);
-        server.quota.refreshLimits('zhangsan');
+        await server.store.users.setQuota('zhangsan', 1024 ** 3);
+        await server.quota.refreshLimits('zhangsan');
         await raw.close(src);
       }
     });

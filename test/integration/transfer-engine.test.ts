@@ -444,14 +444,14 @@ describe('client transfer engine', function () {
   });
 
   describe('quota', () => {
-    const setQuota = (bytes: number): void => {
-      server.store.users.setQuota('zhangsan', bytes);
-      server.quota.refreshLimits('zhangsan');
+    const setQuota = async (bytes: number): Promise<void> => {
+      await server.store.users.setQuota('zhangsan', bytes);
+      await server.quota.refreshLimits('zhangsan');
     };
 
     it('stops at the quota with QuotaError, and resumes once it is raised', async () => {
-      const original = server.store.users.get('zhangsan')?.quotaBytes ?? 0;
-      setQuota(server.quota.get('zhangsan').bytes + 3 * MiB);
+      const original = (await server.store.users.get('zhangsan'))?.quotaBytes ?? 0;
+      await setQuota((await server.quota.get('zhangsan')).bytes + 3 * MiB);
       try {
         const c = await login();
         const err = await caught(upload(c.sftp, source, '/quota.bin'));
@@ -463,13 +463,13 @@ describe('client transfer engine', function () {
           .to.be.greaterThan(0)
           .and.at.most(3 * MiB);
 
-        setQuota(original);
+        await setQuota(original);
         const r = await upload(c.sftp, source, '/quota.bin');
         expect(r.resumedFrom).to.equal(kept);
         expect(r.bytesSent).to.equal(SIZE - kept);
         expect(md5(await fsp.readFile(remoteFile('quota.bin')))).to.equal(md5(sourceData));
       } finally {
-        setQuota(original);
+        await setQuota(original);
       }
     });
   });

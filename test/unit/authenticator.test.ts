@@ -8,7 +8,7 @@ import type { AuthContext } from 'ssh2';
 import { PasswordHasher } from '../../src/auth/passwords';
 import { LoginThrottle } from '../../src/auth/throttle';
 import { ConnectionAuth } from '../../src/ssh/authenticator';
-import { createMemoryStore } from '../../src/store/memory-store';
+import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { RecordingLogger } from '../helpers/fake-channel';
 
@@ -43,8 +43,8 @@ describe('hardening (unit)', function () {
 
     before(async function () {
       hasher = new PasswordHasher(FAST_ARGON2);
-      store = createMemoryStore();
-      store.users.create({
+      store = await openStore({ file: ':memory:' });
+      await store.users.create({
         name: 'bob',
         passwordHash: await hasher.hash('right'),
         quotaBytes: 0,
@@ -81,9 +81,7 @@ describe('hardening (unit)', function () {
     it('logs in even when the last-login time cannot be written', async function () {
       const { auth: a, accepted } = auth(3);
       const touch = store.users.touchLogin.bind(store.users);
-      store.users.touchLogin = () => {
-        throw diskFull();
-      };
+      store.users.touchLogin = () => Promise.reject(diskFull());
       try {
         const attempt = passwordAttempt('bob', 'right');
         await a.handle(attempt.ctx);

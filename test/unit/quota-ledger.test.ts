@@ -17,7 +17,7 @@ import {
   type UserQuota,
 } from '../../src/quota/quota-ledger';
 import { QuotaManager } from '../../src/quota/quota-manager';
-import { openStore } from '../../src/store/sqlite-store';
+import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { Homes } from '../../src/vfs/homes';
 import { fileKey } from '../../src/vfs/user-fs';
@@ -58,7 +58,7 @@ describe('QuotaLedger', function () {
 
   beforeEach(async function () {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-test-ledger-'));
-    store = openStore({ file: path.join(dir, 'miniftp.db') });
+    store = await openStore({ file: path.join(dir, 'miniftp.db') });
     await fsp.mkdir(path.join(dir, 'docs'));
     const docsDir = await fsp.realpath(path.join(dir, 'docs'));
     // Built as the composition root builds it; above this line only the interface is used.
@@ -68,7 +68,7 @@ describe('QuotaLedger', function () {
       scanHome: (user, isOpen) => homes.scanUsage(user, isOpen),
     });
     homes = new Homes({ docsDir, quota: ledger });
-    store.users.create({
+    await store.users.create({
       name: 'bob',
       passwordHash: 'x',
       quotaBytes: 10 * KiB,
@@ -79,8 +79,8 @@ describe('QuotaLedger', function () {
   });
 
   afterEach(async function () {
-    ledger.stop();
-    store.close();
+    await ledger.stop();
+    await store.close();
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
@@ -101,16 +101,16 @@ describe('QuotaLedger', function () {
   });
 
   describe('a user\u2019s quota', function () {
-    it('is one object for all sessions of the user, loaded with the limits in the store', function () {
-      const q = ledger.get('bob');
-      expect(ledger.get('bob')).to.equal(q);
+    it('is one object for all sessions of the user, loaded with the limits in the store', async function () {
+      const q = await ledger.get('bob');
+      expect(await ledger.get('bob')).to.equal(q);
       expect(q.user).to.equal('bob');
       expect(q.limits).to.deep.equal({ bytes: 10 * KiB, files: 4 });
       expect(figures(q)).to.deep.equal({ bytes: 0, files: 0 });
     });
 
-    it('answers a reservation in the same turn, and a refusal takes nothing', function () {
-      const q = ledger.get('bob');
+    it('answers a reservation in the same turn, and a refusal takes nothing', async function () {
+      const q = await ledger.get('bob');
       q.reserveFile();
       q.openFile('1:1', 0, 1);
       // Synchronous: the WRITE is reserved (not a promise to be awaited) before this returns.
@@ -140,8 +140,8 @@ describe('QuotaLedger', function () {
       expect(q.files).to.equal(4);
     });
 
-    it('gives back exactly what a change that failed on disk had reserved', function () {
-      const q = ledger.get('bob');
+    it('gives back exactly what a change that failed on disk had reserved', async function () {
+      const q = await ledger.get('bob');
       q.reserveFile();
       q.openFile('1:1', 0, 1);
       q.growTo('1:1', 100);
@@ -158,7 +158,7 @@ describe('QuotaLedger', function () {
     });
 
     it('charges a file open in two handles once, and settles with the disk at the last close', async function () {
-      const q = ledger.get('bob');
+      const q = await ledger.get('bob');
       q.reserveFile();
       q.openFile('1:1', 0, 1);
       q.openFile('1:1', 0, 1);
@@ -178,10 +178,10 @@ describe('QuotaLedger', function () {
       expect(figures(q)).to.deep.equal({ bytes: KiB, files: 1 });
     });
 
-    it('applies new limits to the quota sessions already hold', function () {
-      const q = ledger.get('bob');
-      store.users.setQuota('bob', 20 * KiB, 0);
-      ledger.refreshLimits('bob');
+    it('applies new limits to the quota sessions already hold', async function () {
+      const q = await ledger.get('bob');
+      await store.users.setQuota('bob', 20 * KiB, 0);
+      await ledger.refreshLimits('bob');
       expect(q.limits).to.deep.equal({ bytes: 20 * KiB, files: 0 });
     });
   });
@@ -194,7 +194,7 @@ describe('QuotaLedger', function () {
       await fsp.symlink('d/f', path.join(home, 'l'));
       await fsp.writeFile(path.join(home, 'open'), Buffer.alloc(100));
       const key = fileKey(await fsp.stat(path.join(home, 'open')));
-      const q = ledger.get('bob');
+      const q = await ledger.get('bob');
       // A write reserved up to 1 KiB has not reached the disk yet.
       q.openFile(key, 100, 1);
       q.growTo(key, KiB);
@@ -202,8 +202,8 @@ describe('QuotaLedger', function () {
       const scanned = await ledger.rescan('bob');
       const expected = { bytes: DIRECTORY_CHARGE + 300 + 'd/f'.length + KiB, files: 4 };
       expect(scanned).to.deep.equal(expected);
-      expect(figures(ledger.get('bob'))).to.deep.equal(expected);
-      expect(store.usage.get('bob')).to.include(expected);
+      expect(figures(await ledger.get('bob'))).to.deep.equal(expected);
+      expect(await store.usage.get('bob')).to.include(expected);
       q.closeFile(key, { size: 100, nlink: 1 });
       expect(q.bytes).to.equal(expected.bytes - KiB + 100);
     });
@@ -211,9 +211,9 @@ describe('QuotaLedger', function () {
     it('is kept in the store, from where a dropped user is loaded again', async function () {
       await fsp.writeFile(path.join(await homes.ensure('bob'), 'f'), Buffer.alloc(50));
       await ledger.rescan('bob');
-      const old = ledger.get('bob');
+      const old = await ledger.get('bob');
       ledger.drop('bob');
-      const fresh = ledger.get('bob');
+      const fresh = await ledger.get('bob');
       expect(fresh).to.not.equal(old);
       expect(figures(fresh)).to.deep.equal({ bytes: 50, files: 1 });
     });

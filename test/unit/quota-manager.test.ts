@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { QuotaManager } from '../../src/quota/quota-manager';
 import { scanHome } from '../../src/vfs/usage-scan';
-import { createMemoryStore } from '../../src/store/memory-store';
+import { openStore } from '../../src/store/open';
 import { RecordingLogger } from '../helpers/fake-channel';
 
 function diskFull(): Error {
@@ -14,9 +14,9 @@ function diskFull(): Error {
 
 describe('hardening (unit)', function () {
   describe('QuotaManager.flush with a database that cannot be written', function () {
-    it('does not throw, keeps the usage dirty, and writes it once the store works again', function () {
-      const store = createMemoryStore();
-      store.users.create({
+    it('does not throw, keeps the usage dirty, and writes it once the store works again', async function () {
+      const store = await openStore({ file: ':memory:' });
+      await store.users.create({
         name: 'bob',
         passwordHash: 'x',
         quotaBytes: 0,
@@ -29,19 +29,18 @@ describe('hardening (unit)', function () {
         logger,
         scanHome: (user, isOpen) => scanHome(`/nonexistent/${user}`, isOpen),
       });
-      const usage = quota.get('bob');
+      const usage = await quota.get('bob');
       usage.adjust(1234, 1);
       const set = store.usage.set.bind(store.usage);
-      store.usage.set = () => {
-        throw diskFull();
-      };
-      expect(() => quota.flush()).to.not.throw();
+      store.usage.set = () => Promise.reject(diskFull());
+      await quota.flush();
       expect(usage.isDirty).to.equal(true);
       expect(logger.events).to.include('quota.flush_failed');
       store.usage.set = set;
-      quota.flush();
+      await quota.flush();
       expect(usage.isDirty).to.equal(false);
-      expect(store.usage.get('bob')).to.include({ bytes: 1234, files: 1 });
+      expect(await store.usage.get('bob')).to.include({ bytes: 1234, files: 1 });
+      await store.close();
     });
   });
 });

@@ -20,7 +20,8 @@ import { OpenFlag, PacketType, Status } from '../../src/sftp/constants';
 import { ExtensionRegistry, registerStandardExtensions } from '../../src/sftp/extensions';
 import { registerResume } from '../../src/sftp/resume';
 import { SftpSession, type SftpLimits } from '../../src/sftp/session';
-import { createMemoryStore } from '../../src/store/memory-store';
+import { openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
 import { Jail } from '../../src/vfs/jail';
 import { UploadLedger } from '../../src/uploads/upload-ledger';
 import { HashPool } from '../../src/vfs/hash-pool';
@@ -46,15 +47,10 @@ class Harness {
   readonly ledger: UploadLedger;
   readonly hashing = new HashPool({ threads: 1, maxJobsPerUser: 16 });
 
-  constructor(readonly root: string) {
-    const store = createMemoryStore();
-    store.users.create({
-      name: 'fuzz',
-      passwordHash: 'x',
-      quotaBytes: 0,
-      quotaFiles: 0,
-      isAdmin: false,
-    });
+  constructor(
+    readonly root: string,
+    readonly store: Store,
+  ) {
     const ledger = new UploadLedger(store, this.hashing);
     this.ledger = ledger;
     this.extensions = registerResume(
@@ -184,12 +180,21 @@ describe('SFTP session fuzzing', function () {
     await fsp.writeFile(path.join(root, 'dir', 'f2'), 'hello');
     await fsp.symlink(outside, path.join(root, 'link-out'));
     execFileSync('mkfifo', [path.join(root, 'fifo')]);
-    harness = new Harness(root);
+    const store = await openStore({ file: ':memory:' });
+    await store.users.create({
+      name: 'fuzz',
+      passwordHash: 'x',
+      quotaBytes: 0,
+      quotaFiles: 0,
+      isAdmin: false,
+    });
+    harness = new Harness(root, store);
   });
 
   after(async function () {
     await harness?.ledger.close();
     await harness?.hashing.close();
+    await harness?.store.close();
     process.off('unhandledRejection', onRejection);
     await fsp.rm(tmp, { recursive: true, force: true });
   });

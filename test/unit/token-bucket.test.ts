@@ -44,7 +44,7 @@ describe('TokenBucket', function () {
   });
 
   it('is shared by the sessions of one user and updated when the limit changes', function () {
-    let now = 0;
+    const now = 0;
     const limits = new Map([['bob', { upBps: 1000, downBps: 0 }]]);
     const bw = new Bandwidth(
       (u) => limits.get(u) ?? { upBps: 0, downBps: 0 },

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { UserUsage } from '../../src/quota/user-usage';
-import { createMemoryStore } from '../../src/store/memory-store';
+import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { Jail } from '../../src/vfs/jail';
 import { UploadLedger } from '../../src/uploads/upload-ledger';
@@ -40,8 +40,8 @@ describe('upload ledger', function () {
 
   beforeEach(async function () {
     root = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-ledger-'));
-    store = createMemoryStore();
-    store.users.create({
+    store = await openStore({ file: ':memory:' });
+    await store.users.create({
       name: 'u',
       passwordHash: 'x',
       quotaBytes: 0,
@@ -60,6 +60,7 @@ describe('upload ledger', function () {
   afterEach(async function () {
     await ledger.close();
     await hashing.close();
+    await store.close();
     await fsp.rm(root, { recursive: true, force: true });
   });
 
@@ -76,7 +77,8 @@ describe('upload ledger', function () {
   it('records the MD5 of a 3 MiB upload whose writes run concurrently', async function () {
     const data = randomBytes(3 * MiB + 123);
     await upload('/a.bin', data, 32 * 1024);
-    const rec = store.uploads.get('u', '/a.bin');
+    await ledger.settled('u', '/a.bin');
+    const rec = await store.uploads.get('u', '/a.bin');
     expect(rec?.md5).to.equal(md5(data));
     expect(rec?.bytes).to.equal(data.length);
   });
@@ -87,7 +89,10 @@ describe('upload ledger', function () {
     for (let at = 0; at < 2 * MiB + 5000; at += 100_000)
       await file.write(at, data.subarray(at, Math.min(at + 100_000, 2 * MiB + 5000)));
     await file.close();
-    expect(store.uploads.get('u', '/cut.bin')?.md5).to.equal(md5(data.subarray(0, 2 * MiB + 5000)));
+    await ledger.settled('u', '/cut.bin');
+    expect((await store.uploads.get('u', '/cut.bin'))?.md5).to.equal(
+      md5(data.subarray(0, 2 * MiB + 5000)),
+    );
   });
 
   it('hashes on the event loop when the descriptor cannot be read', async function () {
@@ -110,7 +115,8 @@ describe('upload ledger', function () {
     const st = fs.fstatSync(fd);
     fs.closeSync(fd);
     observer?.closed(st.size, st.mtimeMs);
-    expect(store.uploads.get('u', '/w.bin')?.md5).to.equal(md5(data));
+    await ledger.settled('u', '/w.bin');
+    expect((await store.uploads.get('u', '/w.bin'))?.md5).to.equal(md5(data));
   });
 
   it('starts over after a truncate to 0 and records only the new content', async function () {
@@ -121,7 +127,8 @@ describe('upload ledger', function () {
     await file.truncate(0);
     await file.write(0, second);
     await file.close();
-    expect(store.uploads.get('u', '/t.bin')?.md5).to.equal(md5(second));
+    await ledger.settled('u', '/t.bin');
+    expect((await store.uploads.get('u', '/t.bin'))?.md5).to.equal(md5(second));
   });
 
   it('keeps no record after a rewrite of bytes already written', async function () {
@@ -130,17 +137,20 @@ describe('upload ledger', function () {
     await file.write(0, data);
     await file.write(MiB, data.subarray(0, 1000));
     await file.close();
-    expect(store.uploads.get('u', '/r.bin')).to.equal(undefined);
+    await ledger.settled('u', '/r.bin');
+    expect(await store.uploads.get('u', '/r.bin')).to.equal(undefined);
   });
 
   it('keeps no record for a file opened on existing bytes (append or resume)', async function () {
     const data = randomBytes(2 * MiB);
     await upload('/e.bin', data.subarray(0, MiB), 64 * 1024);
-    store.uploads.delete('u', '/e.bin');
+    await ledger.settled('u', '/e.bin');
+    await store.uploads.delete('u', '/e.bin');
     const file = await userFs.open('/e.bin', { ...WRITE, truncate: false });
     await file.write(MiB, data.subarray(MiB));
     await file.close();
-    expect(store.uploads.get('u', '/e.bin')).to.equal(undefined);
+    await ledger.settled('u', '/e.bin');
+    expect(await store.uploads.get('u', '/e.bin')).to.equal(undefined);
     expect(md5(await fsp.readFile(path.join(root, 'e.bin')))).to.equal(md5(data));
   });
 
@@ -153,11 +163,12 @@ describe('upload ledger', function () {
     ledger.pathMoved('u', '/dir', '/moved');
     await fsp.rename(path.join(root, 'dir'), path.join(root, 'moved'));
     const st = await fsp.stat(path.join(root, 'moved', 'final.bin'));
-    expect(ledger.current('u', '/moved/final.bin', st)?.md5).to.equal(md5(data));
-    expect(ledger.current('u', '/part.tmp', st)).to.equal(undefined);
+    expect((await ledger.current('u', '/moved/final.bin', st))?.md5).to.equal(md5(data));
+    expect(await ledger.current('u', '/part.tmp', st)).to.equal(undefined);
     ledger.pathGone('u', '/moved/final.bin');
-    expect(ledger.current('u', '/moved/final.bin', st)).to.equal(undefined);
-    expect(store.uploads.paths('u')).to.deep.equal([]);
+    expect(await ledger.current('u', '/moved/final.bin', st)).to.equal(undefined);
+    await ledger.settled('u', '/');
+    expect(await store.uploads.paths('u')).to.deep.equal([]);
   });
 
   it('after a CLOSE, finishes the digest in the background and records it', async function () {
@@ -166,7 +177,7 @@ describe('upload ledger', function () {
     await file.write(0, data);
     await file.close({ handOff: true });
     await ledger.settled('u', '/later.bin');
-    expect(store.uploads.get('u', '/later.bin')?.md5).to.equal(md5(data));
+    expect((await store.uploads.get('u', '/later.bin'))?.md5).to.equal(md5(data));
   });
 
   it('records a background digest under the name the file was renamed to meanwhile', async function () {
@@ -177,8 +188,8 @@ describe('upload ledger', function () {
     await fsp.rename(path.join(root, 'up.filepart'), path.join(root, 'up.bin'));
     ledger.pathMoved('u', '/up.filepart', '/up.bin');
     await ledger.settled('u', '/up.bin');
-    expect(store.uploads.get('u', '/up.bin')?.md5).to.equal(md5(data));
-    expect(store.uploads.get('u', '/up.filepart')).to.equal(undefined);
+    expect((await store.uploads.get('u', '/up.bin'))?.md5).to.equal(md5(data));
+    expect(await store.uploads.get('u', '/up.filepart')).to.equal(undefined);
   });
 
   it('drops a background digest when its file is removed meanwhile', async function () {
@@ -187,7 +198,7 @@ describe('upload ledger', function () {
     await file.close({ handOff: true });
     ledger.pathGone('u', '/gone.bin');
     await ledger.settled('u', '/gone.bin');
-    expect(store.uploads.get('u', '/gone.bin')).to.equal(undefined);
+    expect(await store.uploads.get('u', '/gone.bin')).to.equal(undefined);
   });
 
   it('keeps a record current when SETSTAT only changes the times, before or after the digest is done', async function () {
@@ -202,12 +213,12 @@ describe('upload ledger', function () {
       await userFs.setAttrs(name, { atime: when, mtime: when }, { follow: true });
       await ledger.settled('u', name);
       const st = await fsp.stat(path.join(root, name));
-      expect(ledger.current('u', name, st)?.md5, name).to.equal(md5(data));
+      expect((await ledger.current('u', name, st))?.md5, name).to.equal(md5(data));
     }
     // A size change is no times-only change: the record no longer describes the file.
     await userFs.setAttrs('/t1.bin', { size: 10, atime: when, mtime: when }, { follow: true });
     const st = await fsp.stat(path.join(root, 't1.bin'));
-    expect(ledger.current('u', '/t1.bin', st)).to.equal(undefined);
+    expect(await ledger.current('u', '/t1.bin', st)).to.equal(undefined);
   });
 
   it('opens write-only uploads read-write for the hashing thread, yet refuses READ on them', async function () {

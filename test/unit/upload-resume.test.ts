@@ -12,7 +12,8 @@ import { MiniftpError } from '../../src/errors';
 import { UserUsage } from '../../src/quota/user-usage';
 import { Status } from '../../src/sftp/constants';
 import { statusFromError } from '../../src/sftp/status';
-import { createMemoryStore } from '../../src/store/memory-store';
+import { openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
 import { UploadLedger } from '../../src/uploads/upload-ledger';
 import { HashPool } from '../../src/vfs/hash-pool';
 import { Jail } from '../../src/vfs/jail';
@@ -43,6 +44,7 @@ async function refusal(p: Promise<unknown>): Promise<MiniftpError> {
 describe('upload resume (UploadTracker.resume)', function () {
   let root: string;
   let hashing: HashPool;
+  let store: Store;
   let ledger: UploadLedger;
   let userFs: UserFs;
   let logger: RecordingLogger;
@@ -50,7 +52,7 @@ describe('upload resume (UploadTracker.resume)', function () {
 
   beforeEach(async function () {
     root = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-resume-'));
-    const store = createMemoryStore();
+    store = await openStore({ file: ':memory:' });
     hashing = new HashPool({ threads: 1, maxJobsPerUser: 16 });
     ledger = new UploadLedger(store, hashing);
     logger = new RecordingLogger();
@@ -64,6 +66,7 @@ describe('upload resume (UploadTracker.resume)', function () {
   afterEach(async function () {
     await ledger.close();
     await hashing.close();
+    await store.close();
     await fsp.rm(root, { recursive: true, force: true });
   });
 

@@ -1,0 +1,12 @@
+/**
+ * Every step of the schema, in order. Append only: a released step is never edited, because
+ * databases in the field have run it. To change the schema, add a file NNNN_what.ts next to
+ * 0001_initial.ts with the next number, SQL for both databases, and list it at the end here.
+ */
+import { initial } from './0001_initial';
+import { operations } from './0002_operations';
+import type { Migration } from './migration';
+
+export type { Migration } from './migration';
+
+export const migrations: readonly Migration[] = [initial, operations];
