@@ -1,25 +1,16 @@
 /**
- * The `ops` section of the schema: the node's name, the metrics listener, event hooks and the
- * login history. Its reader is here too, so that load.ts names the section in one line.
+ * The `ops` section of the schema: the metrics listener, event hooks and the login history. Its reader is here too, so that load.ts names the section in one line.
  */
 import type { SchemaOf } from './formats';
 import type { Config } from './types';
 
 export function opsSchema(): SchemaOf<Config['ops']> {
   return {
-    nodeName: {
-      doc: "This server's name in hook events, the login history and metrics; empty: the machine's host name.",
-      format: 'text',
-      default: '',
-      allowEmpty: true,
-      env: 'MINIFTP_NODE_NAME',
-      arg: 'node-name',
-    },
     metricsListen: {
       doc: 'host:port of the HTTP listener that serves Prometheus metrics at /metrics (e.g. 127.0.0.1:9808; [::1]:9808); port 0 picks a free one, logged as metrics.listening. Empty: no metrics listener.',
       format: 'listen',
       default: '',
-      env: 'MINIFTP_METRICS_LISTEN',
+      env: 'MINIFTP_OPS_METRICS_LISTEN',
       arg: 'metrics-listen',
     },
     metricsUserLabels: {
@@ -28,7 +19,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 100,
       min: 1,
       max: 100000,
-      env: 'MINIFTP_METRICS_USER_LABELS',
+      env: 'MINIFTP_OPS_METRICS_USER_LABELS',
       arg: 'metrics-user-labels',
     },
     hookCommand: {
@@ -36,14 +27,14 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       format: 'text',
       default: '',
       allowEmpty: true,
-      env: 'MINIFTP_HOOK_COMMAND',
+      env: 'MINIFTP_OPS_HOOK_COMMAND',
       arg: 'hook-command',
     },
     hookUrl: {
       doc: 'http:// or https:// URL each event is POSTed to as JSON; a 2xx answer means delivered. Empty: none.',
       format: 'url',
       default: '',
-      env: 'MINIFTP_HOOK_URL',
+      env: 'MINIFTP_OPS_HOOK_URL',
       arg: 'hook-url',
       sensitive: true,
     },
@@ -52,7 +43,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       format: 'text',
       default: '',
       allowEmpty: true,
-      env: 'MINIFTP_HOOK_SECRET',
+      env: 'MINIFTP_OPS_HOOK_SECRET',
       arg: 'hook-secret',
       sensitive: true,
     },
@@ -62,7 +53,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 30,
       min: 1,
       max: 3600,
-      env: 'MINIFTP_HOOK_TIMEOUT',
+      env: 'MINIFTP_OPS_HOOK_TIMEOUT',
       arg: 'hook-timeout',
     },
     hookRetryDelay: {
@@ -71,7 +62,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 5000,
       min: 1,
       max: 3600000,
-      env: 'MINIFTP_HOOK_RETRY_DELAY',
+      env: 'MINIFTP_OPS_HOOK_RETRY_DELAY',
       arg: 'hook-retry-delay',
     },
     hookMaxAttempts: {
@@ -80,7 +71,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 10,
       min: 1,
       max: 1000,
-      env: 'MINIFTP_HOOK_MAX_ATTEMPTS',
+      env: 'MINIFTP_OPS_HOOK_MAX_ATTEMPTS',
       arg: 'hook-max-attempts',
     },
     hookLease: {
@@ -89,7 +80,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 120,
       min: 2,
       max: 86400,
-      env: 'MINIFTP_HOOK_LEASE',
+      env: 'MINIFTP_OPS_HOOK_LEASE',
       arg: 'hook-lease',
     },
     historyDays: {
@@ -98,7 +89,7 @@ export function opsSchema(): SchemaOf<Config['ops']> {
       default: 90,
       min: 1,
       max: 36500,
-      env: 'MINIFTP_HISTORY_DAYS',
+      env: 'MINIFTP_OPS_HISTORY_DAYS',
       arg: 'history-days',
     },
   };
@@ -110,7 +101,6 @@ export function readOps(
   num: (key: string) => number,
 ): Config['ops'] {
   return {
-    nodeName: text('ops.nodeName'),
     metricsListen: text('ops.metricsListen'),
     metricsUserLabels: num('ops.metricsUserLabels'),
     hookCommand: text('ops.hookCommand'),

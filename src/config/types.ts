@@ -50,8 +50,6 @@ export interface Config {
   };
   /** Metrics, event hooks, login history (docs/operations.md). */
   readonly ops: {
-    /** Empty: the host name. */
-    readonly nodeName: string;
     /** host:port of the metrics listener; empty: none. */
     readonly metricsListen: string;
     readonly metricsUserLabels: number;

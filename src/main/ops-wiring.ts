@@ -86,7 +86,7 @@ export function buildOps(o: {
   const c = config.ops;
   const hooks = new HookDispatcher({
     outbox: o.store.ops.hooks,
-    node: nodeName(c),
+    node: nodeName(),
     targets: {
       command: c.hookCommand === '' ? [] : shellWords(c.hookCommand),
       url: c.hookUrl,

@@ -24,6 +24,8 @@ export interface OpsOptions {
   metrics?: Metrics;
   /** The server's maxSessionsPerUser, for users without a setting of their own. */
   defaultMaxSessions: number;
+  /** This server's name (default: the host name). */
+  node?: string;
   /** How often rules and settings are read again; ms. */
   refreshMs?: number;
 }
@@ -41,9 +43,9 @@ export interface LoginAttempt {
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-/** The node's name: the setting, or the host name. */
-export function nodeName(config: Config['ops']): string {
-  return config.nodeName !== '' ? config.nodeName : os.hostname();
+/** This server's name in events, the history and hook leases: the host name. */
+export function nodeName(): string {
+  return os.hostname();
 }
 
 export class Ops {
@@ -58,7 +60,7 @@ export class Ops {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly o: OpsOptions) {
-    this.node = nodeName(o.config);
+    this.node = o.node ?? nodeName();
     this.store = o.store;
     this.hooks = o.hooks;
     this.metrics = o.metrics;

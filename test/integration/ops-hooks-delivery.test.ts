@@ -95,7 +95,7 @@ describe('ops: hook delivery', function () {
     receiver.setAnswer((n) => (n === 0 ? 'hold' : 200));
     const url = await receiver.listen();
     const dataDir = await makeDataDir();
-    const flags = ['--hook-url', url, '--hook-retry-delay', '20', '--node-name', 'n1'];
+    const flags = ['--hook-url', url, '--hook-retry-delay', '20'];
     try {
       const first = await startServerProcess(dataDir, flags);
       await upload(first.port);

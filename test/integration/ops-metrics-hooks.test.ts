@@ -54,8 +54,6 @@ describe('ops: metrics and upload hooks', function () {
         SECRET,
         '--hook-command',
         `/usr/bin/tee -a '${path.join(work, 'events.jsonl')}'`,
-        '--node-name',
-        'node-a',
       ],
     });
   });
@@ -81,7 +79,7 @@ describe('ops: metrics and upload hooks', function () {
       sha256,
       md5,
       address: '127.0.0.1',
-      node: 'node-a',
+      node: os.hostname(),
     });
     expect(got.json).to.not.have.property('_mtimeMs');
     const expected = `sha256=${createHmac('sha256', SECRET).update(got.body).digest('hex')}`;
