@@ -30,6 +30,8 @@ export interface BenchOptions {
   sshdPath: string;
   /** Also run the transfer workloads against the ssh2 floor (bench/floor-server.ts). */
   floor: boolean;
+  /** Instead of the comparison with sshd: MiniFTP direct against MiniFTP behind HAProxy. */
+  balancer: boolean;
   workloads: WorkloadId[];
 }
 
@@ -48,6 +50,8 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --floor         also run the transfers against the ssh2 floor: an ssh2 server set up as
                   MiniFTP's that does the least an SFTP server can (what ssh2 alone costs):
                   from memory for the big transfers, on disk with blocking calls for small files
+  --balancer      instead: 8 concurrent uploads and the logins against one MiniFTP reached
+                  directly and one behind HAProxy (send-proxy-v2, as docs/deploy.md), alternating
   --help          this text
 `;
 
@@ -58,6 +62,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let size = 1024 ** 3;
   let quick = false;
   let floor = false;
+  let balancer = false;
   let json: string | undefined;
   let sshdPath = '/usr/sbin/sshd';
   let cipher: string | undefined;
@@ -79,6 +84,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         break;
       case '--floor':
         floor = true;
+        break;
+      case '--balancer':
+        balancer = true;
         break;
       case '--runs': {
         const n = Number(value());
@@ -140,6 +148,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     cipher,
     sshdPath,
     floor,
+    balancer,
     workloads,
   };
 }

@@ -19,6 +19,7 @@ import {
   type Row,
   type ServerInfo,
 } from './report';
+import { balancerBench } from './balancer';
 import { resumeCheck } from './resume-check';
 import {
   addMiniftpKey,
@@ -367,6 +368,28 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const started = Date.now();
+  if (options.balancer) {
+    try {
+      const lines = await balancerBench(options, {
+        children: td.children,
+        tmp: td.tmp,
+        servers: td.servers,
+        repo: REPO,
+        say,
+      });
+      say('');
+      for (const line of lines) say(line);
+      say(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    } finally {
+      await td.run();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
   try {
     const report = await bench(options, td);
     say('');

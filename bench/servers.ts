@@ -158,6 +158,11 @@ export interface MiniftpPaths {
   dataDir: string;
   /** More server flags. */
   flags?: string[];
+  /**
+   * Read the SSH banner from the port (default). Not for a node that takes
+   * connections only through a balancer (--proxy-protocol).
+   */
+  readBanner?: boolean;
 }
 
 export async function startMiniftp(
@@ -198,7 +203,7 @@ export async function startMiniftp(
     port,
     transferCreds: password,
     loginCreds: password,
-    banner: await readBanner(port),
+    banner: paths.readBanner === false ? '' : await readBanner(port),
     remote: (name) => `/${name}`,
     disk: (name) => path.join(home, name),
     servingPids: () => [pid],

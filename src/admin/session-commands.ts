@@ -1,5 +1,6 @@
-/** Live connection commands: sessions, kick. */
+/** Live connection commands: sessions, kick, drain. */
 import { MiniftpError } from '../errors';
+import { parseDuration } from '../util/duration';
 import { formatTable } from './table';
 import type { AdminServices, CommandSpec } from './types';
 import { when } from './views';
@@ -66,6 +67,42 @@ export function sessionCommands(s: AdminServices): CommandSpec[] {
           text: `session ${conn.id} (${who} from ${conn.ip}) ended`,
           json: { id: conn.id, user: conn.user ?? null, ended: true },
           log: { kicked: conn.id, ...(conn.user ? { kicked_user: conn.user } : {}) },
+        };
+      },
+    },
+    {
+      name: 'drain',
+      usage: 'drain [--timeout 60s]',
+      summary: 'stop accepting connections, let running transfers finish, then stop the server',
+      details:
+        'The listening socket closes at once, so a balancer sends no new connections. ' +
+        'Connections already open run on for the timeout (the drain-timeout setting when ' +
+        '--timeout is not given; like 90s, 5m, 1h); those still open then are ended with a ' +
+        'message to reconnect, and the server process exits with status 0. This console is ' +
+        'one of those connections.',
+      options: { timeout: 'value' },
+      maxArgs: 0,
+      target: () => undefined,
+      async run({ args }) {
+        if (!s.drain) throw MiniftpError.invalid('this server cannot be drained from the console');
+        const given = args.value('timeout');
+        const seconds = given === undefined ? undefined : parseDuration(given);
+        if (given !== undefined && seconds === undefined) {
+          throw MiniftpError.invalid(
+            `--timeout must be a duration like 90s, 5m or 1h (got '${given}')`,
+          );
+        }
+        const started = s.drain(seconds);
+        const open = s.connections.list().length;
+        const text = started.already
+          ? 'the server is draining already'
+          : `draining: no new connections; the ${open} open ` +
+            `connection${open === 1 ? '' : 's'} (this one included) may run for ` +
+            `${started.timeoutSeconds} s, then the server stops`;
+        return {
+          text,
+          json: { draining: true, already: started.already, timeout: started.timeoutSeconds },
+          log: { timeout: started.timeoutSeconds },
         };
       },
     },

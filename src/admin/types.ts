@@ -23,6 +23,18 @@ export interface AdminServices {
   readonly defaultFileQuota: number;
   /** Hooks, login history, address lists, per-user transfer settings; absent: no such commands. */
   readonly ops?: Ops;
+  /**
+   * Starts draining the server (`drain`): no new connections, the open ones
+   * get `timeoutSeconds` (the configured drain timeout when undefined), then
+   * the server stops. Returns the timeout in force and whether a drain had
+   * started already. Absent where the server cannot be drained.
+   */
+  readonly drain?: (timeoutSeconds: number | undefined) => DrainStarted;
+}
+
+export interface DrainStarted {
+  readonly timeoutSeconds: number;
+  readonly already: boolean;
 }
 
 /** Thrown when the person at the terminal cancels a question with Ctrl-C or Ctrl-D. */

@@ -3,6 +3,8 @@
  * source (file, environment, flag) the value comes from.
  */
 import convict from 'convict';
+import * as net from 'node:net';
+import { parseDuration } from '../util/duration';
 import { parseSize } from './size';
 
 /**
@@ -20,7 +22,9 @@ export type FormatName =
   | 'log-level'
   | 'listen'
   | 'url'
-  | 'store-url';
+  | 'store-url'
+  | 'duration'
+  | 'cidr-list';
 
 /** One leaf of the schema: a convict property, plus the bounds our formats check. */
 export interface Setting {
@@ -214,6 +218,33 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
       return undefined;
     },
   },
+  duration: {
+    convert: (text) => parseDuration(text) ?? text,
+    check: (value, setting) => {
+      const min = setting.min ?? 0;
+      const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
+        return undefined;
+      }
+      return {
+        rule: `must be a duration from ${min} to ${max} seconds, like 90s, 5m or 1h`,
+        got: value,
+      };
+    },
+  },
+  'cidr-list': {
+    convert: (text) => text,
+    check: (value) => {
+      if (typeof value !== 'string') return { rule: 'must be a list of addresses', got: value };
+      const bad = splitCidrList(value).find((entry) => parseCidr(entry) === undefined);
+      return bad === undefined
+        ? undefined
+        : {
+            rule: `must be addresses or networks separated by commas, like 10.0.0.0/8,fd00::/8 ('${bad}' is neither)`,
+            got: value,
+          };
+    },
+  },
   'log-level': {
     convert: (text) => text.trim().toLowerCase(),
     check: (value) =>
@@ -234,4 +265,27 @@ export function parseListen(text: string): { host: string; port: number } | unde
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The entries of a comma-separated list of addresses and networks. */
+export function splitCidrList(text: string): string[] {
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+/** "10.0.0.0/8", "fd00::/8" or a single address; undefined when it is none of these. */
+export function parseCidr(
+  entry: string,
+): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', prefixText, extra] = entry.split('/');
+  if (extra !== undefined) return undefined;
+  const version = net.isIP(address);
+  if (version === 0) return undefined;
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const bits = version === 4 ? 32 : 128;
+  if (prefixText === undefined) return { address, prefix: bits, family };
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) return undefined;
+  return { address, prefix: Number(prefixText), family };
 }

@@ -133,6 +133,8 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   listen: 'HOST:PORT',
   url: 'URL',
   'store-url': 'URL',
+  duration: 'TIME',
+  'cidr-list': 'LIST',
 };
 
 const HELP_INDENT = '      ';
@@ -400,6 +402,12 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       banTime: num('limits.banTime'),
       accountLockThreshold: num('limits.accountLockThreshold'),
       accountLockTime: num('limits.accountLockTime'),
+    },
+    balancer: {
+      proxyProtocol: read('balancer.proxyProtocol', isBoolean),
+      trustedProxies: text('balancer.trustedProxies'),
+      proxyHeaderTimeout: num('balancer.proxyHeaderTimeout'),
+      drainTimeout: num('balancer.drainTimeout'),
     },
   };
 }

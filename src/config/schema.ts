@@ -1,8 +1,10 @@
 /**
  * The settings, section by section, in the order docs/configuration.md lists them (the formats
- * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts).
+ * are in formats.ts, the `limits` section in limits-schema.ts, `store` in store-schema.ts,
+ * `balancer` in balancer-schema.ts).
  */
 import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
+import { balancerSchema } from './balancer-schema';
 import { limitsSchema } from './limits-schema';
 import { opsSchema } from './ops-schema';
 import { storeSchema } from './store-schema';
@@ -192,6 +194,7 @@ export function configSchema(): ConfigSchema {
     ops: opsSchema(),
     store: storeSchema(),
     limits: limitsSchema(),
+    balancer: balancerSchema(),
   };
 }
 

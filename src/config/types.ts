@@ -113,4 +113,14 @@ export interface Config {
     /** Seconds such an account stays locked for those addresses. */
     readonly accountLockTime: number;
   };
+  readonly balancer: {
+    /** Connections come from trustedProxies, each starting with a PROXY protocol header. */
+    readonly proxyProtocol: boolean;
+    /** Comma-separated addresses and networks (CIDR) of the balancers. */
+    readonly trustedProxies: string;
+    /** Seconds a balancer has to send its whole PROXY header. */
+    readonly proxyHeaderTimeout: number;
+    /** Seconds running transfers may go on during a drain. */
+    readonly drainTimeout: number;
+  };
 }

@@ -1,9 +1,15 @@
-/** `miniftp-server`: reads the configuration, starts the server, stops it on SIGINT/SIGTERM. */
+/**
+ * `miniftp-server`: reads the configuration, starts the server, drains it on
+ * SIGTERM and stops it on SIGINT or a second SIGTERM.
+ */
 import { configHelp, loadConfig, wantsHelp } from '../config/load';
 import { MiniftpError, describeError } from '../errors';
 import { INNER_ENV, findSetpriv, planLaunch, reexec } from './launch';
 import { effectiveCapabilities } from './privileges';
 import { missingRuntimeSettings } from './runtime';
+
+/** SIGTERMs closer together than this (ms), under setpriv, are one signal delivered twice. */
+const DUPLICATE_MS = 300;
 
 export async function main(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
@@ -41,24 +47,29 @@ export async function main(argv: string[]): Promise<number> {
   const running = server;
   // Handlers first: a supervisor may send SIGTERM the moment it reads the line
   // below, and until a handler exists the signal would end the process at once.
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      running.logger.info('server.signal', { signal });
-      void running.close().then(() => resolve(0));
-    };
-    if (inner) {
-      // Under setpriv a supervisor that signals the whole group (systemd) reaches this
-      // process twice, directly and through the outer one: one stop is enough.
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
-    } else {
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+  const stopped = running.stopped.then(() => 0);
+  let drainingSince: number | undefined;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    if (signal === 'SIGTERM' && drainingSince === undefined) {
+      // SIGTERM drains: no new connections, running transfers get drainTimeout.
+      drainingSince = Date.now();
+      running.logger.info('server.signal', { signal, action: 'drain' });
+      running.drain();
+      return;
     }
-  });
+    // Under setpriv a supervisor that signals the whole group (systemd) reaches this
+    // process twice, directly and through the outer one, a few milliseconds apart:
+    // within DUPLICATE_MS that is one signal, not a second one.
+    if (inner && signal === 'SIGTERM' && Date.now() - (drainingSince ?? 0) < DUPLICATE_MS) return;
+    // SIGINT, or a second SIGTERM: stop at once.
+    stopping = true;
+    running.logger.info('server.signal', { signal, action: 'stop' });
+    void running.close();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // Tests and scripts wait for this exact line to learn the real port.
   process.stdout.write(`listening on ${server.host}:${server.port}\n`);
   const missing = missingRuntimeSettings(process.env, process.execArgv);

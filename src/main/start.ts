@@ -22,6 +22,7 @@ import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
 import type { Ops } from '../ops/ops';
+import type { DrainStarted } from '../admin/types';
 import type { Store } from '../store/types';
 import { buildOps, instrumentStore, listenForMetrics } from './ops-wiring';
 import { MiniftpError, describeError, isErrno } from '../errors';
@@ -57,8 +58,21 @@ export interface RunningServer {
   readonly scanned: Promise<void>;
   /** The checksums clients asked for that are being computed or wait for a thread. */
   hashingStats(): HashPoolStats;
+  /** Stops at once: every connection is ended now. */
   close(): Promise<void>;
+  /**
+   * Stops gracefully: no new connections, the open ones get `timeoutSeconds`
+   * (the configured drain timeout by default) to finish, those left are told
+   * to reconnect and ended, then the server closes. A close() meanwhile ends
+   * them at once. Returns the timeout in force and whether a drain had started.
+   */
+  drain(timeoutSeconds?: number): DrainStarted;
+  /** Resolves once the server has closed, by close() or at the end of a drain. */
+  readonly stopped: Promise<void>;
 }
+
+/** What a client ended by a drain is told (OpenSSH's sftp prints it). */
+export const DRAIN_REASON = 'server is shutting down for maintenance; reconnect to continue';
 
 /** Why a directory cannot be used, for the operator starting the server. */
 function dirProblem(err: NodeJS.ErrnoException): string {
@@ -311,8 +325,15 @@ export async function startServer(
       homes,
       hashing,
     });
+    if (config.balancer.proxyProtocol && config.balancer.trustedProxies.trim() === '') {
+      throw MiniftpError.invalid(
+        'proxyProtocol is on but trustedProxies is empty: name the balancers, as in --trusted-proxies 10.0.0.5',
+      );
+    }
     const connections = new ConnectionRegistry();
     const handles = openFilesBudget(config, logger);
+    // The console's `drain` reaches the server built below.
+    const late: { drain?: RunningServer['drain'] } = {};
     const extensions = registerResume(
       registerCheckFile(registerStandardExtensions(new ExtensionRegistry()), ledger, hashing),
       ledger,
@@ -345,6 +366,10 @@ export async function startServer(
         adminName: config.admin.user,
         defaultQuota: config.users.defaultQuota,
         defaultFileQuota: config.users.defaultFileQuota,
+        drain: (seconds) => {
+          if (!late.drain) throw MiniftpError.busy('the server is still starting');
+          return late.drain(seconds);
+        },
         ops,
       }),
     });
@@ -360,6 +385,32 @@ export async function startServer(
       ...(runAs ? { user: runAs.name, uid: runAs.uid } : {}),
     });
     let closing: Promise<void> | undefined;
+    let draining: DrainStarted | undefined;
+    let markStopped: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        await ssh.close();
+        await metricsServer?.close();
+        await ops.stop();
+        await hashing.close();
+        await scanned.catch(() => undefined);
+        await quota.stop();
+        await ledger.close();
+        await store.close();
+        logger.info('server.stopped');
+        if (!options.logger) await logger.close();
+        markStopped();
+      })();
+      return closing;
+    };
+    const drain: RunningServer['drain'] = (timeoutSeconds = config.balancer.drainTimeout) => {
+      if (draining) return { ...draining, already: true };
+      draining = { timeoutSeconds, already: false };
+      void ssh.drain(timeoutSeconds, DRAIN_REASON).then(close);
+      return draining;
+    };
+    late.drain = drain;
     return {
       host: address.address,
       port: address.port,
@@ -373,21 +424,9 @@ export async function startServer(
       handles,
       scanned,
       hashingStats: () => hashing.stats,
-      close: () => {
-        closing ??= (async () => {
-          await ssh.close();
-          await metricsServer?.close();
-          await ops.stop();
-          await hashing.close();
-          await scanned.catch(() => undefined);
-          await quota.stop();
-          await ledger.close();
-          await store.close();
-          logger.info('server.stopped');
-          if (!options.logger) await logger.close();
-        })();
-        return closing;
-      },
+      close,
+      drain,
+      stopped,
     };
   } catch (err) {
     unbind();

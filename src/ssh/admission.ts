@@ -9,15 +9,19 @@ import type * as net from 'node:net';
 import type { Config } from '../config/types';
 import type { Logger } from '../log/types';
 import type { LoginThrottle } from '../auth/throttle';
+import { directOrigin, type Origin } from './proxy-front';
 
 /** One accepted socket and what the limits need to know about it. */
 export interface Peer {
   readonly socket: net.Socket;
   /**
    * The client's address, the one every per-address limit, ban and log line
-   * of this connection uses; taken once, at the accept.
+   * of this connection uses; taken once, at the accept (from the PROXY header
+   * when the connection comes through a balancer).
    */
   readonly ip: string;
+  /** The client's port, as `ip`. */
+  readonly port: number;
   /** Ends the connection, with `reason` told to the client once SSH is spoken. */
   end: (reason: string) => void;
   /** Logged in and within the user's session limit: no longer counts as unauthenticated. */
@@ -35,10 +39,11 @@ export interface AdmissionOptions {
 
 /**
  * The client's address of an accepted socket: the one place a connection's
- * address is taken.
+ * address is taken. `origin` is what a balancer's PROXY header said; without
+ * one, the socket's own peer.
  */
-function clientAddress(socket: net.Socket): string {
-  return socket.remoteAddress ?? 'unknown';
+function clientAddress(socket: net.Socket, origin: Origin | undefined): Origin {
+  return origin ?? directOrigin(socket);
 }
 
 function peerKey(ip: string, port: number | undefined): string {
@@ -52,7 +57,10 @@ export class Admission {
    * on ssh2's connections would not see clients that connect and stay silent.
    */
   private readonly peers = new Map<net.Socket, Peer>();
-  /** The same sockets by "ip|port", how ssh2's 'connection' event names them. */
+  /**
+   * The same sockets by the TCP peer's "ip|port", how ssh2's 'connection'
+   * event names them (the balancer's, behind one).
+   */
   private readonly byAddress = new Map<string, Peer>();
   private readonly perIp = new Map<string, number>();
   /** Connections from each address that have not logged in yet. */
@@ -65,9 +73,10 @@ export class Admission {
    * Lets `socket` in and counts it until it closes, or refuses it (logged,
    * socket destroyed) and returns undefined.
    */
-  admit(socket: net.Socket): Peer | undefined {
-    const ip = clientAddress(socket);
-    const refusal = this.refusal(ip);
+  admit(socket: net.Socket, origin?: Origin): Peer | undefined {
+    const client = clientAddress(socket, origin);
+    const ip = client.ip;
+    const refusal = this.refusal(ip, client.check);
     if (refusal) {
       this.o.logger.warn('connection.refused', { ip, reason: refusal });
       socket.destroy();
@@ -76,10 +85,11 @@ export class Admission {
     const peer: Peer = {
       socket,
       ip,
+      port: client.port,
       end: () => socket.destroy(),
       authenticated: false,
     };
-    const key = peerKey(ip, socket.remotePort);
+    const key = peerKey(socket.remoteAddress ?? 'unknown', socket.remotePort);
     this.peers.set(socket, peer);
     this.byAddress.set(key, peer);
     bump(this.perIp, ip, 1);
@@ -97,11 +107,14 @@ export class Admission {
     return peer;
   }
 
-  /** Why a new connection from `ip` is turned away, or undefined to let it in. */
-  private refusal(ip: string): string | undefined {
+  /**
+   * Why a new connection from `ip` is turned away, or undefined to let it in.
+   * A balancer's health check is never turned away for a ban.
+   */
+  private refusal(ip: string, check: boolean): string | undefined {
     const { limits } = this.o;
-    if (this.o.throttle.isBanned(ip)) return 'address is banned after failed logins';
-    const listed = this.o.addressRefusal?.(ip);
+    if (!check && this.o.throttle.isBanned(ip)) return 'address is banned after failed logins';
+    const listed = check ? undefined : this.o.addressRefusal?.(ip);
     if (listed !== undefined) return listed;
     if (this.peers.size >= limits.maxConnections) return 'too many connections';
     if ((this.perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp)

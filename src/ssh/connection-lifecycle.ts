@@ -12,6 +12,17 @@ import type { Peer } from './admission';
 import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import { sendDisconnect } from './wire';
 
+/** True when `p` settles within `ms`. */
+function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 /** How long a connection being ended may take to close before its socket is destroyed. */
 const LINGER_MS = 2000;
 /** How long the channels of a connection being ended get to close before it ends anyway. */
@@ -126,10 +137,14 @@ export class ConnectionLifecycle {
     void ended.then(() => ends.delete(ended));
   }
 
-  /** Ends the connection (the console's `kick`, a deleted or disabled account, the shutdown). */
-  kick(conn: ConnectionInfo, client: Connection, reason: string): void {
+  /**
+   * Ends the connection (the console's `kick`, a deleted or disabled account,
+   * a drain, the shutdown): its channels are told why, then `end` (which
+   * sends the DISCONNECT with the reason) runs.
+   */
+  kick(conn: ConnectionInfo, reason: string, end: () => void): void {
     this.o.logger.info('connection.kill', { id: conn.id, user: conn.user, reason });
-    this.farewell(conn.id, reason, () => client.end());
+    this.farewell(conn.id, reason, end);
   }
 
   /**
@@ -174,6 +189,26 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * The server drains: its listener is closed already (`stopped` resolves
+   * once every socket it accepted has gone). The open connections run on for
+   * up to `timeoutMs`; then each is ended with `reason`, and the sockets
+   * still open once the farewells had their time are destroyed.
+   */
+  async drain(
+    stopped: Promise<void>,
+    sockets: () => readonly net.Socket[],
+    o: { timeoutMs: number; reason: string },
+  ): Promise<void> {
+    if (await settlesWithin(stopped, o.timeoutMs)) return;
+    const left = this.o.connections.list();
+    this.o.logger.info('server.drain_timeout', { connections: left.length });
+    for (const c of left) c.kill(o.reason);
+    if (await settlesWithin(stopped, FAREWELL_MS + LINGER_MS + 500)) return;
+    for (const s of sockets()) s.destroy();
+    await stopped;
+  }
+
+  /**
    * Ends a connection with its reason shown to the user. ssh2 cannot put a
    * reason in its DISCONNECT, so each open channel gets it on stderr (OpenSSH's
    * sftp and ssh print it) and is closed; the connection ends once they are
@@ -196,6 +231,9 @@ export class ConnectionLifecycle {
       channel.once('close', () => {
         if (--left === 0) finish();
       });
+      // A channel that has finished already (a console command that ended the
+      // server) is only waited for: writing to it would fail after the fact.
+      if (channel.writableEnded || channel.stderr.writableEnded) continue;
       try {
         const eol = this.onTerminal.has(channel) ? '\r\n' : '\n';
         channel.stderr.write(`miniftp: disconnected: ${reason}${eol}`);

@@ -24,6 +24,7 @@ import { CIPHERS, CipherOffers } from './cipher-offer';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionInfo, ConnectionRegistry } from './connections';
 import type { HostKey } from './host-keys';
+import { ProxyFront, trustedList, type Origin } from './proxy-front';
 import { clip } from '../util/clip';
 import { SessionRouter } from './session-router';
 import {
@@ -75,6 +76,10 @@ export class MiniftpSshServer {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly router: SessionRouter;
   private readonly offers: CipherOffers;
+  /** Reads the PROXY header first, when connections come through a balancer. */
+  private readonly front: ProxyFront | undefined;
+  /** Resolves once the listener is closed and every socket it accepted is gone. */
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly o: MiniftpSshServerOptions) {
     const { limits } = o.config;
@@ -86,6 +91,14 @@ export class MiniftpSshServer {
       logger: o.logger,
       addressRefusal: ops && ((ip) => ops.connectionRefusal(ip)),
     });
+    const { balancer } = o.config;
+    this.front = balancer.proxyProtocol
+      ? new ProxyFront({
+          trusted: trustedList(balancer.trustedProxies),
+          headerTimeout: balancer.proxyHeaderTimeout,
+          logger: o.logger,
+        })
+      : undefined;
     this.lifecycle = new ConnectionLifecycle({
       limits,
       logger: o.logger,
@@ -141,12 +154,45 @@ export class MiniftpSshServer {
 
   /** Stops accepting, ends every connection, resolves when all sockets are gone. */
   close(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    return this.lifecycle.shutdown(stopped, this.admission.sockets());
+    return this.lifecycle.shutdown(this.stopAccepting(), this.admission.sockets());
+  }
+
+  /**
+   * Stops accepting (the listening socket closes, so a balancer's check fails
+   * and it sends no new connections), lets the open connections run for up to
+   * `timeoutSeconds`, then ends those left with `reason`. Resolves when all
+   * sockets are gone.
+   */
+  drain(timeoutSeconds: number, reason: string): Promise<void> {
+    const stopped = this.stopAccepting();
+    this.o.logger.info('server.draining', {
+      connections: this.o.connections.list().length,
+      timeout: timeoutSeconds,
+    });
+    return this.lifecycle.drain(stopped, () => this.admission.sockets(), {
+      timeoutMs: timeoutSeconds * 1000,
+      reason,
+    });
+  }
+
+  private stopAccepting(): Promise<void> {
+    this.stopped ??= new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    this.front?.close();
+    return this.stopped;
   }
 
   private onSocket(socket: net.Socket): void {
-    const peer = this.admission.admit(socket);
+    if (this.front) this.front.accept(socket, (origin) => this.admit(socket, origin));
+    else this.admit(socket);
+  }
+
+  private admit(socket: net.Socket, origin?: Origin): void {
+    // A header read may end after the server stopped accepting.
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const peer = this.admission.admit(socket, origin);
     if (!peer) return;
     // Nagle's algorithm holds back the small packets of the SSH handshake and
     // of SFTP replies: with it, uploads and logins are several times slower.
@@ -184,12 +230,12 @@ export class MiniftpSshServer {
     const conn: ConnectionInfo = {
       id: this.o.connections.newId(),
       ip,
-      port,
+      port: peer?.port ?? port,
       since: new Date(),
       clientIdent,
       user: undefined,
       method: undefined,
-      kill: (reason: string) => this.lifecycle.kick(conn, client, reason),
+      kill: (reason: string) => this.lifecycle.kick(conn, reason, () => endWith(reason)),
     };
     this.lifecycle.opened(conn);
 
@@ -253,9 +299,10 @@ export class MiniftpSshServer {
       auth.handle(ctx).catch((err: unknown) => {
         logger.error('login.error', { ip, error: describeError(err) });
         // The accounts could not be read (the user database is out of reach): the client is
-        // told why its login fails, instead of a bare "permission denied".
+        // told why, and let go, instead of a "permission denied" it would retry in vain.
         if (err instanceof MiniftpError && err.kind === 'failure') {
-          sendAuthBanner(client, `miniftp: ${err.message}; try again later\n`);
+          endWith(`${err.message}; try again later`);
+          return;
         }
         ctx.reject();
       });

@@ -312,7 +312,14 @@ export class UploadLedger implements UploadTracker {
     await this.written(user);
     const paths = this.known.get(user)?.paths;
     if (paths && !paths.has(path)) return undefined;
-    const rec = await this.store.uploads.get(user, path);
+    let rec: UploadRecord | undefined;
+    try {
+      rec = await this.store.uploads.get(user, path);
+    } catch (err) {
+      // Without the record (the store out of reach), the digest is taken from the file itself.
+      this.logger?.warn('upload.record_unavailable', { user, error: describeError(err) });
+      return undefined;
+    }
     if (!rec) return undefined;
     if (rec.fileSize !== file.size || rec.fileMtimeMs !== file.mtimeMs) return undefined;
     return rec;

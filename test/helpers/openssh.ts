@@ -83,14 +83,21 @@ export function sftpBatch(
   return run('sftp', args, env(creds), `${commands.join('\n')}\n`, options.cwd);
 }
 
-/** `ssh user@host COMMAND…` (no terminal); stdin is `input`. */
+/** `ssh user@host COMMAND…` (no terminal); stdin is `input`; `extraArgs` before the host. */
 export function sshExec(
   port: number,
   creds: Credentials,
   command: string[],
   input = '',
+  extraArgs: string[] = [],
 ): Promise<ClientRun> {
-  const args = [...commonOptions(port, creds, '-p'), '-T', `${creds.user}@127.0.0.1`, ...command];
+  const args = [
+    ...commonOptions(port, creds, '-p'),
+    ...extraArgs,
+    '-T',
+    `${creds.user}@127.0.0.1`,
+    ...command,
+  ];
   return run('ssh', args, env(creds), input);
 }
 

@@ -113,6 +113,21 @@ function contract(backend: Backend): void {
         expect(await store.users.list()).to.deep.equal([]);
       });
 
+      it('applies each step once when two servers start together on a fresh database', async () => {
+        const place = await backend.fresh();
+        const [first, second] = await Promise.all([opened(place), opened(place)]);
+        await first.users.create({
+          name: 'bob',
+          passwordHash: 'x',
+          quotaBytes: 0,
+          quotaFiles: 0,
+          isAdmin: false,
+        });
+        expect((await second.users.get('bob'))?.name).to.equal('bob');
+        const rows = await backend.sql(place, 'SELECT id FROM schema_migrations ORDER BY id');
+        expect(rows.map((r) => r.id)).to.deep.equal(migrations.map((m) => m.id));
+      });
+
       it('applies a step added later to a database that has the earlier ones, in one go', async () => {
         const place = await backend.fresh();
         await (await backend.open(place)).close();

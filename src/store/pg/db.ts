@@ -17,7 +17,7 @@ const DEADLOCK = '40P01';
 const QUERY_CANCELED = '57014';
 
 /** Runs of a transaction that conflicted with another, before the conflict is reported. */
-const MAX_TRIES = 10;
+const MAX_TRIES = 30;
 
 /**
  * BIGINT (OID 20) as a JavaScript number: sizes and counts stay far below 2^53. node-postgres
