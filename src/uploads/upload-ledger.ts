@@ -60,8 +60,8 @@ export class UploadLedger implements UploadTracker {
   /**
    * Per user, the paths that have a record, loaded on the user's first
    * open for writing or change of names. Most files have none (uploads under 1 MiB, downloads), and each
-   * open, close, rename or remove of a file would otherwise cost a SQLite
-   * write transaction just to delete nothing, which shows in the
+   * open, close, rename or remove of a file would otherwise cost a store
+   * write just to delete nothing, which shows in the
    * CLOSE-to-OPEN time of small files in `put -r` (figures in docs/performance.md).
    */
   private readonly known = new Map<string, UserRecords>();
@@ -168,7 +168,7 @@ export class UploadLedger implements UploadTracker {
   /** Resolves once the record changes made so far for `user` have reached the store. */
   private async written(user: string): Promise<void> {
     let records = this.known.get(user);
-    // Queued writes may queue no more, but a load may be replaced once: wait until it holds.
+    // Changes queued while waiting are waited for too, until the last one queued has ended.
     while (records) {
       const tail = records.tail;
       await tail;
