@@ -7,10 +7,12 @@ import tseslint from 'typescript-eslint';
  *
  *   main/                            the composition root: may import everything
  *   ssh/                             -> sftp, admin and everything below
- *   sftp/, admin/                    -> access, uploads, vfs, quota, auth and everything below
+ *   sftp/, admin/                    -> access, uploads, vfs, quota, auth, ops and everything below
  *   access/, uploads/ -> vfs/ -> quota/, auth/   (access and uploads may import vfs and quota,
  *                                     not each other; vfs may import quota; quota and auth
  *                                     import no other folder of their layer)
+ *   ops/                             metrics, hooks, login history, address lists, bandwidth:
+ *                                     beside them, imports only the bottom layer
  *   store/ -> log/ -> config/        the bottom layer
  *   util/ -> errors.ts               for everyone; they import nothing above them
  *   client/                          only ../sftp/codec, ../sftp/constants and ../util
@@ -34,18 +36,20 @@ const MAY_IMPORT = {
     'vfs',
     'quota',
     'auth',
+    'ops',
     'store',
     'log',
     'config',
     ...BOTTOM,
   ],
-  sftp: ['access', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
-  admin: ['access', 'uploads', 'vfs', 'quota', 'auth', 'store', 'log', 'config', ...BOTTOM],
+  sftp: ['access', 'uploads', 'vfs', 'quota', 'auth', 'ops', 'store', 'log', 'config', ...BOTTOM],
+  admin: ['access', 'uploads', 'vfs', 'quota', 'auth', 'ops', 'store', 'log', 'config', ...BOTTOM],
   access: ['vfs', 'quota', 'store', 'log', 'config', ...BOTTOM],
   uploads: ['vfs', 'quota', 'store', 'log', 'config', ...BOTTOM],
   vfs: ['quota', 'store', 'log', 'config', ...BOTTOM],
   quota: ['store', 'log', 'config', ...BOTTOM],
   auth: ['store', 'log', 'config', ...BOTTOM],
+  ops: ['store', 'log', 'config', ...BOTTOM],
   store: ['log', 'config', ...BOTTOM],
   log: ['config', ...BOTTOM],
   config: [...BOTTOM],

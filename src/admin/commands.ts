@@ -12,6 +12,9 @@ import { runMenu } from './menu';
 import { sessionCommands } from './session-commands';
 import type { Actor, AdminServices, CommandResult, CommandSpec, ConsoleIo } from './types';
 import { userCommands } from './user-commands';
+import { hookCommands } from './hook-commands';
+import { historyCommands } from './history-commands';
+import { netCommands } from './net-commands';
 import { nearest } from '../util/nearest';
 
 export interface ExecuteEnv {
@@ -41,6 +44,9 @@ export class CommandTable {
       ...groupCommands(s),
       ...folderCommands(s),
       ...permCommands(s),
+      ...(s.ops
+        ? [...hookCommands(s.ops), ...historyCommands(s.ops), ...netCommands(s, s.ops)]
+        : []),
       ...this.consoleCommands(),
     ];
   }

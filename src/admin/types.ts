@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../auth/passwords';
 import type { QuotaLedger } from '../quota/quota-ledger';
 import type { Homes } from '../vfs/homes';
 import type { AccessDirectory } from '../access/directory';
+import type { Ops } from '../ops/ops';
 import type { LiveConnections, LiveNodes } from './console-host';
 import type { OptionSpec, ParsedArgs } from './args';
 
@@ -25,6 +26,8 @@ export interface AdminServices {
   /** Bytes and files a new user gets when `user add` has no --quota / --files; 0 = unlimited. */
   readonly defaultQuota: number;
   readonly defaultFileQuota: number;
+  /** Hooks, login history, address lists, per-user transfer settings; absent: no such commands. */
+  readonly ops?: Ops;
   /**
    * Starts draining the server (`drain`): no new connections, the open ones
    * get `timeoutSeconds` (the configured drain timeout when undefined), then

@@ -13,6 +13,7 @@ import {
   parseQuota,
 } from './validate';
 import { filesText, quotaText, stateText, usedText, userView, when } from './views';
+import { opsView } from './history-commands';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -44,7 +45,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       options: { quota: 'value', files: 'value', 'password-stdin': 'switch', generate: 'switch' },
       minArgs: 1,
       maxArgs: 1,
-      async run({ args, io }) {
+      async run({ args, io, actor }) {
         const name = positional(args, 0);
         checkNewUserName(name, s.adminName);
         if (await s.store.users.get(name)) {
@@ -57,6 +58,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
         const { password, generated } = await obtainPassword(io, args, name);
         const passwordHash = await s.hasher.hash(password);
         await s.store.users.create({ name, passwordHash, quotaBytes, quotaFiles, isAdmin: false });
+        s.ops?.userCreated(name, actor.user);
         s.quota.drop(name);
         await s.homes.ensure(name);
         // A home kept by an earlier `user del` (without --purge) may still hold files.
@@ -107,6 +109,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
           }
         }
         await s.store.users.delete(name);
+        s.ops?.userDeleted(name, actor.user);
         const ended = await s.connections.killUser(name, 'account deleted');
         s.quota.drop(name);
         await s.connections.changed(name, 'deleted');
@@ -165,6 +168,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
       async run({ args }) {
         const user = await existingUser(s.store.users, positional(args, 0));
         const view = await userView(s, user);
+        const ops = s.ops && (await opsView(s.ops, user.name));
         const keys = await s.store.keys.list(user.name);
         const sessions = (await s.connections.list()).filter((c) => c.user === user.name);
         const pairs: [string, string][] = [
@@ -184,9 +188,10 @@ export function userCommands(s: AdminServices): CommandSpec[] {
           ['sessions', sessions.length === 0 ? 'none' : sessions.map((c) => c.id).join(', ')],
           ['created', when(view.createdAt)],
           ['last login', when(view.lastLoginAt)],
+          ...(ops?.pairs ?? []),
         );
         return {
-          text: formatFields(pairs),
+          text: formatFields(pairs) + (ops ? `\n\nlast logins:\n${ops.table}` : ''),
           json: {
             ...view,
             keys: keys.map((k) => ({
@@ -195,6 +200,7 @@ export function userCommands(s: AdminServices): CommandSpec[] {
               comment: k.comment,
             })),
             sessions: sessions.map((c) => c.id),
+            ...ops?.json,
           },
         };
       },

@@ -118,6 +118,15 @@ export class LoginThrottle {
     return until !== undefined && until > this.now() ? until : undefined;
   }
 
+  /** Addresses banned right now (for the metrics). */
+  get bansActive(): number {
+    const now = this.now();
+    let n = 0;
+    for (const e of this.entries.values())
+      if (e.bannedUntil !== undefined && e.bannedUntil > now) n++;
+    return n;
+  }
+
   /** Whether `account` has logged in from `ip` (recently enough to be remembered). */
   isKnownAddress(account: string, ip: string): boolean {
     const until = this.known.get(`${account}\n${ip}`);

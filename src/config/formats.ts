@@ -20,6 +20,8 @@ export type FormatName =
   | 'umask'
   | 'bool'
   | 'log-level'
+  | 'listen'
+  | 'url'
   | 'store-url'
   | 'duration'
   | 'cidr-list'
@@ -184,6 +186,24 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
     check: (value) =>
       typeof value === 'boolean' ? undefined : { rule: 'must be true or false', got: value },
   },
+  listen: {
+    convert: (text) => text.trim(),
+    check: (value) =>
+      typeof value === 'string' && (value === '' || parseListen(value) !== undefined)
+        ? undefined
+        : {
+            rule: 'must be host:port (port 0 to 65535; [addr]:port for IPv6) or empty',
+            got: value,
+          },
+  },
+  url: {
+    convert: (text) => text.trim(),
+    check: (value) =>
+      typeof value === 'string' &&
+      (value === '' || (/^https?:\/\/[^\s]+$/i.test(value) && URL.canParse(value)))
+        ? undefined
+        : { rule: 'must be an http:// or https:// URL or empty', got: value },
+  },
   'store-url': {
     convert: (text) => text.trim(),
     check: (value) => {
@@ -253,6 +273,15 @@ const FORMATS: Readonly<Record<FormatName, FormatRules>> = {
     },
   },
 };
+
+/** host:port (IPv6 in brackets) as a listener address, or undefined when it is not one. */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -40,6 +40,8 @@ const PLACEHOLDERS: Readonly<Record<Setting['format'], string>> = {
   umask: 'MODE',
   bool: '',
   'log-level': 'LEVEL',
+  listen: 'HOST:PORT',
+  url: 'URL',
   'store-url': 'URL',
   duration: 'TIME',
   'cidr-list': 'LIST',

@@ -11,6 +11,7 @@ import {
   showValue,
   type Setting,
 } from './formats';
+import { readOps } from './ops-schema';
 import { configSchema, listSettings, type ConfigSchema } from './schema';
 import type { Config } from './types';
 
@@ -316,6 +317,7 @@ function toConfig(values: Record<string, unknown>, cwd: string): Config {
       leaseTime: num('sharing.leaseTime'),
       checkpointEvery: num('sharing.checkpointEvery'),
     },
+    ops: readOps(text, num),
     store: {
       url: text('store.url'),
       poolSize: num('store.poolSize'),

@@ -7,6 +7,7 @@ import { isObject, isSetting, type SchemaOf, type Setting } from './formats';
 import { balancerSchema } from './balancer-schema';
 import { clusterSchema } from './cluster-schema';
 import { limitsSchema } from './limits-schema';
+import { opsSchema } from './ops-schema';
 import { storeSchema } from './store-schema';
 import type { Config } from './types';
 
@@ -216,6 +217,7 @@ export function configSchema(): ConfigSchema {
         arg: 'checkpoint-every',
       },
     },
+    ops: opsSchema(),
     store: storeSchema(),
     limits: limitsSchema(),
     balancer: balancerSchema(),

@@ -56,6 +56,23 @@ export interface Config {
     /** Bytes between two saved MD5 states of an upload. */
     readonly checkpointEvery: number;
   };
+  /** Metrics, event hooks, login history (docs/operations.md). */
+  readonly ops: {
+    /** host:port of the metrics listener; empty: none. */
+    readonly metricsListen: string;
+    readonly metricsUserLabels: number;
+    readonly hookCommand: string;
+    readonly hookUrl: string;
+    readonly hookSecret: string;
+    /** Seconds. */
+    readonly hookTimeout: number;
+    /** Milliseconds before the first retry. */
+    readonly hookRetryDelay: number;
+    readonly hookMaxAttempts: number;
+    /** Seconds. */
+    readonly hookLease: number;
+    readonly historyDays: number;
+  };
   readonly store: {
     /** postgres://… of a database shared by every node; empty = SQLite in dataDir. */
     readonly url: string;

@@ -23,8 +23,10 @@ import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
 import { HashPool, type HashPoolStats } from '../vfs/hash-pool';
 import { AdminConsole } from '../admin/console';
+import type { Ops } from '../ops/ops';
 import type { DrainStarted } from '../admin/types';
 import type { Store } from '../store/types';
+import { buildOps, instrumentStore, listenForMetrics } from './ops-wiring';
 import { MiniftpError, describeError, isErrno } from '../errors';
 import { makeDirs } from '../util/make-dirs';
 import {
@@ -40,6 +42,7 @@ import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
 import { type ProcessIdentity, idPrefix, setupCluster } from './cluster-setup';
 import { openConfiguredStore } from './store';
+import { inSetting } from './setting-dirs';
 
 export type { ProcessIdentity } from './cluster-setup';
 
@@ -49,6 +52,10 @@ export interface RunningServer {
   readonly config: Config;
   readonly store: Store;
   readonly logger: Logger;
+  /** Metrics, hooks, login history, address lists, per-user limits. */
+  readonly ops: Ops;
+  /** The metrics listener's address, when one is configured. */
+  readonly metrics: { host: string; port: number } | undefined;
   readonly quota: QuotaLedger;
   readonly connections: ConnectionRegistry;
   /** Open SFTP handles and buffered listings, server-wide and per user. */
@@ -72,51 +79,6 @@ export interface RunningServer {
 
 /** What a client ended by a drain is told (OpenSSH's sftp prints it). */
 export const DRAIN_REASON = 'server is shutting down for maintenance; reconnect to continue';
-
-/** Why a directory cannot be used, for the operator starting the server. */
-function dirProblem(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EEXIST':
-      return 'a file of that name is in the way';
-    case 'ENOTDIR':
-      return 'part of the path is a file, not a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'the file system is read-only';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'ENOENT':
-      return 'a directory cannot be created there';
-    default:
-      return describeError(err);
-  }
-}
-
-/**
- * Runs a start-up step that works in the directory a setting names; a failure
- * names the setting and its value: "cannot use dataDir '/srv/x': permission denied".
- */
-async function inSetting<T>(
-  setting: string,
-  dir: string,
-  step: () => Promise<T>,
-  runAs?: SystemUser,
-): Promise<T> {
-  try {
-    return await step();
-  } catch (err) {
-    const why = isErrno(err)
-      ? dirProblem(err) +
-        (runAs && (err.code === 'EACCES' || err.code === 'EPERM') ? ` for user ${runAs.name}` : '')
-      : err instanceof MiniftpError && err.kind === 'failure'
-        ? err.message
-        : undefined;
-    if (why === undefined) throw err;
-    throw MiniftpError.invalid(`cannot use ${setting} '${dir}': ${why}`);
-  }
-}
 
 function listenError(host: string, port: number, err: unknown): unknown {
   if (!isErrno(err)) return err;
@@ -290,6 +252,9 @@ export async function startServer(
   early.replay(logger);
   storeLogger = logger;
   logger.info('store.opened', { kind: store.kind, location: store.location });
+  let bansActive = (): number => 0;
+  const instrumented = instrumentStore(config, store, () => bansActive());
+  store = instrumented.store;
   try {
     if (bypassesModes(effectiveCapabilities())) {
       // Only where the server is embedded: miniftp-server itself never serves like this.
@@ -332,6 +297,15 @@ export async function startServer(
       accountThreshold: config.limits.accountLockThreshold,
       accountLockSeconds: config.limits.accountLockTime,
     });
+    bansActive = () => throttle.bansActive;
+    const ops = buildOps({
+      config,
+      store,
+      logger,
+      metrics: instrumented.metrics,
+      homes,
+      hashing,
+    });
     if (config.balancer.proxyProtocol && config.balancer.trustedProxies.trim() === '') {
       throw MiniftpError.invalid(
         'proxyProtocol is on but trustedProxies is empty: name the balancers, as in --trusted-proxies 10.0.0.5',
@@ -365,6 +339,7 @@ export async function startServer(
       extensions,
       connections,
       handles,
+      ops,
       userExec: new HashExec({
         homes,
         logger,
@@ -387,8 +362,11 @@ export async function startServer(
           if (!late.drain) throw MiniftpError.busy('the server is still starting');
           return late.drain(seconds);
         },
+        ops,
       }),
     });
+    await ops.start();
+    const metricsServer = await listenForMetrics(config, instrumented.metrics, logger);
     const address = await ssh.listen(port.server, port.accepted);
     quota.start();
     access?.start();
@@ -409,6 +387,8 @@ export async function startServer(
         access?.stop();
         await ssh.close();
         await cluster.stop();
+        await metricsServer?.close();
+        await ops.stop();
         await hashing.close();
         await scanned.catch(() => undefined);
         await quota.stop();
@@ -433,6 +413,8 @@ export async function startServer(
       config,
       store,
       logger,
+      ops,
+      metrics: metricsServer && { host: metricsServer.host, port: metricsServer.port },
       quota,
       connections,
       handles,

@@ -9,6 +9,7 @@ import type { Logger } from '../log/types';
 import type { DirListing } from '../vfs/dir-listing';
 import type { UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
+import type { SessionOps } from '../ops/session-ops';
 import { MalformedPacket, type BufferPool, type PacketReader } from './codec';
 import { OpenFlag, PacketType, Status } from './constants';
 import { attrsFromStats, longName } from './attrs';
@@ -58,7 +59,12 @@ export interface DispatcherOptions {
   signal: AbortSignal;
   /** A request was answered BAD_MESSAGE: nothing after it in the stream can be trusted. */
   onMalformed: (err: MalformedPacket) => void;
+  /** Metrics, hook events and the user's bandwidth limits. */
+  ops?: SessionOps;
 }
+
+/** Request type names for the latency metric. */
+const TYPE_NAMES = new Map<number, string>(Object.entries(PacketType).map(([k, v]) => [v, k]));
 
 /** One request between its arrival and its answer, as the scheduler runs it. */
 class SftpRequest implements ScheduledRequest {
@@ -78,7 +84,9 @@ class SftpRequest implements ScheduledRequest {
   }
 
   run(): Promise<Buffer> {
-    return this.dispatcher.dispatch(this.type, this.id, this.reader);
+    const reply = this.dispatcher.dispatch(this.type, this.id, this.reader);
+    this.dispatcher.o.ops?.timeRequest(TYPE_NAMES.get(this.type) ?? 'unknown', reply);
+    return reply;
   }
 
   fail(err: unknown): Buffer {
@@ -120,6 +128,7 @@ export class RequestDispatcher {
       file: (handle) => handles.file(handle),
       adoptFile: (file) => handles.adoptFile(file),
       writesTo: (key) => handles.writesTo(key),
+      ops: o.ops,
     };
   }
 
@@ -141,6 +150,7 @@ export class RequestDispatcher {
   errorReply(type: number, id: number, err: unknown): Buffer {
     const { code, message } = statusFromError(err);
     const fields = { type, error: describeError(err) };
+    if (err instanceof MiniftpError && err.kind === 'quota') this.o.ops?.quotaRefused(message);
     if (isUnexpected(err)) this.o.logger.error('sftp.request_failed', fields);
     else this.o.logger.debug('sftp.request_refused', fields);
     return statusPacket(id, code, message);
@@ -245,7 +255,25 @@ export class RequestDispatcher {
   }
 
   private async closeFile(file: VFile, options: { handOff?: boolean } = {}): Promise<void> {
+    const ops = this.o.ops;
+    const st =
+      ops?.wantsFileEvents && file.writable ? await file.stat().catch(() => undefined) : undefined;
     await file.close(options);
+    await ops
+      ?.fileClosed({
+        path: file.virtualPath,
+        writable: file.writable,
+        bytesIn: file.bytesWritten,
+        bytesOut: file.bytesSent,
+        size: st?.size,
+        mtimeMs: st?.mtimeMs,
+      })
+      .catch((err: unknown) =>
+        this.o.logger.error('hook.not_recorded', {
+          path: file.virtualPath,
+          error: describeError(err),
+        }),
+      );
     if (file.bytesSent > 0 || file.bytesWritten > 0 || file.writable) {
       this.o.logger.info('file.closed', {
         path: file.virtualPath,
@@ -290,6 +318,8 @@ export class RequestDispatcher {
       return statusPacket(id, Status.EOF, 'end of file');
     }
     file.bytesSent += n;
+    // The user's download limit: this reply waits; the session's other requests do not.
+    await this.o.ops?.sent(n);
     return fillDataHeader(buf, id, n);
   }
 
@@ -300,7 +330,9 @@ export class RequestDispatcher {
     const data = r.bytes();
     // No await before file.write: it must be registered as in flight before a
     // CLOSE that the client pipelined right behind it is handled.
-    return okAfter(id, file.write(offset, data));
+    const written = file.write(offset, data);
+    this.o.ops?.transferred(data.length, 0);
+    return okAfter(id, written);
   }
 
   // STAT, LSTAT: uint32 id, string path

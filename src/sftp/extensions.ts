@@ -6,6 +6,7 @@
 import { MiniftpError } from '../errors';
 import type { Logger } from '../log/types';
 import { clip } from '../util/clip';
+import type { SessionOps } from '../ops/session-ops';
 import type { StatvfsInfo, UserFs } from '../vfs/user-fs';
 import type { VFile } from '../vfs/vfile';
 import type { PacketReader } from './codec';
@@ -27,6 +28,8 @@ export interface ExtensionContext {
   adoptFile(file: VFile): string;
   /** True when the session has the file `key` (device:inode) open for writing. */
   writesTo(key: string): boolean;
+  /** Metrics and hook events of the session. */
+  readonly ops?: SessionOps;
 }
 
 /** An EXTENDED request: its id, a reader past the extension's name, and the session's context. */

@@ -7,6 +7,7 @@
  */
 import { MiniftpError } from '../errors';
 import type { UploadTracker } from '../vfs/upload-tracker';
+import type { VFile } from '../vfs/vfile';
 import { normalizeVirtual } from '../vfs/jail';
 import { Ext } from './constants';
 import type { ExtensionRegistry } from './extensions';
@@ -18,15 +19,23 @@ export function registerResume(reg: ExtensionRegistry, uploads: UploadTracker): 
     const offset = reader.u64();
     const md5 = reader.bytes();
     if (md5.length !== 16) throw MiniftpError.badMessage('the MD5 must be 16 raw bytes');
-    const file = await uploads.resume(session.fs, {
-      user: session.user,
-      path,
-      offset,
-      md5,
-      writesTo: (key) => session.writesTo(key),
-      signal: session.signal,
-      logger: session.logger,
-    });
+    let file: VFile;
+    try {
+      file = await uploads.resume(session.fs, {
+        user: session.user,
+        path,
+        offset,
+        md5,
+        writesTo: (key) => session.writesTo(key),
+        signal: session.signal,
+        logger: session.logger,
+      });
+    } catch (err) {
+      if (err instanceof MiniftpError && err.kind === 'resume-mismatch')
+        await session.ops?.resumed(path, offset, false);
+      throw err;
+    }
+    await session.ops?.resumed(path, offset, true);
     try {
       return handlePacket(id, session.adoptFile(file));
     } catch (err) {

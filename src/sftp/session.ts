@@ -10,6 +10,7 @@ import type { ServerChannel } from 'ssh2';
 import { MiniftpError, describeError } from '../errors';
 import type { Logger } from '../log/types';
 import type { UserFs } from '../vfs/user-fs';
+import type { SessionOps } from '../ops/session-ops';
 import { BufferPool, PacketFramer, PacketReader, PacketWriter } from './codec';
 import { PacketType, SFTP_VERSION } from './constants';
 import type { ExtensionRegistry } from './extensions';
@@ -49,6 +50,8 @@ export interface SftpSessionOptions {
   clientIdent?: string;
   /** Handles and listing memory shared by every session of the server; none when absent. */
   budget?: HandleBudget;
+  /** Metrics, hook events and the user's bandwidth limits. */
+  ops?: SessionOps;
 }
 
 export class SftpSession {
@@ -64,6 +67,9 @@ export class SftpSession {
   private inputEnded = false;
   private processing = false;
   private closed = false;
+  private readonly ops: SessionOps | undefined;
+  /** Reading is held back for the user's upload limit until this timer fires. */
+  private holdTimer: NodeJS.Timeout | undefined;
   private endedResolve: () => void = () => undefined;
   /** Resolves once the session has ended and closed every file it had open. */
   readonly ended = new Promise<void>((resolve) => (this.endedResolve = resolve));
@@ -79,6 +85,7 @@ export class SftpSession {
     this.channel = o.channel;
     this.logger = o.logger;
     this.extensions = o.extensions;
+    this.ops = o.ops;
     // One size for both: a READ reply is at most DATA_HEADER + maxPacket - 1024 bytes.
     this.pool = new BufferPool(o.limits.maxPacket, POOL_KEEP);
     this.framer = new PacketFramer(o.limits.maxPacket, this.pool);
@@ -88,7 +95,7 @@ export class SftpSession {
         send: (packet) => this.send(packet),
         pause: () => this.channel.pause(),
         resume: () => {
-          this.channel.resume();
+          if (!this.holdTimer) this.channel.resume();
           this.processPackets();
         },
       },
@@ -104,6 +111,7 @@ export class SftpSession {
       linkPathFirst: sendsLinkPathFirst(o.clientIdent),
       signal: this.signal,
       onMalformed: (err) => this.protocolError(err),
+      ops: o.ops,
     });
   }
 
@@ -125,8 +133,26 @@ export class SftpSession {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    const up = this.ops?.up;
+    if (up?.limited) this.holdBack(up.take(chunk.length));
     this.framer.push(chunk);
     this.processPackets();
+  }
+
+  /**
+   * The user's upload limit: stops reading the channel for `ms` (the client's window then
+   * fills and it waits); this session's timer, nobody else's time.
+   */
+  private holdBack(ms: number): void {
+    if (ms <= 0 || this.holdTimer || this.closed) return;
+    this.ops?.throttled('in', ms);
+    this.channel.pause();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      const more = this.ops?.up.take(0) ?? 0;
+      if (more > 0) this.holdBack(more);
+      else if (!this.scheduler.paused && !this.closed) this.channel.resume();
+    }, ms);
   }
 
   /**
@@ -203,6 +229,8 @@ export class SftpSession {
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     this.scheduler.close();
     this.channel.pause();
     if (this.scheduler.pending > 0) await this.scheduler.whenIdle();

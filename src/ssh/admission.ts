@@ -33,6 +33,8 @@ export interface AdmissionOptions {
   /** Knows the banned addresses. */
   throttle: Pick<LoginThrottle, 'isBanned'>;
   logger: Logger;
+  /** Why the address lists turn a connection from `ip` away, or undefined. */
+  addressRefusal?: (ip: string) => string | undefined;
 }
 
 /**
@@ -112,6 +114,8 @@ export class Admission {
   private refusal(ip: string, check: boolean): string | undefined {
     const { limits } = this.o;
     if (!check && this.o.throttle.isBanned(ip)) return 'address is banned after failed logins';
+    const listed = check ? undefined : this.o.addressRefusal?.(ip);
+    if (listed !== undefined) return listed;
     if (this.peers.size >= limits.maxConnections) return 'too many connections';
     if ((this.perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp)
       return 'too many connections from this address';

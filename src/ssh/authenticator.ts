@@ -63,6 +63,16 @@ export interface ConnectionAuthOptions extends AuthenticatorOptions {
   /** The client's address, for bans (the one the connection was admitted under). */
   ip: string;
   hooks: ConnectionHooks;
+  /**
+   * Told of every decided attempt (passwords, signed keys, refusals), for the login history
+   * and the metrics; key queries and offers of keys not on file are not attempts here.
+   */
+  onAttempt?: (a: {
+    user: string;
+    method: string;
+    result: 'ok' | 'failed' | 'refused';
+    reason: string;
+  }) => void;
 }
 
 /** One per connection: counts its failed attempts. */
@@ -212,12 +222,9 @@ export class ConnectionAuth {
     }
     if (this.stopIfBanned(ctx)) return undefined;
     if (!rec || (verifiedHash !== undefined && rec.passwordHash !== verifiedHash)) {
-      this.o.logger.warn('login.failed', {
-        user: clip(user),
-        ip: this.ip,
-        method,
-        reason: 'account disabled, deleted or changed during login',
-      });
+      const reason = 'account disabled, deleted or changed during login';
+      this.o.logger.warn('login.failed', { user: clip(user), ip: this.ip, method, reason });
+      this.o.onAttempt?.({ user, method, result: 'failed', reason });
       ctx.reject(METHODS);
       return undefined;
     }
@@ -225,6 +232,7 @@ export class ConnectionAuth {
     if (refusal !== undefined) {
       this.over = true;
       this.o.logger.warn('login.refused', { user, ip: this.ip, reason: refusal });
+      this.o.onAttempt?.({ user, method, result: 'refused', reason: refusal });
       this.hooks.refuse(refusal);
       return undefined;
     }
@@ -235,6 +243,7 @@ export class ConnectionAuth {
       this.o.logger.warn('login.touch_failed', { user, error: describeError(err) });
     });
     const outcome = { user, method, isAdmin: rec.isAdmin };
+    this.o.onAttempt?.({ user, method, result: 'ok', reason: '' });
     this.hooks.accepted(outcome);
     ctx.accept();
     return outcome;
@@ -256,6 +265,7 @@ export class ConnectionAuth {
     const { banned, locked } = this.o.throttle.recordFailure(this.ip, user, method !== 'publickey');
     const logged = clip(user);
     this.o.logger.warn('login.failed', { user: logged, ip: this.ip, method, reason });
+    this.o.onAttempt?.({ user, method, result: 'failed', reason });
     if (locked) this.o.logger.warn('account.locked', { user: logged, ip: this.ip });
     if (banned) this.o.logger.warn('ip.banned', { ip: this.ip });
     this.countTry(ctx, banned);

@@ -16,6 +16,7 @@ import { MiniftpError, describeError } from '../errors';
 import type { ExtensionRegistry } from '../sftp/extensions';
 import type { HandleBudget } from '../sftp/handle-budget';
 import type { ConsoleHandler } from '../admin/console-host';
+import type { Ops } from '../ops/ops';
 import { Admission } from './admission';
 import { ConnectionAuth } from './authenticator';
 import type { UserExecHandler } from './channel-handlers';
@@ -47,6 +48,8 @@ export interface MiniftpSshServerOptions {
   handles?: HandleBudget;
   console?: ConsoleHandler;
   userExec?: UserExecHandler;
+  /** Metrics, login history, address lists, per-user limits and hooks. */
+  ops?: Ops;
 }
 
 const MACS = [
@@ -84,7 +87,13 @@ export class MiniftpSshServer {
   constructor(private readonly o: MiniftpSshServerOptions) {
     const { limits } = o.config;
     this.offers = new CipherOffers(o.config.ssh.gcmForOpenssh);
-    this.admission = new Admission({ limits, throttle: o.throttle, logger: o.logger });
+    const ops = o.ops;
+    this.admission = new Admission({
+      limits,
+      throttle: o.throttle,
+      logger: o.logger,
+      addressRefusal: ops && ((ip) => ops.connectionRefusal(ip)),
+    });
     const { balancer } = o.config;
     this.front = balancer.proxyProtocol
       ? new ProxyFront({
@@ -113,6 +122,7 @@ export class MiniftpSshServer {
       console: o.console,
       userExec: o.userExec,
       lifecycle: this.lifecycle,
+      ops: o.ops,
     });
     this.ssh = new SshServer({
       hostKeys: o.hostKeys.map((k) => k.privateKey),
@@ -206,7 +216,7 @@ export class MiniftpSshServer {
     clientIdent: string,
   ): void {
     const { limits } = this.o.config;
-    const logger = this.o.logger;
+    const { logger, ops } = this.o;
     const peer = this.admission.peerAt(reportedIp, port);
     const ip = peer?.ip ?? reportedIp;
     const loggedIdent = clip(clientIdent);
@@ -264,14 +274,19 @@ export class MiniftpSshServer {
       logger,
       maxAuthTries: limits.maxAuthTries,
       ip,
+      onAttempt: ops && ((a) => ops.loginAttempt({ ...a, address: ip, client: clientIdent })),
       hooks: {
         disconnect: (reason) => endWith(reason),
         banned: () =>
           this.admission.endUnauthenticated(ip, 'too many failed logins from this address'),
-        admit: (user) =>
-          this.o.connections.countForUser(user) >= limits.maxSessionsPerUser
-            ? `too many sessions for this user (limit ${limits.maxSessionsPerUser})`
-            : undefined,
+        admit: (user) => {
+          const listed = ops?.loginRefusal(user, ip);
+          if (listed !== undefined) return listed;
+          const max = ops ? ops.maxSessionsFor(user) : limits.maxSessionsPerUser;
+          return this.o.connections.countForUser(user) >= max
+            ? `too many sessions for this user (limit ${max})`
+            : undefined;
+        },
         refuse: (reason) => {
           // The banner is printed by OpenSSH at its default log level, the
           // DISCONNECT's description even with LogLevel=ERROR.

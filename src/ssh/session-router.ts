@@ -14,6 +14,8 @@ import { SftpSession } from '../sftp/session';
 import type { ExtensionRegistry } from '../sftp/extensions';
 import type { HandleBudget } from '../sftp/handle-budget';
 import type { ConsoleHandler } from '../admin/console-host';
+import type { SessionKind } from '../ops/metrics';
+import type { Ops } from '../ops/ops';
 import { refuseChannel, type ChannelContext, type UserExecHandler } from './channel-handlers';
 import type { ConnectionLifecycle, IdleWatch } from './connection-lifecycle';
 import type { ConnectionInfo } from './connections';
@@ -35,6 +37,7 @@ export interface SessionRouterOptions {
   lifecycle: ConnectionLifecycle;
   /** The receive windows of the SFTP channels; ssh2's own 2 MiB when absent. */
   windows?: ChannelWindows;
+  ops?: Ops;
 }
 
 export class SessionRouter {
@@ -58,6 +61,12 @@ export class SessionRouter {
       session.once('close', () => channels--);
       this.onSession(session, conn, idle);
     });
+  }
+
+  /** Counts `channel` as an open session of `kind` until it closes. */
+  private count(channel: ServerChannel, kind: SessionKind): void {
+    const closed = this.o.ops?.sessionOpened(kind);
+    if (closed) channel.once('close', closed);
   }
 
   private onSession(session: Session, conn: ConnectionInfo, idle: IdleWatch): void {
@@ -101,6 +110,7 @@ export class SessionRouter {
       const channel = accept();
       lifecycle.track(conn.id, channel, pty !== undefined);
       if (isAdmin && this.o.console) {
+        this.count(channel, 'admin');
         this.o.console.shell(context(channel));
         channel.on('data', idle.touch);
       } else refuseChannel(channel, isAdmin ? 'the console is not available' : FILE_TRANSFER_ONLY);
@@ -110,11 +120,15 @@ export class SessionRouter {
       const channel = accept();
       lifecycle.track(conn.id, channel, pty !== undefined);
       if (isAdmin && this.o.console) {
+        this.count(channel, 'admin');
         this.o.console.exec(context(channel), info.command);
         channel.on('data', idle.touch);
         return;
       }
-      if (!isAdmin && this.o.userExec?.exec(context(channel), info.command)) return;
+      if (!isAdmin && this.o.userExec?.exec(context(channel), info.command)) {
+        this.count(channel, 'exec');
+        return;
+      }
       this.o.logger.info('channel.refused', { user, kind: 'exec' });
       refuseChannel(channel, FILE_TRANSFER_ONLY);
     });
@@ -158,7 +172,9 @@ export class SessionRouter {
         extensions: this.o.extensions,
         clientIdent: conn.clientIdent,
         budget: this.o.handles,
+        ops: this.o.ops?.forSession(user, conn.ip),
       });
+      this.count(channel, 'sftp');
       sftp.start();
       // After the session's reader: the window's own listener must not start the flow.
       this.o.windows?.attach(channel, () => void sftp.shutdown('the client overran its window'));

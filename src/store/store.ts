@@ -2,6 +2,8 @@
 import { SqlAccessStore } from './access';
 import type { AccessStore } from './access-types';
 import { SqlKeyStore } from './keys';
+import { sqlOpsStore } from './ops';
+import type { OpsStore } from './ops-types';
 import type { Db, Sql } from './engine/sql';
 import type { KeyStore, Store, UploadStore, UsageStore, UserStore } from './types';
 import { SqlUploadStore } from './uploads';
@@ -14,6 +16,7 @@ export class SqlStore implements Store {
   readonly usage: UsageStore;
   readonly uploads: UploadStore;
   readonly access: AccessStore;
+  readonly ops: OpsStore;
 
   constructor(
     private readonly db: Db,
@@ -25,6 +28,7 @@ export class SqlStore implements Store {
     this.usage = new SqlUsageStore(db);
     this.uploads = new SqlUploadStore(db);
     this.access = new SqlAccessStore(db);
+    this.ops = sqlOpsStore(db);
   }
 
   get sql(): Sql {

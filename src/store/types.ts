@@ -6,6 +6,7 @@
  */
 import type { AccessStore } from './access-types';
 import type { Sql } from './engine/sql';
+import type { OpsStore } from './ops-types';
 
 export interface UserRecord {
   readonly name: string;
@@ -110,6 +111,8 @@ export interface Store {
   readonly uploads: UploadStore;
   /** Groups, shared folders, grants, per-path permissions and uploaders (see access-types.ts). */
   readonly access: AccessStore;
+  /** Hook outbox, login history, address rules, per-user transfer limits (ops-types.ts). */
+  readonly ops: OpsStore;
   /**
    * Runs `fn` in one transaction and commits what it did, or rolls it all back when it throws.
    * Meant for read-then-write changes (`UPDATE … WHERE used + reserved + $1 <= quota`, a SELECT

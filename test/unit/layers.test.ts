@@ -21,6 +21,7 @@ const FOLDERS = [
   'vfs',
   'quota',
   'auth',
+  'ops',
   'store',
   'config',
   'log',
@@ -31,7 +32,7 @@ type Folder = (typeof FOLDERS)[number];
 type Target = Folder | 'errors.ts';
 
 const BELOW_MIDDLE: Target[] = ['store', 'config', 'log', 'util', 'errors.ts'];
-const MIDDLE: Target[] = ['access', 'uploads', 'vfs', 'quota', 'auth', ...BELOW_MIDDLE];
+const MIDDLE: Target[] = ['access', 'uploads', 'vfs', 'quota', 'auth', 'ops', ...BELOW_MIDDLE];
 const EVERYTHING: Target[] = [...FOLDERS, 'errors.ts'];
 
 /** What each folder may import, from the layer order: ssh -> sftp / admin -> middle -> bottom. */
@@ -45,6 +46,7 @@ const MAY_IMPORT: Record<Exclude<Folder, 'client'>, Target[]> = {
   vfs: ['quota', ...BELOW_MIDDLE],
   quota: BELOW_MIDDLE,
   auth: BELOW_MIDDLE,
+  ops: BELOW_MIDDLE,
   store: ['config', 'log', 'util', 'errors.ts'],
   log: ['config', 'util', 'errors.ts'],
   config: ['util', 'errors.ts'],

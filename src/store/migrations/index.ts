@@ -7,8 +7,9 @@ import { initial } from './0001_initial';
 import { escrow } from './0002_escrow';
 import { cluster } from './0003_cluster';
 import { access } from './0004_access';
+import { operations } from './0005_operations';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
 
-export const migrations: readonly Migration[] = [initial, escrow, cluster, access];
+export const migrations: readonly Migration[] = [initial, escrow, cluster, access, operations];
