@@ -4,6 +4,7 @@
  * shared store, joins the cluster (cluster-node.ts) over the store's tables and
  * a bus.
  */
+import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { LiveConnections, LiveNodes } from '../admin/console-host';
 import type { LoginThrottle } from '../auth/throttle';
@@ -136,4 +137,18 @@ async function openBus(
     });
   }
   return identity.worker !== undefined ? new IpcBus() : new NoBus();
+}
+
+/**
+ * The node name events carry, and the holder of hook-outbox leases: each
+ * worker its own, so a worker that restarts frees only what it held.
+ */
+export function opsNode(
+  identity: ProcessIdentity | undefined,
+  config: Config,
+): { name: string; holder: string } {
+  const name =
+    identity?.node ??
+    (config.cluster.nodeName !== '' ? config.cluster.nodeName : `${os.hostname()}-${process.pid}`);
+  return { name, holder: identity?.worker === undefined ? name : `${name}/${identity.worker}` };
 }

@@ -14,7 +14,7 @@ import {
   startMetricsServer,
   type MetricsServer,
 } from '../ops/metrics-server';
-import { Ops, nodeName } from '../ops/ops';
+import { Ops } from '../ops/ops';
 import { timedStore } from '../ops/store-timing';
 import type { Store } from '../store/types';
 import { shellWords } from '../util/shell-words';
@@ -81,12 +81,14 @@ export function buildOps(o: {
   metrics: Metrics | undefined;
   homes: Homes;
   hashing: HashPool;
+  /** This node's name, as events and the hook outbox's leases name it (workers apart). */
+  node: { name: string; holder: string };
 }): Ops {
   const { config, logger } = o;
   const c = config.ops;
   const hooks = new HookDispatcher({
     outbox: o.store.ops.hooks,
-    node: nodeName(),
+    node: o.node.holder,
     targets: {
       command: c.hookCommand === '' ? [] : shellWords(c.hookCommand),
       url: c.hookUrl,
@@ -101,6 +103,7 @@ export function buildOps(o: {
     complete: uploadDigests(o.homes, o.hashing),
   });
   return new Ops({
+    node: o.node.name,
     store: o.store.ops,
     config: c,
     logger,

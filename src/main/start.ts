@@ -40,7 +40,7 @@ import {
 } from './privileges';
 import { HandleBudget, planDescriptors } from '../sftp/handle-budget';
 import { raiseOpenFilesLimit } from './open-files';
-import { type ProcessIdentity, idPrefix, setupCluster } from './cluster-setup';
+import { type ProcessIdentity, idPrefix, opsNode, setupCluster } from './cluster-setup';
 import { openConfiguredStore } from './store';
 import { inSetting } from './setting-dirs';
 
@@ -305,6 +305,7 @@ export async function startServer(
       metrics: instrumented.metrics,
       homes,
       hashing,
+      node: opsNode(options.identity, config),
     });
     if (config.balancer.proxyProtocol && config.balancer.trustedProxies.trim() === '') {
       throw MiniftpError.invalid(
