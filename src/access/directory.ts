@@ -31,7 +31,7 @@ import type {
 export interface AccessDirectoryOptions {
   readonly store: AccessStore;
   readonly quota: QuotaLedger;
-  /** Where the folders live: `<dataDir>/folders`, beside the homes' root and reachable from no home. */
+  /** Where the folders live: `<homesDir>/.folders`, reachable from no home. */
   readonly foldersDir: string;
   readonly logger: Logger;
   /** How often the change counter is read for changes made elsewhere, in ms; 0: never. */
@@ -211,10 +211,13 @@ async function openUp(dir: string): Promise<void> {
 }
 
 /**
- * The real path of the folders' root (`<dataDir>/folders`, which may be a symlink to another
- * disk). It is made with the first folder, not before.
+ * Where the shared folders live: `.folders` in the homes root, so that every
+ * node sharing the homes shares them too, and no home reaches them (a user
+ * name cannot start with a dot, and no path leads above a home).
  */
-export function prepareFoldersDir(dataDir: string): string {
-  const dir = path.join(dataDir, 'folders');
-  return fs.existsSync(dir) ? fs.realpathSync(dir) : path.join(fs.realpathSync(dataDir), 'folders');
+export function prepareFoldersDir(homesDir: string): string {
+  const dir = path.join(homesDir, '.folders');
+  return fs.existsSync(dir)
+    ? fs.realpathSync(dir)
+    : path.join(fs.realpathSync(homesDir), '.folders');
 }

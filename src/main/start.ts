@@ -276,7 +276,7 @@ export async function startServer(
       ? new AccessDirectory({
           store: store.access,
           quota,
-          foldersDir: prepareFoldersDir(config.dataDir),
+          foldersDir: prepareFoldersDir(homesDir),
           logger,
         })
       : undefined;

@@ -55,7 +55,10 @@ describe('shared folders seen by rclone, psftp, OpenSSH and the MiniFTP client',
       await admin(server, `folder add ${name}`);
       await admin(server, `folder grant ${name} @class1 ${mode}`);
     }
-    await fsp.writeFile(path.join(server.dataDir, 'folders', 'handouts', 'sheet.txt'), 'sheet');
+    await fsp.writeFile(
+      path.join(server.dataDir, 'docs', '.folders', 'handouts', 'sheet.txt'),
+      'sheet',
+    );
     await fsp.mkdir(path.join(server.home('alice'), 'own'), { recursive: true });
   });
 

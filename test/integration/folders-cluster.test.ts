@@ -54,7 +54,7 @@ describe('shared folders across two servers on one PostgreSQL store', function (
         5000,
       );
       // The folder's directory was made on this server too.
-      const dir = path.join(b.dataDir, 'folders', 'handouts');
+      const dir = path.join(b.dataDir, 'docs', '.folders', 'handouts');
       expect((await fsp.stat(dir)).isDirectory()).to.equal(true);
       await admin(a, 'folder revoke handouts alice');
       await waitUntil(

@@ -49,7 +49,7 @@ describe('shared folders: the jail holds through a folder', function () {
     await admin(server, 'folder grant proj alice write');
     await admin(server, 'folder add docs --quota 10M');
     await admin(server, 'folder grant docs alice read');
-    folder = await fsp.realpath(path.join(server.dataDir, 'folders', 'proj'));
+    folder = await fsp.realpath(path.join(server.dataDir, 'docs', '.folders', 'proj'));
     home = await fsp.realpath(server.home('alice'));
     canary = await fsp.realpath(
       await fsp.mkdtemp(path.join(path.dirname(server.dataDir), 'miniftp-test-canary-')),
@@ -58,7 +58,10 @@ describe('shared folders: the jail holds through a folder', function () {
     canaryBefore = await snapshotTree(canary);
     await fsp.writeFile(path.join(folder, 'a.txt'), 'in the folder');
     await fsp.writeFile(path.join(home, 'mine.txt'), 'in the home');
-    await fsp.writeFile(path.join(server.dataDir, 'folders', 'docs', 'doc.txt'), 'read me');
+    await fsp.writeFile(
+      path.join(server.dataDir, 'docs', '.folders', 'docs', 'doc.txt'),
+      'read me',
+    );
     // Planted on disk in the folder: links that lead out of it.
     await fsp.symlink(path.join(canary, 'secret.txt'), path.join(folder, 'abs-out'));
     await fsp.symlink(path.relative(folder, canary), path.join(folder, 'rel-out'));

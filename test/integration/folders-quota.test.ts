@@ -78,7 +78,7 @@ describe('shared folders: a folder quota under concurrent writers', function () 
     ]);
     // Not both fit: at least one is refused with FAILURE (the quota's status).
     expect(results.filter((s) => s === Status.FAILURE).length).to.be.at.least(1);
-    const dir = await fsp.realpath(path.join(server.dataDir, 'folders', 'shared'));
+    const dir = await fsp.realpath(path.join(server.dataDir, 'docs', '.folders', 'shared'));
     const disk = await quotaUsage(dir);
     const folder = await server.quota.get(folderSubject('shared'));
     expect({ bytes: folder.bytes, files: folder.files }).to.deep.equal(disk);

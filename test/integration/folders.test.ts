@@ -122,7 +122,7 @@ describe('shared folders: a class with handouts, homework and a project folder',
       ),
     );
     // Stored in the folder, outside every home.
-    const stored = path.join(server.dataDir, 'folders', 'handouts', 'sheet1.txt');
+    const stored = path.join(server.dataDir, 'docs', '.folders', 'handouts', 'sheet1.txt');
     expect(await fsp.readFile(stored, 'utf8')).to.equal('exercise sheet 1\n');
 
     // alice with OpenSSH sftp: the folder is listed in her home and readable.
@@ -211,7 +211,7 @@ describe('shared folders: a class with handouts, homework and a project folder',
     expect(listed(ok(await sftp(server, 'alice', ['ls -1 /homework'])))).to.deep.equal([
       'alice-essay.txt',
     ]);
-    const folderFile = path.join(server.dataDir, 'folders', 'homework', 'alice-essay.txt');
+    const folderFile = path.join(server.dataDir, 'docs', '.folders', 'homework', 'alice-essay.txt');
     expect((await fsp.stat(folderFile)).size).to.equal(100_000);
     ok(await sftp(server, 'alice', ['reput essay.txt /homework/alice-essay.txt'], local));
     expect(await fsp.readFile(folderFile, 'utf8')).to.equal(essay);
@@ -251,7 +251,10 @@ describe('shared folders: a class with handouts, homework and a project folder',
     const t = await paramiko(server.port, 'teacher', [['remove', '/homework/bob.txt']]);
     expect(t[0]?.error).to.match(/Permission denied: \/homework is read-only for you/);
     expect(
-      await fsp.readFile(path.join(server.dataDir, 'folders', 'homework', 'bob.txt'), 'utf8'),
+      await fsp.readFile(
+        path.join(server.dataDir, 'docs', '.folders', 'homework', 'bob.txt'),
+        'utf8',
+      ),
     ).to.equal(bobWork);
     // Charged to the folder, not to the students.
     expect((await server.quota.get('alice')).bytes).to.equal(0);
