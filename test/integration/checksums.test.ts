@@ -278,7 +278,7 @@ describe('checksums', function () {
       // record then lands under the name the file has by then.
       await waitUntil(
         'the record of /w.bin',
-        () => server.store.uploads.get('zhangsan', '/w.bin') !== undefined,
+        async () => (await server.store.uploads.get('zhangsan', '/w.bin')) !== undefined,
       );
       const rec = await server.store.uploads.get('zhangsan', '/w.bin');
       expect(rec?.bytes).to.equal(second.length);
