@@ -197,6 +197,10 @@ export class PgDb implements Db {
     }
     const tx = new PgSql(client);
     let broken: Error | undefined;
+    // A connection lost mid-transaction is also emitted as 'error' on the client: the statement
+    // in progress fails with it already, and without a listener it would end the process.
+    const lost = (): void => undefined;
+    client.on('error', lost);
     try {
       await tx.exec(begin);
       const result = await fn(tx);
@@ -211,6 +215,7 @@ export class PgDb implements Db {
       }
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
