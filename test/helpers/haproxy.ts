@@ -51,6 +51,8 @@ export interface Haproxy {
   readonly config: string;
   /** Each backend server's check state as the admin socket reports it ("UP", "DOWN", …). */
   status(): Promise<Record<string, string>>;
+  /** Each backend server's connections open through HAProxy right now. */
+  sessions(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -108,7 +110,11 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   return {
     port: frontPort,
     config,
-    status: async () => parseStat(await adminCommand(socket, 'show stat')),
+    status: async () => parseStat(await adminCommand(socket, 'show stat'), 'status'),
+    sessions: async () => {
+      const scur = parseStat(await adminCommand(socket, 'show stat'), 'scur');
+      return Object.fromEntries(Object.entries(scur).map(([k, v]) => [k, Number(v)]));
+    },
     stop: async () => {
       if (!gone) {
         child.kill('SIGTERM');
@@ -140,12 +146,12 @@ function adminCommand(socket: string, command: string): Promise<string> {
   });
 }
 
-/** Server name → status from `show stat` CSV (columns pxname, svname, …, status). */
-function parseStat(csv: string): Record<string, string> {
+/** Server name → one column (`status`, `scur`, …) of `show stat` CSV. */
+function parseStat(csv: string, column: string): Record<string, string> {
   const lines = csv.split('\n').filter((l) => l.trim() !== '');
   const head = (lines[0] ?? '').replace(/^# /, '').split(',');
   const sv = head.indexOf('svname');
-  const st = head.indexOf('status');
+  const st = head.indexOf(column);
   const out: Record<string, string> = {};
   for (const line of lines.slice(1)) {
     const f = line.split(',');

@@ -25,7 +25,11 @@ import { haveOpenSsh, sftpBatch, sshExec, type ClientRun } from '../helpers/open
 import { logLines, waitForLog, waitUntil } from '../helpers/probe';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { connectClient } from '../helpers/ssh-client';
+import { call, connectClient, openSftp } from '../helpers/ssh-client';
+import { postgresDatabase } from '../helpers/postgres';
+import { quotaUsage } from '../helpers/quota';
+import { openPostgresStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
 
 const USER = { user: 'zhangsan', password: '123' };
 const ADMIN = { user: 'admin', password: 'password' };
@@ -418,4 +422,116 @@ describe('draining a node behind HAProxy', function () {
       expect(lines.map((l) => l.event)).to.not.include('server.drain_timeout');
     });
   }
+});
+
+describe('two nodes behind HAProxy on one PostgreSQL and one homes directory', function () {
+  this.timeout(120000);
+  let dataDir = '';
+  let local = '';
+  let haproxy: Haproxy | undefined;
+  let store: Store | undefined;
+  const nodes: ServerProcess[] = [];
+
+  before(async function () {
+    await requireTools();
+    dataDir = await makeDataDir();
+    local = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-two-nodes-'));
+    const url = await postgresDatabase();
+    const flags = [
+      ...BALANCED,
+      '--store-url',
+      url,
+      '--lease-time',
+      '2',
+      '--checkpoint-every',
+      '1M',
+      '--default-quota',
+      '20M',
+    ];
+    nodes.push(await startServerProcess(dataDir, flags));
+    nodes.push(await startServerProcess(dataDir, flags));
+    store = await openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 });
+    haproxy = await startHaproxy({
+      servers: nodes.map((n, i) => ({ name: `node${i + 1}`, port: n.port })),
+    });
+    await waitUntil('both nodes up', async () => {
+      const s = await haproxy?.status();
+      return s?.node1 === 'UP' && s.node2 === 'UP';
+    });
+  });
+
+  after(async function () {
+    await haproxy?.stop();
+    await store?.close();
+    for (const n of nodes) {
+      if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
+      await n.exited;
+    }
+    if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
+    if (local) await fsp.rm(local, { recursive: true, force: true });
+  });
+
+  it('the node carrying an upload is killed: the next connection lands on the other and resumes by MD5; usage is exact after a rescan', async function () {
+    const front = (haproxy as Haproxy).port;
+    const file = path.join(local, 'big.bin');
+    await writeRandomFile(file, 8 * MiB);
+    const content = await fsp.readFile(file);
+    const client = await connectClient(front, USER);
+    client.on('error', () => undefined);
+    const sftp = await openSftp(client);
+    sftp.on('error', () => undefined);
+    const handle = await call<Buffer>((cb) => sftp.open('/big.bin', 'w', cb));
+    let sent = 0;
+    while (sent < 3 * MiB + 256 * 1024) {
+      await call((cb) => sftp.write(handle, content, sent, 256 * 1024, sent, cb));
+      sent += 256 * 1024;
+    }
+    await waitUntil(
+      'a checkpoint in the store',
+      async () =>
+        (await (store as Store).sql.get('SELECT bytes FROM upload_checkpoints')) !== undefined,
+    );
+    // The node HAProxy sent the upload to.
+    const open = await (haproxy as Haproxy).sessions();
+    const carrier = open.node1 === 1 ? 0 : 1;
+    expect(open[`node${carrier + 1}`], JSON.stringify(open)).to.equal(1);
+    const dead = nodes[carrier] as ServerProcess;
+    dead.child.kill('SIGKILL');
+    await dead.exited;
+    await waitUntil('HAProxy marks the dead node down', async () =>
+      ((await haproxy?.status())?.[`node${carrier + 1}`] ?? '').startsWith('DOWN'),
+    );
+
+    const home = path.join(dataDir, 'docs', 'zhangsan');
+    const partial = (await fsp.stat(path.join(home, 'big.bin'))).size;
+    expect(partial).to.be.at.least(sent).and.below(content.length);
+    const conn = await connect({
+      host: '127.0.0.1',
+      port: front,
+      username: USER.user,
+      password: USER.password,
+    });
+    try {
+      const result = await upload(conn.sftp, file, '/big.bin', { resume: 'auto' });
+      expect(result.resumedFrom).to.equal(partial);
+      expect(result.verified).to.equal(true);
+    } finally {
+      await conn.close();
+    }
+    expect(await sha256File(path.join(home, 'big.bin'))).to.equal(await sha256File(file));
+    const accepted = (await logLines(dataDir)).find((l) => l.event === 'resume.accepted');
+    expect(accepted?.from_checkpoint, 'the prefix MD5 went on from a checkpoint').to.be.a('number');
+    // Quota: what the killed node wrote since its last settle is not in the store
+    // (the store holds less than the disk, never more); the admin's rescan, through
+    // the balancer, makes it exact.
+    const disk = await quotaUsage(home);
+    const before = await (store as Store).usage.get('zhangsan');
+    expect(before.bytes).to.be.at.most(disk.bytes);
+    const rescan = await sshExec(front, ADMIN, ['usage', 'zhangsan', '--rescan']);
+    expect(rescan.code, rescan.stderr).to.equal(0);
+    await waitUntil('the store holds what the disk holds', async () => {
+      const usage = await (store as Store).usage.get('zhangsan');
+      return usage.bytes === disk.bytes && usage.files === disk.files;
+    });
+  });
 });
