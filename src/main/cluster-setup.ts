@@ -140,15 +140,16 @@ async function openBus(
 }
 
 /**
- * The node name events carry, and the holder of hook-outbox leases: each
- * worker its own, so a worker that restarts frees only what it held.
+ * The node name events carry, and the holder of hook-outbox leases. The holder
+ * stays the same across restarts (the --node-name setting, else the host name),
+ * so that a node started again takes back at once what it held when it died;
+ * each worker holds as itself, so a worker that restarts frees only its own.
  */
 export function opsNode(
   identity: ProcessIdentity | undefined,
   config: Config,
 ): { name: string; holder: string } {
-  const name =
-    identity?.node ??
-    (config.cluster.nodeName !== '' ? config.cluster.nodeName : `${os.hostname()}-${process.pid}`);
-  return { name, holder: identity?.worker === undefined ? name : `${name}/${identity.worker}` };
+  const stable = config.cluster.nodeName !== '' ? config.cluster.nodeName : os.hostname();
+  const name = identity?.node ?? `${os.hostname()}-${process.pid}`;
+  return { name, holder: identity?.worker === undefined ? stable : `${stable}/${identity.worker}` };
 }

@@ -102,7 +102,8 @@ describe('long links: the client', function () {
       );
       expect(err).to.be.instanceOf(TransferAbortedError);
       const kept = (await fsp.stat(local)).size;
-      expect(kept).to.be.greaterThan(0).and.lessThan(size);
+      // How much is proven by then depends on how the segments went (none, under load).
+      expect(kept).to.be.lessThan(size);
       // What is kept is the server's own first bytes: no hole, no block from further on.
       const head = (await fsp.readFile(onServer('seg.bin'))).subarray(0, kept);
       expect((await fsp.readFile(local)).equals(head)).to.equal(true);
