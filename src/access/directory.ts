@@ -27,6 +27,7 @@ import type {
   FolderFiles,
   FolderMount,
 } from '../vfs/permissions';
+import { openUp } from '../vfs/homes';
 
 export interface AccessDirectoryOptions {
   readonly store: AccessStore;
@@ -197,16 +198,6 @@ export class AccessDirectory implements AccessSource, QuotaSubjects {
 
   list(): string[] {
     return this.snap.folders.map((f) => folderSubject(f.name));
-  }
-}
-
-/** Gives the owner full access to `dir` and every directory below it. */
-async function openUp(dir: string): Promise<void> {
-  const st = await fsp.lstat(dir);
-  if (!st.isDirectory()) return;
-  await fsp.chmod(dir, 0o700);
-  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) await openUp(path.join(dir, e.name));
   }
 }
 

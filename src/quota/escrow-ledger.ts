@@ -16,6 +16,7 @@ import type { QuotaLedger, ScanHome, Usage } from './quota-ledger';
 import { SharedUsage, type GrantChannel } from './shared-usage';
 import { DEFAULT_SIZING, type GrantSizing } from './grant-size';
 import { measureHome } from './measure-home';
+import { loadOnce } from '../util/load-once';
 
 export interface EscrowLedgerOptions {
   store: Store;
@@ -71,19 +72,8 @@ export class EscrowLedger implements QuotaLedger {
   }
 
   /** The quota of `user`, loaded from the store with a first grant on first use. */
-  async get(user: string): Promise<SharedUsage> {
-    const known = this.usages.get(user);
-    if (known) return known;
-    let load = this.loading.get(user);
-    if (!load) {
-      load = this.load(user);
-      this.loading.set(user, load);
-      const forget = (): void => {
-        if (this.loading.get(user) === load) this.loading.delete(user);
-      };
-      load.then(forget, forget);
-    }
-    return load;
+  get(user: string): Promise<SharedUsage> {
+    return loadOnce(this.usages, this.loading, user, () => this.load(user));
   }
 
   private async load(user: string): Promise<SharedUsage> {

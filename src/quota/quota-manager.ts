@@ -20,6 +20,7 @@ import {
 } from './quota-ledger';
 import { UserUsage } from './user-usage';
 import { measureHome } from './measure-home';
+import { loadOnce } from '../util/load-once';
 
 export class QuotaManager implements QuotaLedger {
   private readonly usages = new Map<string, UserUsage>();
@@ -43,19 +44,8 @@ export class QuotaManager implements QuotaLedger {
   ) {}
 
   /** The shared usage of `user`, created from the store on first use. */
-  async get(user: string): Promise<UserUsage> {
-    const known = this.usages.get(user);
-    if (known) return known;
-    let load = this.loading.get(user);
-    if (!load) {
-      load = this.load(user);
-      this.loading.set(user, load);
-      const forget = (): void => {
-        if (this.loading.get(user) === load) this.loading.delete(user);
-      };
-      load.then(forget, forget);
-    }
-    return load;
+  get(user: string): Promise<UserUsage> {
+    return loadOnce(this.usages, this.loading, user, () => this.load(user));
   }
 
   private async load(user: string): Promise<UserUsage> {

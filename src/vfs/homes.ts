@@ -65,7 +65,7 @@ export class Homes {
 }
 
 /** Gives the owner full access to `dir` and every directory below it. */
-async function openUp(dir: string): Promise<void> {
+export async function openUp(dir: string): Promise<void> {
   const st = await fsp.lstat(dir);
   if (!st.isDirectory()) return;
   await fsp.chmod(dir, 0o700);
