@@ -13,7 +13,7 @@ import { HookReceiver } from '../helpers/hook-receiver';
 import { sftpBatch, sshExec } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server';
-import { startServerProcess } from '../helpers/server-process';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 
 const ZS = { user: 'zhangsan', password: '123' };
 const ADMIN = { user: 'admin', password: 'password' };
@@ -96,8 +96,10 @@ describe('ops: hook delivery', function () {
     const url = await receiver.listen();
     const dataDir = await makeDataDir();
     const flags = ['--hook-url', url, '--hook-retry-delay', '20'];
+    const started: ServerProcess[] = [];
     try {
       const first = await startServerProcess(dataDir, flags);
+      started.push(first);
       await upload(first.port);
       await receiver.waitFor(1);
       process.kill(first.pid, 'SIGKILL');
@@ -105,6 +107,7 @@ describe('ops: hook delivery', function () {
       receiver.dropHeld();
 
       const second = await startServerProcess(dataDir, flags);
+      started.push(second);
       await receiver.waitFor(2);
       const [held, again] = receiver.received;
       expect(again?.json.id).to.equal(held?.json.id);
@@ -122,6 +125,11 @@ describe('ops: hook delivery', function () {
       }
       expect(receiver.received).to.have.length(2);
     } finally {
+      // A failed check must not leave a server running.
+      for (const p of started) {
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+        await p.exited;
+      }
       await fsp.rm(dataDir, { recursive: true, force: true });
     }
   });
