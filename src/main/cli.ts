@@ -21,6 +21,7 @@ import {
   runPrimary,
 } from './primary';
 import { printLogger } from './print-logger';
+import { startPrimaryMetrics } from './primary-metrics';
 import type { ProcessIdentity, RunningServer } from './start';
 import { workerCount, workerShare } from './worker-share';
 
@@ -56,7 +57,12 @@ export async function main(argv: string[]): Promise<number> {
   const node = nodeName(config);
   if (workers > 1) {
     const logger = primaryLogger(config);
-    return runPrimary({
+    const metrics = await startPrimaryMetrics(config, logger).catch((err: unknown) => {
+      process.stderr.write(`miniftp-server: ${describeError(err)}\n`);
+      return null;
+    });
+    if (metrics === null) return 2;
+    const code = await runPrimary({
       config,
       argv,
       workers,
@@ -64,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       logger,
       announce: (host, port) => process.stdout.write(`listening on ${host}:${port}\n`),
     });
+    await metrics?.close();
+    return code;
   }
   return serve(config, inner, { node }, (server) => {
     // Tests and scripts wait for this exact line to learn the real port.

@@ -2,6 +2,7 @@
  * Builds the operational parts (docs/operations.md): the metrics and their listener, the
  * timed store, the hook dispatcher with the digests of uploads, and the Ops facade.
  */
+import cluster from 'node:cluster';
 import type { Config } from '../config/types';
 import { parseListen } from '../config/formats';
 import { describeError } from '../errors';
@@ -120,7 +121,8 @@ export async function listenForMetrics(
   logger: Logger,
 ): Promise<MetricsServer | undefined> {
   const at = parseListen(config.ops.metricsListen);
-  if (!metrics || !at) return undefined;
+  // A worker's figures reach the node's endpoint through the primary (primary-metrics.ts).
+  if (!metrics || !at || cluster.isWorker) return undefined;
   try {
     return await startMetricsServer({ ...at, source: registrySource(metrics.registry), logger });
   } catch (err) {

@@ -34,7 +34,10 @@ export function clusterSource(): MetricsSource {
 
 /** In a cluster worker: lets the primary's AggregatorRegistry read `registry`. */
 export function shareWithPrimary(registry: Registry): void {
-  if (cluster.isWorker) AggregatorRegistry.setRegistries([registry]);
+  if (!cluster.isWorker) return;
+  // Constructing one installs prom-client's answer to the primary's requests in this worker.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
 }
 
 export interface MetricsServer {
