@@ -92,12 +92,18 @@ export class SqlClusterStore implements ClusterStore {
       [cutoff],
     );
     for (const { name } of dead) {
-      // Only if it has not beaten since it was read (a node back from a long pause keeps its row).
-      const removed = await this.sql.run(
-        'DELETE FROM cluster_nodes WHERE name = $1 AND heartbeat_at < $2',
+      // Only if it has not beaten since it was read (a node back from a long pause keeps its row,
+      // and lists its sessions again). Its sessions go first: whoever sees the node gone sees
+      // its sessions gone too.
+      await this.sql.run(
+        `DELETE FROM cluster_sessions WHERE node = $1 AND EXISTS
+           (SELECT 1 FROM cluster_nodes WHERE name = $1 AND heartbeat_at < $2)`,
         [name, cutoff],
       );
-      if (removed > 0) await this.sql.run('DELETE FROM cluster_sessions WHERE node = $1', [name]);
+      await this.sql.run('DELETE FROM cluster_nodes WHERE name = $1 AND heartbeat_at < $2', [
+        name,
+        cutoff,
+      ]);
     }
     return dead.map((d) => d.name);
   }
