@@ -38,9 +38,10 @@ export function instrumentStore(
 /**
  * The MD5 and SHA-256 of an uploaded file, read after its CLOSE on the hashing pool, when the
  * file is still as the upload left it (same size and mtime); otherwise both are null and
- * `digest_note` says why.
+ * `digest_note` says why. The MD5 the upload ledger kept of the whole file, when it has it,
+ * spares the file a second read.
  */
-function uploadDigests(homes: Homes, hashing: HashPool) {
+function uploadDigests(homes: Homes, hashing: HashPool, uploads: Store['uploads']) {
   return async (event: string, fields: EventFields): Promise<EventFields | undefined> => {
     if (event !== 'upload.completed' || typeof fields.sha256 === 'string') return undefined;
     const user = String(fields.user);
@@ -62,11 +63,20 @@ function uploadDigests(homes: Homes, hashing: HashPool) {
       if (st.size !== fields.size || (fields._mtimeMs !== null && st.mtimeMs !== fields._mtimeMs))
         return missing('the file changed before it could be read');
       const range = { user, offset: 0, length: 0, blockSize: 0 };
-      const [md5] = await hashing.digest(file, { ...range, algorithm: 'md5' });
+      const kept = await uploads.get(user, path).catch(() => undefined);
+      const whole =
+        kept &&
+        kept.bytes === st.size &&
+        kept.fileSize === st.size &&
+        kept.fileMtimeMs === st.mtimeMs
+          ? kept.md5
+          : undefined;
+      const md5 =
+        whole ?? (await hashing.digest(file, { ...range, algorithm: 'md5' }))[0]?.toString('hex');
       const [sha256] = await hashing.digest(file, { ...range, algorithm: 'sha256' });
       return {
         ...fields,
-        md5: md5?.toString('hex') ?? null,
+        md5: md5 ?? null,
         sha256: sha256?.toString('hex') ?? null,
       };
     } finally {
@@ -101,7 +111,7 @@ export function buildOps(o: {
     leaseMs: c.hookLease * 1000,
     logger,
     metrics: o.metrics,
-    complete: uploadDigests(o.homes, o.hashing),
+    complete: uploadDigests(o.homes, o.hashing, o.store.uploads),
   });
   return new Ops({
     node: o.node.name,

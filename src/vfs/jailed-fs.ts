@@ -48,18 +48,6 @@ export class JailedFs {
     this.names = new NameChanges(this.ctx);
   }
 
-  /** Opens an existing file read-only (check-file, the hash commands). */
-  openForReading(virtual: string): Promise<VFile> {
-    return this.open(virtual, {
-      read: true,
-      write: false,
-      append: false,
-      create: false,
-      truncate: false,
-      exclusive: false,
-    });
-  }
-
   open(virtual: string, req: OpenRequest): Promise<VFile> {
     return openFile(this.ctx, virtual, req);
   }
