@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { sshExec } from './openssh';
 import type { Client } from 'ssh2';
-import { connectClient, endClient } from './ssh-client';
 
 export const ADMIN = { user: 'admin', password: 'password' };
 
@@ -31,6 +30,8 @@ export interface NodeRow {
   current: boolean;
 }
 
+export { loginError } from './ssh-client';
+
 /** Runs one console command through OpenSSH's ssh; its stdout, failing the test on an error. */
 export async function adminRun(port: number, words: string[]): Promise<string> {
   const run = await sshExec(port, ADMIN, words);
@@ -53,21 +54,6 @@ export function childrenOf(pid: number): number[] {
     return text === '' ? [] : text.split(/\s+/).map(Number);
   } catch {
     return [];
-  }
-}
-
-/** Logs in with a password and ends at once; the error when the login failed. */
-export async function loginError(
-  port: number,
-  user: string,
-  password: string,
-  localAddress?: string,
-): Promise<Error | undefined> {
-  try {
-    await endClient(await connectClient(port, { user, password, localAddress }));
-    return undefined;
-  } catch (err) {
-    return err as Error;
   }
 }
 

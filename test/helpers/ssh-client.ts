@@ -79,3 +79,18 @@ export async function expectFailure(p: Promise<unknown>, ...codes: number[]): Pr
   }
   return caught;
 }
+
+/** Logs in with a password and ends at once; the error when the login failed. */
+export async function loginError(
+  port: number,
+  user: string,
+  password: string,
+  localAddress?: string,
+): Promise<Error | undefined> {
+  try {
+    await endClient(await connectClient(port, { user, password, localAddress }));
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}

@@ -16,7 +16,7 @@ import { generateKeyPair } from '../../src/auth/keygen';
 import { haveOpenSsh, makeClientKey, sshExec } from '../helpers/openssh';
 import { closeProbe, logLines, probe, waitForLog, waitUntil, type Probe } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { connectClient, endClient, openSftp } from '../helpers/ssh-client';
+import { connectClient, endClient, openSftp, loginError } from '../helpers/ssh-client';
 
 const ZHANGSAN = { user: 'zhangsan', password: '123' };
 const ADMIN = { user: 'admin', password: 'password' };
@@ -29,21 +29,6 @@ async function addUser(server: TestServer, name: string, password: string): Prom
     quotaFiles: 0,
     isAdmin: false,
   });
-}
-
-/** Logs in with a password and ends at once; the error when the login failed. */
-async function loginError(
-  port: number,
-  user: string,
-  password: string,
-  localAddress?: string,
-): Promise<Error | undefined> {
-  try {
-    await endClient(await connectClient(port, { user, password, localAddress }));
-    return undefined;
-  } catch (err) {
-    return err as Error;
-  }
 }
 
 /**

@@ -15,22 +15,7 @@ import type { Logger } from '../../src/log/types';
 import { haveOpenSsh } from '../helpers/openssh';
 import { closeProbe, logLines, probe, waitForLog, waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { connectClient, endClient, openSftp } from '../helpers/ssh-client';
-
-async function loginError(
-  port: number,
-  user: string,
-  password: string,
-  localAddress?: string,
-): Promise<Error | undefined> {
-  try {
-    const c = await connectClient(port, { user, password, localAddress });
-    await endClient(c);
-    return undefined;
-  } catch (err) {
-    return err as Error;
-  }
-}
+import { connectClient, endClient, openSftp, loginError } from '../helpers/ssh-client';
 
 interface SshRun {
   code: number | null;
