@@ -8,6 +8,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import type { TestServer } from './server';
+import { writeRandomFile } from './files';
+import { sftpBatch } from './openssh';
 
 export interface Usage {
   bytes: number;
@@ -62,4 +64,40 @@ export async function setQuota(
 ): Promise<void> {
   await server.store.users.setQuota(user, bytes, files);
   await server.quota.refreshLimits(user);
+}
+
+/**
+ * Six uploads of 1.5 MiB at once by OpenSSH's sftp as zhangsan (9 MiB against a 6 MiB quota),
+ * the i-th through `ports[i % ports.length]`. Checks that some were refused with the quota's
+ * status, that the disk holds no more than `quota` and that every accepted upload is whole;
+ * returns what the disk holds.
+ */
+export async function raceUploadsUnderQuota(o: {
+  ports: number[];
+  localDir: string;
+  home: string;
+  quota: number;
+}): Promise<Usage> {
+  const size = 1.5 * 1024 * 1024;
+  const names = [0, 1, 2, 3, 4, 5].map((i) => `race${i}.bin`);
+  for (const n of names) await writeRandomFile(path.join(o.localDir, n), size);
+  const creds = { user: 'zhangsan', password: '123' };
+  const runs = await Promise.all(
+    names.map((n, i) =>
+      sftpBatch(o.ports[i % o.ports.length] as number, creds, [`put ${n}`], { cwd: o.localDir }),
+    ),
+  );
+  const refused = runs.filter((r) => r.code !== 0);
+  expect(refused.length, 'some uploads must hit the quota').to.be.greaterThan(0);
+  // OpenSSH's sftp names the status (FAILURE), not its message.
+  for (const r of refused) expect(r.stderr).to.match(/Failure|quota exceeded/);
+  const home = await fsp.realpath(o.home);
+  const disk = await quotaUsage(home);
+  expect(disk.bytes).to.be.at.most(o.quota);
+  for (const [i, r] of runs.entries()) {
+    if (r.code === 0) {
+      expect((await fsp.stat(path.join(home, names[i] as string))).size).to.equal(size);
+    }
+  }
+  return disk;
 }

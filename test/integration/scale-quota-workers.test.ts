@@ -8,18 +8,15 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect } from 'chai';
-import { writeRandomFile } from '../helpers/files';
-import { haveOpenSsh, sftpBatch } from '../helpers/openssh';
+import { haveOpenSsh } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
-import { quotaUsage } from '../helpers/quota';
+import { raceUploadsUnderQuota } from '../helpers/quota';
 import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { openStore } from '../../src/store/open';
 
 const MiB = 1024 * 1024;
 const QUOTA = 6 * MiB;
-const CREDS = { user: 'zhangsan', password: '123' };
 
 describe('scale: quota exact across the workers of one node (--workers 2, SQLite)', function () {
   let dataDir: string;
@@ -45,25 +42,13 @@ describe('scale: quota exact across the workers of one node (--workers 2, SQLite
 
   it('racing uploads never put more than the quota on disk, and usage equals the disk', async function () {
     this.timeout(60_000);
-    const port = (node as ServerProcess).port;
     // Six uploads of 1.5 MiB at once: 9 MiB against 6 MiB, spread over both workers.
-    const names = [0, 1, 2, 3, 4, 5].map((i) => `w${i}.bin`);
-    for (const n of names) await writeRandomFile(path.join(localDir, n), 1.5 * MiB);
-    const runs = await Promise.all(
-      names.map((n) => sftpBatch(port, CREDS, [`put ${n}`], { cwd: localDir })),
-    );
-    const refused = runs.filter((r) => r.code !== 0);
-    expect(refused.length, 'some uploads must hit the quota').to.be.greaterThan(0);
-    for (const r of refused) expect(r.stderr).to.match(/Failure|quota exceeded/);
-
-    const home = await fsp.realpath(path.join(dataDir, 'docs', 'zhangsan'));
-    const disk = await quotaUsage(home);
-    expect(disk.bytes).to.be.at.most(QUOTA);
-    for (const [i, r] of runs.entries()) {
-      if (r.code === 0) {
-        expect((await fsp.stat(path.join(home, names[i] as string))).size).to.equal(1.5 * MiB);
-      }
-    }
+    const disk = await raceUploadsUnderQuota({
+      ports: [(node as ServerProcess).port],
+      localDir,
+      home: path.join(dataDir, 'docs', 'zhangsan'),
+      quota: QUOTA,
+    });
     const store = await openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true });
     try {
       await waitUntil('the usage in the store equals the disk', async () => {

@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import { writeRandomFile } from '../helpers/files';
 import { haveOpenSsh, sftpBatch, sshExec } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
-import { quotaUsage, type Usage } from '../helpers/quota';
+import { quotaUsage, raceUploadsUnderQuota, type Usage } from '../helpers/quota';
 import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { postgresDatabase } from '../helpers/postgres';
@@ -97,27 +97,12 @@ function describeScaleQuota(sharing: Sharing): void {
     it('racing uploads on three processes never put more than the quota on disk, and usage equals the disk', async function () {
       this.timeout(60_000);
       // Six uploads of 1.5 MiB, two through each process: 9 MiB against 6 MiB.
-      const names = [0, 1, 2, 3, 4, 5].map((i) => `f${i}.bin`);
-      for (const n of names) await writeRandomFile(path.join(localDir, n), 1.5 * MiB);
-      const runs = await Promise.all(
-        names.map((n, i) =>
-          sftpBatch((nodes[i % 3] as ServerProcess).port, CREDS, [`put ${n}`], { cwd: localDir }),
-        ),
-      );
-      const refused = runs.filter((r) => r.code !== 0);
-      expect(refused.length, 'some uploads must hit the quota').to.be.greaterThan(0);
-      // OpenSSH's sftp names the status (FAILURE), not its message.
-      for (const r of refused) expect(r.stderr).to.match(/Failure|quota exceeded/);
-
-      const home = await fsp.realpath(path.join(dataDir, 'docs', 'zhangsan'));
-      const disk = await quotaUsage(home);
-      expect(disk.bytes).to.be.at.most(QUOTA);
-      // Every upload that succeeded is whole.
-      for (const [i, r] of runs.entries()) {
-        if (r.code === 0) {
-          expect((await fsp.stat(path.join(home, names[i] as string))).size).to.equal(1.5 * MiB);
-        }
-      }
+      const disk = await raceUploadsUnderQuota({
+        ports: nodes.map((n) => n.port),
+        localDir,
+        home: path.join(dataDir, 'docs', 'zhangsan'),
+        quota: QUOTA,
+      });
       // Each process commits what its sessions changed: the store's usage comes to the disk's.
       await waitUntil('the usage in the store equals the disk', async () => {
         const f = await storeFigures(store as Store);
