@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --rtt 40` (or `--rtt 10,40,100`): the transfers again
- * through a delay line (bench/delay-line.ts) in front of each server, at each
+ * through a delay line (test/helpers/delay-line.ts) in front of each server, at each
  * round-trip time given:
  *
  * - one big file up and down with the stock OpenSSH `sftp`, to MiniFTP and to
@@ -17,7 +17,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startDelayLine, type DelayLine } from './delay-line';
+import { startDelayLine, type DelayLine } from '../test/helpers/delay-line';
 import { median } from './metrics';
 import type { BenchOptions } from './options';
 import type { ChildRegistry, CommandResult } from './proc';

@@ -19,6 +19,7 @@ import { HandleBudget } from './handle-budget';
 import { HandleTable } from './handle-table';
 import { RequestDispatcher, type SftpLimits } from './dispatcher';
 import { RequestScheduler } from './request-scheduler';
+import type { RoundTrip } from '../util/round-trip';
 
 export type { SftpLimits } from './dispatcher';
 
@@ -52,6 +53,8 @@ export interface SftpSessionOptions {
   budget?: HandleBudget;
   /** Metrics, hook events and the user's bandwidth limits. */
   ops?: SessionOps;
+  /** Told when VERSION leaves and when the first request arrives: a round trip. */
+  roundTrip?: RoundTrip;
 }
 
 export class SftpSession {
@@ -68,6 +71,7 @@ export class SftpSession {
   private processing = false;
   private closed = false;
   private readonly ops: SessionOps | undefined;
+  private readonly roundTrip: RoundTrip | undefined;
   /** Reading is held back for the user's upload limit until this timer fires. */
   private holdTimer: NodeJS.Timeout | undefined;
   private endedResolve: () => void = () => undefined;
@@ -86,6 +90,7 @@ export class SftpSession {
     this.logger = o.logger;
     this.extensions = o.extensions;
     this.ops = o.ops;
+    this.roundTrip = o.roundTrip;
     // One size for both: a READ reply is at most DATA_HEADER + maxPacket - 1024 bytes.
     this.pool = new BufferPool(o.limits.maxPacket, POOL_KEEP);
     this.framer = new PacketFramer(o.limits.maxPacket, this.pool);
@@ -192,8 +197,10 @@ export class SftpSession {
       if (type !== PacketType.INIT) throw MiniftpError.badMessage('the first packet must be INIT');
       this.initialized = true;
       this.send(this.versionPacket());
+      this.roundTrip?.sent();
       return;
     }
+    this.roundTrip?.heard();
     if (type === PacketType.INIT) throw MiniftpError.badMessage('INIT sent twice');
     const r = new PacketReader(body, 1);
     const id = r.u32();

@@ -23,6 +23,7 @@
 import * as os from 'node:os';
 import type { Logger } from '../log/types';
 import { ReceiveWindow, type ReadableChannel } from '../util/receive-window';
+import { WindowTuner } from '../util/window-tuner';
 
 const MiB = 1024 * 1024;
 
@@ -78,11 +79,17 @@ export class ChannelWindows {
    * was allowed. Undefined when the window stays ssh2's (the setting at
    * FLOOR or below, or an ssh2 whose channels look different).
    */
-  attach(channel: ReadableChannel, end: () => void): ReceiveWindow | undefined {
+  attach(
+    channel: ReadableChannel,
+    end: () => void,
+    roundTripMs: () => number | undefined = () => undefined,
+  ): ReceiveWindow | undefined {
     if (this.settings.window <= FLOOR) return undefined;
     let self: ReceiveWindow | undefined;
+    const tuner = new WindowTuner({ floor: FLOOR, ceiling: () => this.share(), roundTripMs });
     const w = ReceiveWindow.take(channel, {
-      allowance: (claim) => this.allowance(claim),
+      allowance: (claim) => this.allowance(claim, tuner.target),
+      onArrival: (bytes, unread) => tuner.arrived(bytes, unread),
       onClaim: (delta) => (this.total += delta),
       onOverrun: () => {
         this.logger?.warn('channel.window_overrun', {});
@@ -107,8 +114,8 @@ export class ChannelWindows {
     return w;
   }
 
-  private allowance(claim: number): number {
-    const share = this.share();
+  private allowance(claim: number, target: number): number {
+    const share = Math.max(FLOOR, Math.min(target, this.share()));
     const { budget } = this.settings;
     if (budget <= 0) return share;
     const room = budget - this.total;

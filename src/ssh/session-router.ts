@@ -20,6 +20,7 @@ import { refuseChannel, type ChannelContext, type UserExecHandler } from './chan
 import type { ConnectionLifecycle, IdleWatch } from './connection-lifecycle';
 import type { ConnectionInfo } from './connections';
 import type { ChannelWindows } from './channel-window';
+import { RoundTrip } from '../util/round-trip';
 
 export const FILE_TRANSFER_ONLY = 'this account is for file transfer only';
 
@@ -58,8 +59,11 @@ export class SessionRouter {
       channels++;
       idle.touch();
       const session = accept();
+      // The confirmation just left: the client's first request on the channel answers it.
+      const roundTrip = new RoundTrip();
+      roundTrip.sent();
       session.once('close', () => channels--);
-      this.onSession(session, conn, idle);
+      this.onSession(session, conn, idle, roundTrip);
     });
   }
 
@@ -69,7 +73,12 @@ export class SessionRouter {
     if (closed) channel.once('close', closed);
   }
 
-  private onSession(session: Session, conn: ConnectionInfo, idle: IdleWatch): void {
+  private onSession(
+    session: Session,
+    conn: ConnectionInfo,
+    idle: IdleWatch,
+    roundTrip: RoundTrip,
+  ): void {
     const user = conn.user as string;
     const { lifecycle } = this.o;
     const isAdmin = conn.isAdmin === true;
@@ -83,6 +92,10 @@ export class SessionRouter {
       onResize: (listener) => resizeListeners.push(listener),
     });
 
+    const heard = (): void => roundTrip.heard();
+    for (const request of ['pty', 'env', 'subsystem', 'shell', 'exec'] as const) {
+      session.prependListener(request, heard);
+    }
     session.on('pty', (accept, _reject, info) => {
       pty = info;
       accept?.();
@@ -101,7 +114,7 @@ export class SessionRouter {
       }
       const channel = accept();
       lifecycle.track(conn.id, channel, false);
-      void this.startSftp(channel, user, conn, idle);
+      void this.startSftp(channel, user, conn, idle, roundTrip);
     });
 
     // The handlers below attach their own readers synchronously: only after
@@ -139,6 +152,7 @@ export class SessionRouter {
     user: string,
     conn: ConnectionInfo,
     idle: IdleWatch,
+    roundTrip: RoundTrip,
   ): Promise<void> {
     const logger = this.o.logger.child({ user, session: conn.id });
     // Disabled or deleted since the login (its connection is being ended): a
@@ -173,11 +187,16 @@ export class SessionRouter {
         clientIdent: conn.clientIdent,
         budget: this.o.handles,
         ops: this.o.ops?.forSession(user, conn.ip),
+        roundTrip,
       });
       this.count(channel, 'sftp');
       sftp.start();
       // After the session's reader: the window's own listener must not start the flow.
-      this.o.windows?.attach(channel, () => void sftp.shutdown('the client overran its window'));
+      this.o.windows?.attach(
+        channel,
+        () => void sftp.shutdown('the client overran its window'),
+        () => roundTrip.ms,
+      );
       this.o.lifecycle.sftpStarted(conn.id, sftp.ended);
       channel.on('data', idle.touch);
       logger.debug('sftp.start');

@@ -55,6 +55,8 @@ export interface ReceiveWindowOptions {
   onClaim?(delta: number): void;
   /** The peer sent more than the window allowed: the caller ends the channel. */
   onOverrun?(): void;
+  /** `bytes` arrived; `unread` is what has arrived and waits for the reader (for a WindowTuner). */
+  onArrival?(bytes: number, unread: number): void;
 }
 
 function hasSsh2State(channel: object): channel is Ssh2ChannelState {
@@ -138,7 +140,9 @@ export class ReceiveWindow {
     if (this.remaining < 0 && !this.closed) {
       this.remaining = 0;
       this.o.onOverrun?.();
+      return;
     }
+    this.o.onArrival?.(bytes, this.claimed - this.remaining);
   }
 
   private read(bytes: number): void {

@@ -2,8 +2,9 @@
  * The SSH channel windows for long links: what the server grants an SFTP
  * channel, read off the wire by ssh2's client (its `outgoing.window` is the
  * sum of the server's CHANNEL_OPEN_CONFIRMATION window and WINDOW_ADJUSTs,
- * less what it sent), and how the shared budget shrinks the grants as more
- * sessions open.
+ * less what it sent), through a delay line of 200 ms: the window starts at
+ * 2 MiB, grows while it holds an upload back, never past the setting, and all
+ * sessions' windows together stay within the budget.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -12,7 +13,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { FLOOR } from '../../src/ssh/channel-window';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { connectClient, endClient } from '../helpers/ssh-client';
-import { waitUntil } from '../helpers/probe';
+import { startDelayLine, type DelayLine } from '../helpers/delay-line';
 import { RawSftp } from '../helpers/raw-sftp';
 import { OpenFlag, PacketType } from '../../src/sftp/constants';
 
@@ -27,7 +28,8 @@ class Grants {
   private readonly adjusts = new Map<number, number[]>();
   private readonly opened = new Map<number, number>();
 
-  constructor(client: Client) {
+  /** `onAdjust` is called after each WINDOW_ADJUST has been counted by ssh2. */
+  constructor(client: Client, onAdjust: () => void = () => undefined) {
     const protocol = (client as unknown as { _protocol: { _handlers: Record<string, Handler> } })
       ._protocol;
     const h = protocol._handlers;
@@ -43,6 +45,7 @@ class Grants {
       list.push(amount as number);
       this.adjusts.set(recipient as number, list);
       adjust(p, recipient, amount);
+      onAdjust();
     };
   }
 
@@ -73,58 +76,75 @@ function remainingOf(channel: ClientChannel): number {
 }
 
 describe('long links: SSH channel windows', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
+  const creds = { user: 'zhangsan', password: '123' };
+  const block = randomBytes(256 * 1024);
 
-  describe('the window setting', function () {
+  /**
+   * Uploads `blocks` × 256 KiB to `name` with 64 WRITEs in flight (16 MiB, as
+   * the stock sftp client keeps) and resolves with the file's MD5.
+   */
+  async function upload(raw: RawSftp, name: string, blocks: number): Promise<string> {
+    const handle = await raw.open(name, OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC);
+    const md5 = createHash('md5');
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < blocks; i++) {
+      md5.update(block);
+      writes.push(raw.write(handle, i * block.length, block));
+      if (writes.length >= 64) await Promise.all(writes.splice(0, 16));
+    }
+    await Promise.all(writes);
+    await raw.close(handle);
+    return md5.digest('hex');
+  }
+
+  async function md5OnDisk(server: TestServer, name: string): Promise<string> {
+    const data = await fsp.readFile(`${server.home('zhangsan')}${name}`);
+    return createHash('md5').update(data).digest('hex');
+  }
+
+  describe('one upload through a 200 ms delay line', function () {
     let server: TestServer;
-    let client: Client;
-    let grants: Grants;
+    let line: DelayLine;
 
     before(async function () {
       server = await startTestServer({ flags: ['--channel-window', '16M'] });
-      client = await connectClient(server.port, { user: 'zhangsan', password: '123' });
-      grants = new Grants(client);
+      line = await startDelayLine(server.port, 200);
     });
 
     after(async function () {
-      if (client) await endClient(client);
+      await line?.close();
       await server?.stop();
     });
 
-    it('grants an SFTP channel the configured window, and tops it up as the data is read', async function () {
-      const raw = await RawSftp.open(client);
-      await waitUntil('the 16 MiB window', () => grants.totalOf(raw.channel) === 16 * MiB);
-      expect(grants.adjustsOf(raw.channel)).to.deep.equal([16 * MiB - FLOOR]);
-      // 48 MiB through a 16 MiB window: the server must grant again as it reads.
-      const handle = await raw.open('/big.bin', OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC);
-      const block = randomBytes(256 * 1024);
-      const md5 = createHash('md5');
-      const writes: Array<Promise<void>> = [];
-      for (let i = 0; i < 192; i++) {
-        md5.update(block);
-        writes.push(raw.write(handle, i * block.length, block));
-        // 48 requests in flight at most, as a client keeps a bounded number outstanding.
-        if (writes.length >= 48) await Promise.all(writes.splice(0, 16));
+    it('starts at 2 MiB, grows while the window holds the upload back, never past --channel-window', async function () {
+      const client = await connectClient(line.port, creds);
+      let largest = 0;
+      let raw: RawSftp | undefined;
+      const grants = new Grants(client, () => {
+        if (raw) largest = Math.max(largest, remainingOf(raw.channel));
+      });
+      try {
+        raw = await RawSftp.open(client);
+        await raw.request(PacketType.STAT, (w) => w.string('/'));
+        // Only ssh2's own 2 MiB at first: a window is granted as the link shows it needs one.
+        expect(grants.totalOf(raw.channel)).to.equal(FLOOR);
+        const sent = await upload(raw, '/big.bin', 96);
+        expect(await md5OnDisk(server, '/big.bin')).to.equal(sent);
+        expect(largest, 'the largest window the client was given').to.be.above(FLOOR);
+        expect(largest).to.be.at.most(16 * MiB);
+        expect(Math.max(...grants.adjustsOf(raw.channel))).to.be.at.most(16 * MiB);
+        await raw.end();
+      } finally {
+        await endClient(client);
       }
-      await Promise.all(writes);
-      await raw.close(handle);
-      const sent = 192 * (block.length + 1024);
-      expect(grants.totalOf(raw.channel), 'granted by WINDOW_ADJUST').to.be.at.least(
-        sent - 16 * MiB,
-      );
-      // Each grant tops the window up towards 16 MiB, never past it.
-      expect(remainingOf(raw.channel)).to.be.at.most(16 * MiB);
-      expect(Math.max(...grants.adjustsOf(raw.channel))).to.be.at.most(16 * MiB);
-      const onDisk = await fsp.readFile(`${server.home('zhangsan')}/big.bin`);
-      expect(createHash('md5').update(onDisk).digest('hex')).to.equal(md5.digest('hex'));
-      await raw.end();
     });
   });
 
   describe("ssh2's window", function () {
     it('stays at 2 MiB with --channel-window 2M', async function () {
       const server = await startTestServer({ flags: ['--channel-window', '2M'] });
-      const client = await connectClient(server.port, { user: 'zhangsan', password: '123' });
+      const client = await connectClient(server.port, creds);
       const grants = new Grants(client);
       try {
         const raw = await RawSftp.open(client);
@@ -140,28 +160,43 @@ describe('long links: SSH channel windows', function () {
   });
 
   describe('the budget', function () {
-    it('shrinks the grants of new sessions as more are open, never below 2 MiB', async function () {
+    it('keeps the windows of four uploads together within it, each growing past 2 MiB only as it leaves room', async function () {
       const server = await startTestServer({
-        flags: ['--channel-window', '16M', '--channel-window-budget', '24M'],
+        flags: ['--channel-window', '16M', '--channel-window-budget', '12M'],
       });
+      const line = await startDelayLine(server.port, 200);
       const clients: Client[] = [];
       try {
-        const grants: number[] = [];
-        for (let i = 0; i < 4; i++) {
-          const client = await connectClient(server.port, { user: 'zhangsan', password: '123' });
-          clients.push(client);
-          const seen = new Grants(client);
-          const raw = await RawSftp.open(client);
-          // The server grants right after the subsystem starts; a round trip later it has arrived.
-          await raw.request(PacketType.STAT, (w) => w.string('/'));
-          grants.push(seen.totalOf(raw.channel));
-        }
-        // 1st: min(16, 24/1) = 16. 2nd: share 12, but 16 + 2 (its ssh2 window) are claimed, so
-        // 24 - 18 more: 8. 3rd and 4th: the budget is spent: ssh2's 2 MiB.
-        // (Give or take the few bytes of INIT and STAT the earlier sessions have read.)
-        expect(grants.map((g) => Math.round(g / 1024) / 1024)).to.deep.equal([16, 8, 2, 2]);
+        const raws: RawSftp[] = [];
+        let most = 0;
+        let largest = 0;
+        // What the four clients may send at once, summed whenever one is granted more.
+        const check = (): void => {
+          const windows = raws.map((r) => remainingOf(r.channel));
+          most = Math.max(
+            most,
+            windows.reduce((a, b) => a + b, 0),
+          );
+          largest = Math.max(largest, ...windows);
+        };
+        // The four log in at once: each login takes several round trips of the line.
+        await Promise.all(
+          [0, 1, 2, 3].map(async (i) => {
+            const client = await connectClient(line.port, creds);
+            clients.push(client);
+            new Grants(client, check);
+            raws[i] = await RawSftp.open(client);
+          }),
+        );
+        const sent = await Promise.all(raws.map((r, i) => upload(r, `/part${i}.bin`, 24)));
+        for (let i = 0; i < 4; i++)
+          expect(await md5OnDisk(server, `/part${i}.bin`)).to.equal(sent[i]);
+        expect(most, 'the four windows together').to.be.at.most(12 * MiB);
+        expect(largest, 'the largest single window').to.be.above(FLOOR);
+        for (const r of raws) await r.end();
       } finally {
         for (const c of clients) await endClient(c);
+        await line.close();
         await server.stop();
       }
     });

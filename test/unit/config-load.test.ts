@@ -71,7 +71,7 @@ describe('config', () => {
         maxListingMemory: 256 * 1024 ** 2,
         maxPacket: 263168,
         maxPendingRequests: 128,
-        channelWindow: 4 * 1024 ** 2,
+        channelWindow: 64 * 1024 ** 2,
         channelWindowBudget: 0,
         banThreshold: 10,
         banWindow: 300,
