@@ -11,14 +11,13 @@
  *   once and 42 more sessions sit open (50 in all).
  *
  * The stock client's times are taken inside its batch (`!date`), so its login
- * is left out. MiniFTP's client has no such command: its run is timed whole,
- * less the median of three runs that only log in (`pwd`) through the same line.
+ * is left out. MiniFTP's client is timed from the moment its batch echoes the
+ * command (logged in, starting it) to its exit.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startDelayLine, type DelayLine } from '../test/helpers/delay-line';
-import { median } from './metrics';
 import type { BenchOptions } from './options';
 import type { ChildRegistry, CommandResult } from './proc';
 import type { BenchServer } from './servers';
@@ -95,30 +94,26 @@ function miniftpClient(s: LongLinkSetup, port: number, commands: string[]): Prom
       env: { ...process.env, MINIFTP_PASSWORD: '123' },
       input: `${commands.join('\n')}\n`,
       timeoutMs: 15 * 60 * 1000,
+      // The batch echoes each command as it starts it: the login is over by then.
+      mark: /^miniftp> /m,
     },
   );
 }
 
-async function clientLoginMs(s: LongLinkSetup, port: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const r = await miniftpClient(s, port, ['pwd']);
-    ensureOk(r, "MiniFTP's client login");
-    times.push(r.ms);
-  }
-  return median(times) ?? 0;
-}
-
+/**
+ * Runs one command in MiniFTP's client; its time, from the moment the client
+ * echoes the command (logged in, starting it) to its exit.
+ */
 async function clientTransferMs(
   s: LongLinkSetup,
   port: number,
   command: string,
-  loginMs: number,
   what: string,
 ): Promise<number> {
   const r = await miniftpClient(s, port, [command]);
   ensureOk(r, what);
-  return Math.max(1, r.ms - loginMs);
+  if (r.markMs === undefined) throw new Error(`${what}: the client never echoed its command`);
+  return Math.max(1, r.ms - r.markMs);
 }
 
 /** Stock sftp `put -r` of the small-files folder, timed inside the batch. */
@@ -250,13 +245,11 @@ export async function longLink(s: LongLinkSetup): Promise<LongLinkRow[]> {
         `  stock sftp download: MiniFTP ${row.downloadMiniftp.toFixed(1)} MB/s, OpenSSH ${row.downloadOpenssh.toFixed(1)} MB/s`,
       );
 
-      const login = await clientLoginMs(s, m.port);
       const upName = `ll-client-up-${rtt}.bin`;
       const upMs = await clientTransferMs(
         s,
         m.port,
         `put ${q(source)} ${q(m.remote(upName))}`,
-        login,
         "MiniFTP's client upload",
       );
       checkUpload(m, upName, bytes, "MiniFTP's client upload");
@@ -270,7 +263,6 @@ export async function longLink(s: LongLinkSetup): Promise<LongLinkRow[]> {
           s,
           m.port,
           `get ${q(m.remote(srcName))} ${q(local)}`,
-          login,
           "MiniFTP's client download",
         );
         if (fs.statSync(local).size !== bytes)
@@ -281,7 +273,7 @@ export async function longLink(s: LongLinkSetup): Promise<LongLinkRow[]> {
         fs.rmSync(srcDisk, { force: true });
       }
       s.say(
-        `  MiniFTP's client: upload ${row.clientUpload.toFixed(1)} MB/s, download ${row.clientDownload.toFixed(1)} MB/s (login ${login.toFixed(0)} ms taken off)`,
+        `  MiniFTP's client: upload ${row.clientUpload.toFixed(1)} MB/s, download ${row.clientDownload.toFixed(1)} MB/s`,
       );
 
       const smallName = `ll-small-${rtt}`;
@@ -289,7 +281,6 @@ export async function longLink(s: LongLinkSetup): Promise<LongLinkRow[]> {
         s,
         m.port,
         `put ${q(s.ctx.files.smallDir)} ${q(m.remote(smallName))}`,
-        login,
         "MiniFTP's client put of a folder",
       );
       const got = countFiles(m.disk(smallName));

@@ -12,6 +12,8 @@ export interface CommandResult {
   stderr: string;
   /** Wall time from spawn to exit, in milliseconds. */
   ms: number;
+  /** Milliseconds from spawn until stdout first matched `mark`, if given and seen. */
+  markMs?: number;
 }
 
 /** Every process the bench spawns goes through here; `killAll` ends them by id. */
@@ -30,7 +32,13 @@ export class ChildRegistry {
   run(
     command: string,
     args: string[],
-    options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
+    options: {
+      env?: NodeJS.ProcessEnv;
+      cwd?: string;
+      input?: string;
+      timeoutMs?: number;
+      mark?: RegExp;
+    } = {},
   ): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       const started = process.hrtime.bigint();
@@ -41,7 +49,14 @@ export class ChildRegistry {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      let markMs: number | undefined;
+      let seen = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out.push(d);
+        if (!options.mark || markMs !== undefined) return;
+        seen += d.toString();
+        if (options.mark.test(seen)) markMs = Number(process.hrtime.bigint() - started) / 1e6;
+      });
       child.stderr?.on('data', (d: Buffer) => err.push(d));
       // A client stuck on a server that stopped answering must not hang the bench.
       const timer =
@@ -60,6 +75,7 @@ export class ChildRegistry {
           stdout: Buffer.concat(out).toString(),
           stderr: Buffer.concat(err).toString(),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
+          markMs,
         });
       });
       child.stdin?.on('error', () => undefined);
