@@ -188,6 +188,10 @@ function fmtS(ms: number | undefined): string {
   return ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
+function eachRun(ms: number[]): string {
+  return `${ms.map((v) => (v / 1000).toFixed(2)).join(' / ')} s`;
+}
+
 function perNode(counts: Record<string, number>): string {
   return NODE_NAMES.map((n) => `${n} ${counts[n] ?? 0}`).join(', ');
 }
@@ -208,7 +212,7 @@ export function formatBalancer(r: BalancerReport): string[] {
       'MB/s',
     ],
     [
-      `${r.loginsPerRun} logins (sftp -b, ls): median`,
+      `logins (sftp -b, ls), ${r.runs} × ${r.loginsPerRun}: median`,
       median(r.direct.loginMs),
       median(r.balanced.loginMs),
       's',
@@ -236,6 +240,8 @@ export function formatBalancer(r: BalancerReport): string[] {
       `left out); every file checked on the server's disk afterwards (size and MD5 of the whole file)`,
     `logins: each \`sftp -b\` run timed alone (process start, key exchange, password auth with ` +
       `argon2id, ls, exit), one after another; median and p95 of all ${r.runs * r.loginsPerRun} per setup`,
+    `uploads, each run in order: direct ${eachRun(r.direct.uploadMs)}; ` +
+      `HAProxy + 2 nodes ${eachRun(r.balanced.uploadMs)}`,
     `runs alternate between the setups, the order flipped every run; each waits until the nodes are idle`,
     `connections through HAProxy per node: uploads ${perNode(r.balanced.connections.uploads)}; ` +
       `logins ${perNode(r.balanced.connections.logins)}`,
