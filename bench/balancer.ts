@@ -14,7 +14,7 @@ import { prefixMd5, writeRandomFile } from './data';
 import { median, percentile } from './metrics';
 import { OpenSshClient } from './openssh-client';
 import { sizeLabel, type BenchOptions } from './options';
-import { waitIdle } from './proc';
+import { cpuTicks, descendants, ticksToSeconds, waitIdle } from './proc';
 import { machineInfo } from './report';
 import { NODE_NAMES, startSetups, type Setup, type SetupRun } from './balancer-setup';
 import { ensureOk, mbPerSecond, q, readStamps, stampFile, type BenchContext } from './workloads';
@@ -27,6 +27,11 @@ export interface BalancerRun extends Omit<SetupRun, 'flags'> {
 interface Tally {
   /** Per run: the uploads' wall time (first transfer's start to the last one's end), ms. */
   uploadMs: number[];
+  /**
+   * Per run: CPU seconds the uploads cost (user + system) the sftp and ssh clients, each
+   * MiniFTP node (until idle again, background digests included) and HAProxy.
+   */
+  uploadCpu: { clients: number; nodes: number[]; haproxy: number }[];
   /** Every login's time, ms (all runs). */
   loginMs: number[];
   /** Connections per node through HAProxy, all runs (balanced only). */
@@ -71,6 +76,22 @@ async function checkWhole(setup: Setup, name: string, bytes: number, md5: Buffer
   fs.rmSync(disk);
 }
 
+/** CPU time of the bench's children that have ended (the sftp and ssh clients), in ticks. */
+function reapedTicks(): number {
+  return cpuTicks('self', true) - cpuTicks('self');
+}
+
+/** HAProxy, a child of this process (it runs in the foreground, `-db`). */
+function haproxyProcess(): number | undefined {
+  return descendants(process.pid).find((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'haproxy';
+    } catch {
+      return false;
+    }
+  });
+}
+
 async function idle(setup: Setup): Promise<void> {
   for (const node of setup.nodes) await waitIdle(node.mainPid);
 }
@@ -85,6 +106,10 @@ async function uploads(
   const o = ctx.options;
   const names = Array.from({ length: o.concurrentClients }, (_, i) => `conc-${run}-${i}.bin`);
   let stamps: [number, number][] = [];
+  const haproxyPid = setup.haproxy === undefined ? undefined : haproxyProcess();
+  const haproxy0 = haproxyPid === undefined ? 0 : cpuTicks(haproxyPid);
+  const nodes0 = setup.nodes.map((n) => n.cpuTicks());
+  const clients0 = reapedTicks();
   await counted(setup, tally.connections.uploads, async () => {
     stamps = await Promise.all(
       names.map(async (name) => {
@@ -101,8 +126,14 @@ async function uploads(
   });
   const ms = Math.max(...stamps.map((s) => s[1])) - Math.min(...stamps.map((s) => s[0]));
   tally.uploadMs.push(ms);
-  for (const name of names) await checkWhole(setup, name, o.concurrentBytes, md5);
+  const clients = reapedTicks() - clients0;
   await idle(setup);
+  tally.uploadCpu.push({
+    clients: ticksToSeconds(clients),
+    nodes: setup.nodes.map((n, i) => ticksToSeconds(n.cpuTicks() - (nodes0[i] ?? 0))),
+    haproxy: haproxyPid === undefined ? 0 : ticksToSeconds(cpuTicks(haproxyPid) - haproxy0),
+  });
+  for (const name of names) await checkWhole(setup, name, o.concurrentBytes, md5);
   return ms;
 }
 
@@ -122,6 +153,7 @@ async function logins(ctx: BenchContext, setup: Setup, tally: Tally): Promise<nu
 
 const emptyTally = (): Tally => ({
   uploadMs: [],
+  uploadCpu: [],
   loginMs: [],
   connections: { uploads: {}, logins: {} },
 });
@@ -188,6 +220,13 @@ function fmtS(ms: number | undefined): string {
   return ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+function cpu(t: Tally, pick: (c: Tally['uploadCpu'][number]) => number): string {
+  const m = median(t.uploadCpu.map(pick));
+  return m === undefined ? '—' : `${m.toFixed(1)} s`;
+}
+
 function eachRun(ms: number[]): string {
   return `${ms.map((v) => (v / 1000).toFixed(2)).join(' / ')} s`;
 }
@@ -242,6 +281,11 @@ export function formatBalancer(r: BalancerReport): string[] {
       `argon2id, ls, exit), one after another; median and p95 of all ${r.runs * r.loginsPerRun} per setup`,
     `uploads, each run in order: direct ${eachRun(r.direct.uploadMs)}; ` +
       `HAProxy + 2 nodes ${eachRun(r.balanced.uploadMs)}`,
+    `CPU of an upload run, its 8 logins included (median): direct: clients ${cpu(r.direct, (c) => c.clients)}, ` +
+      `node ${cpu(r.direct, (c) => sum(c.nodes))}; HAProxy + 2 nodes: clients ` +
+      `${cpu(r.balanced, (c) => c.clients)}, nodes ${cpu(r.balanced, (c) => sum(c.nodes))} ` +
+      `(${NODE_NAMES.map((n, i) => `${n} ${cpu(r.balanced, (c) => c.nodes[i] ?? 0)}`).join(', ')}), ` +
+      `HAProxy ${cpu(r.balanced, (c) => c.haproxy)}`,
     `runs alternate between the setups, the order flipped every run; each waits until the nodes are idle`,
     `connections through HAProxy per node: uploads ${perNode(r.balanced.connections.uploads)}; ` +
       `logins ${perNode(r.balanced.connections.logins)}`,
