@@ -289,8 +289,12 @@ export function formatBalancer(r: BalancerReport): string[] {
     `runs alternate between the setups, the order flipped every run; each waits until the nodes are idle`,
     `connections through HAProxy per node: uploads ${perNode(r.balanced.connections.uploads)}; ` +
       `logins ${perNode(r.balanced.connections.logins)}`,
-    `the client, HAProxy, PostgreSQL and both nodes share these ${m.cores} cores: the second node adds ` +
-      `no CPU here, so this measures what the hop and the sharing cost, not what a second machine adds`,
+    `the clients, HAProxy, PostgreSQL and both nodes share these ${m.cores} cores: the second node ` +
+      `brings no CPU of its own here, so this shows what the hop and the second node cost on one ` +
+      `machine, not what a second machine adds` +
+      (Math.max(m.loadAverageAtStart[0] ?? 0, m.loadAverageAtEnd[0] ?? 0) > m.cores
+        ? `; the load average went above ${m.cores}: other work shared them too`
+        : ''),
   ];
 }
 
