@@ -167,3 +167,11 @@ export function barText(bar: Bar | undefined, unit: string): string {
       return `MiniFTP ≤ ${bar.value} ${unit}`;
   }
 }
+
+/** The nearest-rank `p`th percentile (95: the value 95 % of the samples are at or below). */
+export function percentile(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1];
+}

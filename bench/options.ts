@@ -30,7 +30,7 @@ export interface BenchOptions {
   sshdPath: string;
   /** Also run the transfer workloads against the ssh2 floor (bench/floor-server.ts). */
   floor: boolean;
-  /** Instead of the comparison with sshd: MiniFTP direct against MiniFTP behind HAProxy. */
+  /** Instead of the comparison with sshd: one MiniFTP node direct against two behind HAProxy. */
   balancer: boolean;
   workloads: WorkloadId[];
   /** MiniFTP's worker processes (`--workers`); 1: a single process, as it starts by default. */
@@ -54,8 +54,11 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
   --floor         also run the transfers against the ssh2 floor: an ssh2 server set up as
                   MiniFTP's that does the least an SFTP server can (what ssh2 alone costs):
                   from memory for the big transfers, on disk with blocking calls for small files
-  --balancer      instead: 8 concurrent uploads and the logins against one MiniFTP reached
-                  directly and one behind HAProxy (send-proxy-v2, as docs/deploy.md), alternating
+  --balancer      instead: 8 concurrent uploads of 128M (each checked whole: size and MD5) and
+                  50 logins (quick: 8M, 10) against HAProxy in front of two MiniFTP nodes (leastconn,
+                  send-proxy-v2, one PostgreSQL and one homes directory, as docs/deploy.md) and
+                  against one node reached directly on the same PostgreSQL, alternating; needs
+                  haproxy and PostgreSQL; takes --runs, --quick, --cipher and --json only
   --workers N     run MiniFTP with N worker processes (--workers N of the server; default 1)
   --rtt MS[,MS…]  long links instead of the workloads: a delay line of MS round trip in front of
                   both servers; big file up and down (stock sftp to both, MiniFTP's client to
@@ -65,6 +68,9 @@ stock OpenSSH sftp client, and prints the ratios against the performance bars.
 `;
 
 export class UsageError extends Error {}
+
+/** The options the balancer comparison reads. */
+const BALANCER_FLAGS = ['--balancer', '--runs', '--quick', '--cipher', '--json'];
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let runs: number | undefined;
@@ -78,9 +84,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   let cipher: string | undefined;
   let workloads: WorkloadId[] = [...WORKLOAD_IDS];
   let workers = 1;
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
+    given.add(flag ?? arg);
     const value = (): string => {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -159,6 +167,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
         throw new UsageError(`unknown option ${arg}`);
     }
   }
+  const ignored = [...given].filter((f) => !BALANCER_FLAGS.includes(f));
+  if (balancer && ignored.length > 0)
+    throw new UsageError(
+      `--balancer takes only ${BALANCER_FLAGS.slice(1).join(', ')}, not ${ignored.join(', ')}`,
+    );
   const divisor = quick ? 16 : 1;
   // Long links: 512 MiB by default, so that TCP's start and the login weigh little.
   size ??= rtts.length > 0 ? 512 * 1024 * 1024 : 1024 ** 3;

@@ -49,6 +49,8 @@ function describeAuth(c: Credentials): string {
 class Teardown {
   readonly children = new ChildRegistry();
   readonly servers: BenchServer[] = [];
+  /** What else to take down after the servers (a balancer, a database), run last-added first. */
+  readonly cleanups: (() => Promise<void>)[] = [];
   privsepCreated = false;
   private done: Promise<void> | undefined;
 
@@ -63,6 +65,9 @@ class Teardown {
     // Clients first, so sshd's per-connection processes end with their connections.
     for (const s of [...this.servers].reverse()) {
       await s.stop().catch(() => undefined);
+    }
+    for (const cleanup of [...this.cleanups].reverse()) {
+      await cleanup().catch(() => undefined);
     }
     this.children.killAll('SIGKILL');
     fs.rmSync(this.tmp, { recursive: true, force: true });
@@ -391,16 +396,21 @@ export async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   if (options.balancer) {
     try {
-      const lines = await balancerBench(options, {
+      const { lines, report } = await balancerBench(options, {
         children: td.children,
         tmp: td.tmp,
         servers: td.servers,
+        cleanups: td.cleanups,
         repo: REPO,
         say,
       });
       say('');
       for (const line of lines) say(line);
       say(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      if (options.json) {
+        fs.writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+        say(`JSON written to ${options.json}`);
+      }
       return 0;
     } catch (err) {
       process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);

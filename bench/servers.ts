@@ -165,6 +165,8 @@ export interface MiniftpPaths {
   readBanner?: boolean;
   /** Worker processes (--workers); 1 or absent: a single process. */
   workers?: number;
+  /** The homes (--homes-dir), when not the data directory's docs/ (nodes sharing one). */
+  homesDir?: string;
 }
 
 export async function startMiniftp(
@@ -188,12 +190,13 @@ export async function startMiniftp(
       ...(paths.workers !== undefined && paths.workers > 1
         ? ['--workers', String(paths.workers)]
         : []),
+      ...(paths.homesDir === undefined ? [] : ['--homes-dir', paths.homesDir]),
       ...(paths.flags ?? []),
     ],
     'MiniFTP',
     paths.repo,
   );
-  const home = path.join(paths.dataDir, 'docs', 'zhangsan');
+  const home = path.join(paths.homesDir ?? path.join(paths.dataDir, 'docs'), 'zhangsan');
   // Started as root, the command serves from its child, run through setpriv
   // without CAP_DAC_OVERRIDE, which the outer process keeps (see src/main/launch.ts).
   const outer = child.pid as number;

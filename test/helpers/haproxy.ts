@@ -3,7 +3,7 @@
  * test: `mode tcp`, a config written here, its frontend on a free loopback
  * port, and an admin socket to read the servers' check state from.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -43,6 +43,10 @@ export interface HaproxyOptions {
   inter?: string;
   fall?: number;
   rise?: number;
+  /** The backend's `balance` algorithm; absent: HAProxy's default (roundrobin), no line written. */
+  balance?: 'roundrobin' | 'leastconn';
+  /** Starts the process (the bench passes its registry's, so that it ends it too). */
+  spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
 }
 
 export interface Haproxy {
@@ -53,6 +57,8 @@ export interface Haproxy {
   status(): Promise<Record<string, string>>;
   /** Each backend server's connections open through HAProxy right now. */
   sessions(): Promise<Record<string, number>>;
+  /** Each backend server's connections since HAProxy started (health checks not included). */
+  totals(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +85,7 @@ export function haproxyConfig(o: HaproxyOptions & { bind: string; socket: string
     '  default_backend miniftp',
     '',
     'backend miniftp',
+    ...(o.balance === undefined ? [] : [`  balance ${o.balance}`]),
     ...o.servers.map(
       (s) => `  server ${s.name} ${s.host ?? '127.0.0.1'}:${s.port} ${proxy} ${checks}`,
     ),
@@ -94,7 +101,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const config = haproxyConfig({ ...o, bind: `127.0.0.1:${frontPort}`, socket });
   const file = path.join(dir, 'haproxy.cfg');
   await fsp.writeFile(file, config);
-  const child: ChildProcess = spawn(HAPROXY, ['-db', '-f', file], {
+  const child: ChildProcess = (o.spawn ?? spawn)(HAPROXY, ['-db', '-f', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -111,10 +118,8 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
     port: frontPort,
     config,
     status: async () => parseStat(await adminCommand(socket, 'show stat'), 'status'),
-    sessions: async () => {
-      const scur = parseStat(await adminCommand(socket, 'show stat'), 'scur');
-      return Object.fromEntries(Object.entries(scur).map(([k, v]) => [k, Number(v)]));
-    },
+    sessions: async () => numbers(parseStat(await adminCommand(socket, 'show stat'), 'scur')),
+    totals: async () => numbers(parseStat(await adminCommand(socket, 'show stat'), 'stot')),
     stop: async () => {
       if (!gone) {
         child.kill('SIGTERM');
@@ -144,6 +149,10 @@ function adminCommand(socket: string, command: string): Promise<string> {
     c.once('error', reject);
     c.once('close', () => resolve(answer));
   });
+}
+
+function numbers(column: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.entries(column).map(([k, v]) => [k, Number(v)]));
 }
 
 /** Server name → one column (`status`, `scur`, …) of `show stat` CSV. */

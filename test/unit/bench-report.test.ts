@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { metricDefs } from '../../bench/metrics';
-import { parseOptions, type BenchOptions } from '../../bench/options';
+import { metricDefs, percentile } from '../../bench/metrics';
+import { parseOptions, UsageError, type BenchOptions } from '../../bench/options';
 import { buildRows, formatReport, type BenchReport } from '../../bench/report';
 
 describe('bench report with the ssh2 floor', () => {
@@ -51,5 +51,26 @@ describe('bench report with the ssh2 floor', () => {
       }),
     });
     expect(without).to.not.include('ssh2 floor');
+  });
+});
+
+describe('bench options and figures of --balancer', () => {
+  it('takes --runs, --quick, --cipher and --json, and refuses the options it would not read', () => {
+    const o = parseOptions(['--balancer', '--quick', '--runs', '2', '--json', 'out.json']);
+    expect(o).to.include({ balancer: true, quick: true, runs: 2, logins: 10 });
+    for (const extra of [['--rtt', '50'], ['--size', '2G'], ['--only', 'logins'], ['--floor']]) {
+      expect(() => parseOptions(['--balancer', ...extra]), extra.join(' '))
+        .to.throw(UsageError)
+        .with.property('message')
+        .that.includes(extra[0]);
+    }
+    expect(parseOptions(['--rtt', '50', '--size', '2G'])).to.include({ balancer: false });
+  });
+
+  it('takes the nearest-rank p95 of the login times', () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => 50 - i);
+    expect(percentile(fifty, 95)).to.equal(48);
+    expect(percentile([7], 95)).to.equal(7);
+    expect(percentile([], 95)).to.equal(undefined);
   });
 });
