@@ -18,6 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startDelayLine, type DelayLine } from '../test/helpers/delay-line';
+import { median } from './metrics';
 import type { BenchOptions } from './options';
 import type { ChildRegistry, CommandResult } from './proc';
 import type { BenchServer } from './servers';
@@ -234,46 +235,76 @@ export async function longLink(s: LongLinkSetup): Promise<LongLinkRow[]> {
         }
       };
       const row: Partial<LongLinkRow> = { rttMs: rtt };
-      row.uploadMiniftp = await stockUp(m);
-      row.uploadOpenssh = await stockUp(x);
-      s.say(
-        `  stock sftp upload: MiniFTP ${row.uploadMiniftp.toFixed(1)} MB/s, OpenSSH ${row.uploadOpenssh.toFixed(1)} MB/s`,
+      /** `--runs` runs of each, alternating; the medians, and every run for the log. */
+      const alternate = async (
+        a: () => Promise<number>,
+        b: () => Promise<number>,
+      ): Promise<[number, number, string]> => {
+        const as: number[] = [];
+        const bs: number[] = [];
+        for (let i = 0; i < o.runs; i++) {
+          as.push(await a());
+          bs.push(await b());
+        }
+        const each = `runs ${as.map((v) => v.toFixed(1)).join(' / ')} and ${bs.map((v) => v.toFixed(1)).join(' / ')}`;
+        return [median(as) ?? 0, median(bs) ?? 0, each];
+      };
+      const [upM, upX, upRuns] = await alternate(
+        () => stockUp(m),
+        () => stockUp(x),
       );
-      row.downloadMiniftp = await stockDown(m);
-      row.downloadOpenssh = await stockDown(x);
+      row.uploadMiniftp = upM;
+      row.uploadOpenssh = upX;
       s.say(
-        `  stock sftp download: MiniFTP ${row.downloadMiniftp.toFixed(1)} MB/s, OpenSSH ${row.downloadOpenssh.toFixed(1)} MB/s`,
+        `  stock sftp upload: MiniFTP ${upM.toFixed(1)} MB/s, OpenSSH ${upX.toFixed(1)} MB/s (${upRuns})`,
+      );
+      const [downM, downX, downRuns] = await alternate(
+        () => stockDown(m),
+        () => stockDown(x),
+      );
+      row.downloadMiniftp = downM;
+      row.downloadOpenssh = downX;
+      s.say(
+        `  stock sftp download: MiniFTP ${downM.toFixed(1)} MB/s, OpenSSH ${downX.toFixed(1)} MB/s (${downRuns})`,
       );
 
-      const upName = `ll-client-up-${rtt}.bin`;
-      const upMs = await clientTransferMs(
-        s,
-        m.port,
-        `put ${q(source)} ${q(m.remote(upName))}`,
-        "MiniFTP's client upload",
-      );
-      checkUpload(m, upName, bytes, "MiniFTP's client upload");
-      row.clientUpload = mbPerSecond(bytes, upMs);
-      const srcName = `ll-client-src-${rtt}.bin`;
-      const srcDisk = m.disk(srcName) as string;
-      fs.linkSync(source, srcDisk);
-      const local = path.join(s.ctx.scratch, 'll-client-dl.bin');
-      try {
-        const downMs = await clientTransferMs(
+      const clientUp = async (): Promise<number> => {
+        const upName = `ll-client-up-${rtt}.bin`;
+        const upMs = await clientTransferMs(
           s,
           m.port,
-          `get ${q(m.remote(srcName))} ${q(local)}`,
-          "MiniFTP's client download",
+          `put ${q(source)} ${q(m.remote(upName))}`,
+          "MiniFTP's client upload",
         );
-        if (fs.statSync(local).size !== bytes)
-          throw new Error("MiniFTP's client download is short");
-        row.clientDownload = mbPerSecond(bytes, downMs);
-      } finally {
-        fs.rmSync(local, { force: true });
-        fs.rmSync(srcDisk, { force: true });
-      }
+        checkUpload(m, upName, bytes, "MiniFTP's client upload");
+        fs.rmSync(m.disk(upName) as string, { force: true });
+        return mbPerSecond(bytes, upMs);
+      };
+      const clientDown = async (): Promise<number> => {
+        const srcName = `ll-client-src-${rtt}.bin`;
+        const srcDisk = m.disk(srcName) as string;
+        fs.linkSync(source, srcDisk);
+        const local = path.join(s.ctx.scratch, 'll-client-dl.bin');
+        try {
+          const downMs = await clientTransferMs(
+            s,
+            m.port,
+            `get ${q(m.remote(srcName))} ${q(local)}`,
+            "MiniFTP's client download",
+          );
+          if (fs.statSync(local).size !== bytes)
+            throw new Error("MiniFTP's client download is short");
+          return mbPerSecond(bytes, downMs);
+        } finally {
+          fs.rmSync(local, { force: true });
+          fs.rmSync(srcDisk, { force: true });
+        }
+      };
+      const [cUp, cDown, clientRuns] = await alternate(clientUp, clientDown);
+      row.clientUpload = cUp;
+      row.clientDownload = cDown;
       s.say(
-        `  MiniFTP's client: upload ${row.clientUpload.toFixed(1)} MB/s, download ${row.clientDownload.toFixed(1)} MB/s`,
+        `  MiniFTP's client: upload ${cUp.toFixed(1)} MB/s, download ${cDown.toFixed(1)} MB/s (${clientRuns})`,
       );
 
       const smallName = `ll-small-${rtt}`;
