@@ -155,7 +155,7 @@ export function limitsSchema(): SchemaOf<Config['limits']> {
       arg: 'max-pending-requests',
     },
     channelWindow: {
-      doc: "Largest SSH channel window granted to an SFTP session, in bytes. Each session's window starts at 2 MiB and is sized to its link: it doubles while the window is what holds an upload back (a whole window arrives within about one round trip) and shrinks when it is larger than the upload needs, up to this size. One upload moves at most one window per round trip (64 MiB: 1.6 GB/s at 40 ms). 2M or less keeps the SSH library's own fixed 2 MiB window.",
+      doc: "Largest SSH channel window granted to an SFTP session, in bytes. Each session's window starts at 4 MiB and is sized to its link: it doubles while the window is what holds an upload back (a whole window arrives within about one round trip) and shrinks when it is larger than the upload needs, up to this size. One upload moves at most one window per round trip (64 MiB: 1.6 GB/s at 40 ms). 2M or less keeps the SSH library's own fixed 2 MiB window.",
       format: 'size',
       default: '64M',
       max: 1024 * 1024 * 1024,

@@ -31,6 +31,13 @@ const MiB = 1024 * 1024;
 export const FLOOR = 2 * MiB;
 
 /**
+ * Where a channel's tuned window starts and the least it is tuned down to:
+ * twice ssh2's, the fastest fixed size measured for the stock client on
+ * loopback and at 40 ms (within the setting and the budget's share).
+ */
+export const TUNED_FLOOR = 4 * MiB;
+
+/**
  * The budget in bytes for the setting `channelWindowBudget`: itself, or for 0
  * 1/64 of the machine's memory, from 32 MiB to 128 MiB (with 8 clients
  * uploading, 16 MiB each).
@@ -86,7 +93,11 @@ export class ChannelWindows {
   ): ReceiveWindow | undefined {
     if (this.settings.window <= FLOOR) return undefined;
     let self: ReceiveWindow | undefined;
-    const tuner = new WindowTuner({ floor: FLOOR, ceiling: () => this.share(), roundTripMs });
+    const tuner = new WindowTuner({
+      floor: Math.min(TUNED_FLOOR, this.settings.window),
+      ceiling: () => this.share(),
+      roundTripMs,
+    });
     const w = ReceiveWindow.take(channel, {
       allowance: (claim) => this.allowance(claim, tuner.target),
       onArrival: (bytes, unread) => tuner.arrived(bytes, unread),

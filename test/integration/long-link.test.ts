@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { expect } from 'chai';
 import type { Client, ClientChannel } from 'ssh2';
-import { FLOOR } from '../../src/ssh/channel-window';
+import { FLOOR, TUNED_FLOOR } from '../../src/ssh/channel-window';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { connectClient, endClient } from '../helpers/ssh-client';
 import { startDelayLine, type DelayLine } from '../helpers/delay-line';
@@ -117,7 +117,7 @@ describe('long links: SSH channel windows', function () {
       await server?.stop();
     });
 
-    it('starts at 2 MiB, grows while the window holds the upload back, never past --channel-window', async function () {
+    it('starts at 4 MiB, grows while the window holds the upload back, never past --channel-window', async function () {
       const client = await connectClient(line.port, creds);
       let largest = 0;
       let raw: RawSftp | undefined;
@@ -127,11 +127,11 @@ describe('long links: SSH channel windows', function () {
       try {
         raw = await RawSftp.open(client);
         await raw.request(PacketType.STAT, (w) => w.string('/'));
-        // Only ssh2's own 2 MiB at first: a window is granted as the link shows it needs one.
-        expect(grants.totalOf(raw.channel)).to.equal(FLOOR);
+        // 4 MiB at first: a larger window is granted as the link shows it needs one.
+        expect(grants.totalOf(raw.channel)).to.equal(TUNED_FLOOR);
         const sent = await upload(raw, '/big.bin', 96);
         expect(await md5OnDisk(server, '/big.bin')).to.equal(sent);
-        expect(largest, 'the largest window the client was given').to.be.above(FLOOR);
+        expect(largest, 'the largest window the client was given').to.be.above(TUNED_FLOOR);
         expect(largest).to.be.at.most(16 * MiB);
         expect(Math.max(...grants.adjustsOf(raw.channel))).to.be.at.most(16 * MiB);
         await raw.end();
@@ -160,7 +160,7 @@ describe('long links: SSH channel windows', function () {
   });
 
   describe('the budget', function () {
-    it('keeps the windows of four uploads together within it, each growing past 2 MiB only as it leaves room', async function () {
+    it('keeps the windows of four uploads together within it, each past 2 MiB only as it leaves room', async function () {
       const server = await startTestServer({
         flags: ['--channel-window', '16M', '--channel-window-budget', '12M'],
       });
