@@ -22,7 +22,7 @@
  * store's figure at the last settle plus what changed here since.
  */
 import { performance } from 'node:perf_hooks';
-import type { GrantSettle, GrantSettled } from '../store/grant-types';
+import type { GrantSettle, GrantSettled, OpenCharge } from '../store/grant-types';
 import { MiniftpError } from '../errors';
 import { QuotaExceeded, type QuotaLimits } from './quota-ledger';
 import { UserUsage } from './user-usage';
@@ -242,6 +242,9 @@ export class SharedUsage extends UserUsage {
     this.neededFiles = 0;
     const netBytes = this.bytes - this.committedBytes;
     const netFiles = this.files - this.committedFiles;
+    // Every open file's charge, each settle: a lease given back and taken again since (a file
+    // closed and opened again) holds none until then.
+    const charges: OpenCharge[] = this.openCharges();
     let r: GrantSettled;
     try {
       r = await this.channel.settle({
@@ -253,6 +256,7 @@ export class SharedUsage extends UserUsage {
         wantFiles: want.files,
         release,
         leaseMs: this.channel.leaseMs,
+        ...(charges.length > 0 ? { charges } : {}),
       });
     } catch (err) {
       this.lastError = err;

@@ -63,6 +63,15 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
       [s.user, usageBytes, usageFiles],
     );
   }
+  const recorded: string[] = [];
+  for (const c of s.charges ?? []) {
+    const n = await tx.run(
+      `UPDATE upload_leases SET charged = 1, charged_size = $4, charged_names = $5
+       WHERE "user" = $1 AND holder = $2 AND file_key = $3`,
+      [s.user, s.holder, c.key, c.size, c.names],
+    );
+    if (n > 0) recorded.push(c.key);
+  }
   const held = await tx.get<Figures & { expires_at: number | string }>(
     'SELECT bytes, files, expires_at FROM quota_grants WHERE "user" = $1 AND holder = $2',
     [s.user, s.holder],
@@ -111,5 +120,6 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
     grantFiles: files.grant,
     freeBytes: bytes.free,
     freeFiles: files.free,
+    recorded,
   };
 }

@@ -4,9 +4,15 @@
  * store and renews it; a resume elsewhere waits until the lease is given back
  * or has run out (its holder is gone) before it cuts the file. Inside one
  * process, the handles of a file share one lease.
+ *
+ * A lease also carries what the stored usage counts for the file (recorded by
+ * the holder's quota settles). When a holder dies mid-upload, whoever finds its
+ * lease run out first (the sweep here, or a process taking the lease over for
+ * an OPEN or a resume) charges the file's size on the disk minus that, in the
+ * transaction that ends the lease: the usage is exact again without a rescan.
  */
 import type { Logger } from '../log/types';
-import type { UploadShareStore } from '../store/upload-share-types';
+import type { DiskFile, UploadShareStore } from '../store/upload-share-types';
 import { describeError } from '../errors';
 
 export interface SharingOptions {
@@ -18,7 +24,15 @@ export interface SharingOptions {
   /** An upload's MD5 state is saved every this many bytes. */
   checkpointEvery: number;
   logger: Logger;
+  /**
+   * The file at `path` of `user` on the disk, undefined when there is none (the sweep of leases
+   * whose holder is gone). Without it, only a take-over corrects the usage.
+   */
+  fileAt?: (user: string, path: string) => Promise<DiskFile | undefined>;
 }
+
+/** Leases run out corrected per sweep, at most. */
+const SWEEP_BATCH = 50;
 
 function keyOf(user: string, path: string): string {
   return `${user}\0${path}`;
@@ -28,12 +42,51 @@ export class WriterLeases {
   /** Leases this process holds: handles open on each, and the take in progress. */
   private readonly held = new Map<string, { refs: number; taken: Promise<boolean> }>();
   private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly o: SharingOptions) {}
 
   start(): void {
-    this.timer = setInterval(() => this.renew(), Math.max(100, Math.floor(this.o.leaseMs / 3)));
+    this.timer = setInterval(
+      () => {
+        this.renew();
+        this.sweep();
+      },
+      Math.max(100, Math.floor(this.o.leaseMs / 3)),
+    );
     this.timer.unref();
+  }
+
+  /** Ends the leases of holders gone (one sweep at a time), correcting the usage they leave. */
+  private sweep(): void {
+    const fileAt = this.o.fileAt;
+    if (!fileAt || this.sweeping) return;
+    this.sweeping = this.sweepOnce(fileAt)
+      .catch((err: unknown) => {
+        this.o.logger.warn('upload.lease_sweep_failed', { error: describeError(err) });
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+  }
+
+  private async sweepOnce(
+    fileAt: (user: string, path: string) => Promise<DiskFile | undefined>,
+  ): Promise<void> {
+    for (const lease of await this.o.store.expiredLeases(this.o.holder, SWEEP_BATCH)) {
+      const file = await fileAt(lease.user, lease.path).catch(() => undefined);
+      const corrected = await this.o.store.settleExpired(lease, file);
+      if (corrected !== undefined) this.leaseEnded(lease.user, lease.path, lease.holder, corrected);
+    }
+  }
+
+  private leaseEnded(user: string, path: string, holder: string, corrected: number): void {
+    this.o.logger.info('upload.lease_expired', { user, path, holder, usage_corrected: corrected });
+  }
+
+  /** Resolves once a sweep in progress is over (tests, the server's close). */
+  async swept(): Promise<void> {
+    await this.sweeping;
   }
 
   private renew(): void {
@@ -44,10 +97,10 @@ export class WriterLeases {
   }
 
   /**
-   * A handle opened `path` for writing: takes the lease in the background
-   * (the OPEN does not wait). Resolves to false when another process holds it.
+   * A handle opened `path` for writing (`file` as the open found it): takes the lease in the
+   * background (the OPEN does not wait). Resolves to false when another process holds it.
    */
-  hold(user: string, path: string): void {
+  hold(user: string, path: string, file: DiskFile): void {
     const k = keyOf(user, path);
     const h = this.held.get(k);
     if (h) {
@@ -55,9 +108,10 @@ export class WriterLeases {
       return;
     }
     const taken = this.o.store
-      .takeLease(user, path, this.o.holder, this.o.leaseMs)
+      .takeLease(user, path, this.o.holder, this.o.leaseMs, { ...file, opened: true })
       .then((s) => {
         if (!s.taken) this.o.logger.warn('upload.lease_held', { path, holder: s.holder });
+        else if (s.corrected !== undefined) this.leaseEnded(user, path, 'taken over', s.corrected);
         return s.taken;
       })
       .catch((err: unknown) => {
@@ -92,11 +146,15 @@ export class WriterLeases {
     path: string,
     deadline: number,
     signal: AbortSignal,
+    fileAt: () => Promise<DiskFile | undefined>,
   ): Promise<boolean> {
     const mine = this.held.get(keyOf(user, path));
     if (mine) await mine.taken;
     for (;;) {
-      const s = await this.o.store.takeLease(user, path, this.o.holder, this.o.leaseMs);
+      // The file as it is now: a holder gone left it so (the resume has not cut it yet).
+      const file = await fileAt();
+      const s = await this.o.store.takeLease(user, path, this.o.holder, this.o.leaseMs, file);
+      if (s.corrected !== undefined) this.leaseEnded(user, path, 'taken over', s.corrected);
       if (s.taken) {
         // Held for the resume itself (the caller lets go when it is done); the resumed
         // handle's own hold() keeps it after that.
