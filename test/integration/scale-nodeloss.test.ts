@@ -1,0 +1,180 @@
+/**
+ * A process killed outright mid-upload leaves the stored usage exact, without
+ * a rescan: its settles recorded on the file's writer lease what the usage
+ * counts for the file, and once the lease has run out the other process (its
+ * sweep, or the OPEN of a resume) charges what the disk holds beyond that.
+ * Two server processes on one store, the upload through ssh2, the resume
+ * through OpenSSH's `sftp reput`.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import type { Client, SFTPWrapper } from 'ssh2';
+import { sha256File, writeRandomFile } from '../helpers/files';
+import { haveOpenSsh, sftpBatch } from '../helpers/openssh';
+import { logLines, waitUntil } from '../helpers/probe';
+import { quotaUsage, type Usage } from '../helpers/quota';
+import { makeDataDir } from '../helpers/server';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { call, connectClient, openSftp } from '../helpers/ssh-client';
+import { postgresDatabase } from '../helpers/postgres';
+import { openPostgresStore, openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
+
+const MiB = 1024 * 1024;
+const BLOCK = 256 * 1024;
+const USER = { user: 'zhangsan', password: '123' };
+/** Seconds: a killed process's lease runs out this long after its last renewal. */
+const LEASE = 2;
+
+const SHARINGS = [
+  {
+    name: 'two processes on one SQLite file',
+    setup: (dataDir: string) =>
+      Promise.resolve({
+        flags: ['--shared-store', 'true'],
+        open: (): Promise<Store> =>
+          openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
+      }),
+  },
+  {
+    name: 'two nodes on one PostgreSQL',
+    setup: async () => {
+      const url = await postgresDatabase();
+      return {
+        flags: ['--store-url', url],
+        open: (): Promise<Store> => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
+      };
+    },
+  },
+];
+
+for (const sharing of SHARINGS) {
+  describe(`a process lost mid-upload leaves exact usage (${sharing.name})`, function () {
+    this.timeout(60_000);
+    let dataDir: string;
+    let localDir: string;
+    let home: string;
+    let store: Store | undefined;
+    let flags: string[] = [];
+    const nodes: ServerProcess[] = [];
+
+    before(async function () {
+      if (!(await haveOpenSsh()))
+        throw new Error('sftp is not installed: apt-get install openssh-client');
+      dataDir = await makeDataDir();
+      home = path.join(dataDir, 'docs', USER.user);
+      localDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-nodeloss-'));
+      const shared = await sharing.setup(dataDir);
+      flags = [...shared.flags, '--lease-time', String(LEASE), '--checkpoint-every', '1M'];
+      nodes.push(await startServerProcess(dataDir, flags));
+      nodes.push(await startServerProcess(dataDir, flags));
+      store = await shared.open();
+    });
+
+    after(async function () {
+      await store?.close();
+      for (const n of nodes) {
+        if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
+        await n.exited;
+      }
+      if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
+      if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
+    });
+
+    /**
+     * Uploads the first 3.25 MiB of `content` to `remote` through `writer`, waits until a settle
+     * has recorded the file's charge on its lease, writes 1 MiB more and kills the process.
+     */
+    async function killMidUpload(
+      writer: ServerProcess,
+      remote: string,
+      content: Buffer,
+    ): Promise<number> {
+      const client: Client = await connectClient(writer.port, USER);
+      client.on('error', () => undefined);
+      const sftp: SFTPWrapper = await openSftp(client);
+      sftp.on('error', () => undefined);
+      const handle = await call<Buffer>((cb) => sftp.open(remote, 'w', cb));
+      let sent = 0;
+      const send = async (upTo: number): Promise<void> => {
+        while (sent < upTo) {
+          await call((cb) => sftp.write(handle, content, sent, BLOCK, sent, cb));
+          sent += BLOCK;
+        }
+      };
+      await send(3 * MiB + BLOCK);
+      await waitUntil('a settle recorded the charge on the lease', async () => {
+        const row = await (store as Store).sql.get<{ charged: number | string }>(
+          'SELECT charged FROM upload_leases WHERE path = $1',
+          [remote],
+        );
+        return Number(row?.charged) === 1;
+      });
+      await send(4 * MiB + BLOCK);
+      writer.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await writer.exited;
+      return killedAt;
+    }
+
+    async function storedUsage(): Promise<Usage> {
+      const u = await (store as Store).usage.get(USER.user);
+      return { bytes: u.bytes, files: u.files };
+    }
+
+    /** Waits until the stored usage is what the disk holds; returns how long after `since`. */
+    async function exactAfter(since: number): Promise<number> {
+      let disk: Usage = { bytes: -1, files: -1 };
+      await waitUntil(
+        'the stored usage is what the disk holds',
+        async () => {
+          disk = await quotaUsage(home);
+          const stored = await storedUsage();
+          return stored.bytes === disk.bytes && stored.files === disk.files;
+        },
+        5 * LEASE * 1000,
+      );
+      const took = Date.now() - since;
+      if (process.env.MINIFTP_TIMINGS) console.log(`      usage exact ${took} ms after the kill`);
+      return took;
+    }
+
+    it('with no resume: exact once the lease has run out, corrected by the other process', async function () {
+      const [a, b] = nodes as [ServerProcess, ServerProcess];
+      const local = path.join(localDir, 'a.bin');
+      await writeRandomFile(local, 8 * MiB);
+      const content = await fsp.readFile(local);
+      const killedAt = await killMidUpload(a, '/a.bin', content);
+      const onDisk = (await fsp.stat(path.join(home, 'a.bin'))).size;
+      expect(onDisk).to.be.at.least(4 * MiB + BLOCK);
+      await exactAfter(killedAt);
+      expect((await storedUsage()).bytes).to.equal(onDisk);
+      const ended = (await logLines(dataDir)).filter((l) => l.event === 'upload.lease_expired');
+      expect(ended.map((l) => l.path)).to.deep.equal(['/a.bin']);
+      // B, untouched, still serves; the lease is gone.
+      expect(b.child.exitCode).to.equal(null);
+      expect(await (store as Store).sql.get('SELECT path FROM upload_leases')).to.equal(undefined);
+    });
+
+    it('resumed at once on the other process with `sftp reput`: exact, and the file byte-exact', async function () {
+      // A new writer process: the first one of this file was killed above.
+      const writer = await startServerProcess(dataDir, flags);
+      nodes.push(writer);
+      const resumer = nodes[1] as ServerProcess;
+      const local = path.join(localDir, 'b.bin');
+      await writeRandomFile(local, 8 * MiB);
+      const content = await fsp.readFile(local);
+      const killedAt = await killMidUpload(writer, '/b.bin', content);
+      // While the dead writer's lease still runs: reput opens the file and writes from its end.
+      const run = await sftpBatch(resumer.port, USER, [`reput ${local} /b.bin`]);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(await sha256File(path.join(home, 'b.bin'))).to.equal(await sha256File(local));
+      await exactAfter(killedAt);
+      const disk = await quotaUsage(home);
+      expect(disk.files).to.equal(2);
+      expect(await storedUsage()).to.deep.equal(disk);
+    });
+  });
+}
