@@ -21,6 +21,11 @@ export interface OpenCharge {
   readonly key: string;
   readonly size: number;
   readonly names: number;
+  /**
+   * The holder's last handle on the file closed before this settle: `size` is its size at the
+   * close, and a lease the holder gave back meanwhile is deleted.
+   */
+  readonly closed?: boolean;
 }
 
 /** One settle of a holder with the store for one user, applied as one transaction. */
@@ -41,7 +46,7 @@ export interface GrantSettle {
   readonly release: boolean;
   /** The grant's lease from now on, in milliseconds. */
   readonly leaseMs: number;
-  /** Open files whose charge is to be recorded on their writer leases (those that changed). */
+  /** Files open (or closed since the last settle) whose charge is recorded on their leases. */
   readonly charges?: readonly OpenCharge[];
 }
 

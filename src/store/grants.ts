@@ -71,6 +71,14 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
       [s.user, s.holder, c.key, c.size, c.names],
     );
     if (n > 0) recorded.push(c.key);
+    // Closed and given back: the usage now counts the file as the close left it.
+    if (c.closed) {
+      await tx.run(
+        `DELETE FROM upload_leases
+         WHERE "user" = $1 AND holder = $2 AND file_key = $3 AND released = 1`,
+        [s.user, s.holder, c.key],
+      );
+    }
   }
   const held = await tx.get<Figures & { expires_at: number | string }>(
     'SELECT bytes, files, expires_at FROM quota_grants WHERE "user" = $1 AND holder = $2',

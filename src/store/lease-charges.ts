@@ -9,7 +9,7 @@ import type { DiskFile, ExpiredLease } from './upload-share-types';
 
 /** The columns of upload_leases LeaseRow reads. */
 export const LEASE_COLUMNS =
-  '"user", path, holder, expires_at, file_key, charged, charged_size, charged_names, seen_size';
+  '"user", path, holder, expires_at, file_key, charged, charged_size, charged_names, seen_size, released';
 
 export interface LeaseRow {
   user: string;
@@ -21,6 +21,7 @@ export interface LeaseRow {
   charged_size: number | string;
   charged_names: number | string;
   seen_size: number | string | null;
+  released: number | string;
 }
 
 export function leaseOf(row: LeaseRow): ExpiredLease & { charged: boolean } {

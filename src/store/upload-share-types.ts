@@ -75,8 +75,13 @@ export interface UploadShareStore {
    * took it) and nothing was done.
    */
   settleExpired(lease: ExpiredLease, file: DiskFile | undefined): Promise<number | undefined>;
-  /** Gives the lease back, if `holder` has it. */
-  releaseLease(user: string, path: string, holder: string): Promise<void>;
+  /**
+   * Gives the lease back, if `holder` has it. `size`: the file's size at its close. When the
+   * usage does not count that yet (the holder's next settle commits it), the lease stays, given
+   * back, until that settle deletes it: should the holder die first, it is corrected as any.
+   * Another holder may take a lease given back at once, and corrects nothing.
+   */
+  releaseLease(user: string, path: string, holder: string, size?: number): Promise<void>;
   /** Renews every lease `holder` has. */
   renewLeases(holder: string, leaseMs: number): Promise<void>;
   putCheckpoint(user: string, path: string, checkpoint: UploadCheckpoint): Promise<void>;

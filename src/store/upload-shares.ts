@@ -32,7 +32,10 @@ export class SqlUploadShareStore implements UploadShareStore {
         `SELECT ${LEASE_COLUMNS} FROM upload_leases WHERE "user" = $1 AND path = $2`,
         [user, path],
       );
-      if (cur && cur.holder !== holder && Number(cur.expires_at) > now) {
+      const running = cur !== undefined && Number(cur.expires_at) > now;
+      // Given back, its holder alive: its next settle commits the close; nothing to correct.
+      const givenBack = running && Number(cur.released) === 1;
+      if (cur && cur.holder !== holder && running && !givenBack) {
         if (file?.opened && cur.seen_size === null && cur.file_key === file.key) {
           await tx.run('UPDATE upload_leases SET seen_size = $3 WHERE "user" = $1 AND path = $2', [
             user,
@@ -44,13 +47,14 @@ export class SqlUploadShareStore implements UploadShareStore {
       }
       // A holder gone without its last settle: what it wrote since is charged now, once.
       const corrected =
-        cur && cur.holder !== holder ? await correctLease(tx, leaseOf(cur), file) : undefined;
+        cur && cur.holder !== holder && !givenBack
+          ? await correctLease(tx, leaseOf(cur), file)
+          : undefined;
       if (cur && cur.holder === holder && (file === undefined || file.key === cur.file_key)) {
-        await tx.run('UPDATE upload_leases SET expires_at = $3 WHERE "user" = $1 AND path = $2', [
-          user,
-          path,
-          now + leaseMs,
-        ]);
+        await tx.run(
+          'UPDATE upload_leases SET expires_at = $3, released = 0 WHERE "user" = $1 AND path = $2',
+          [user, path, now + leaseMs],
+        );
       } else {
         await tx.run(
           `INSERT INTO upload_leases ("user", path, holder, expires_at, file_key, charged,
@@ -59,7 +63,7 @@ export class SqlUploadShareStore implements UploadShareStore {
            ON CONFLICT ("user", path) DO UPDATE SET
              holder = excluded.holder, expires_at = excluded.expires_at,
              file_key = excluded.file_key, charged = 0, charged_size = 0, charged_names = 0,
-             seen_size = NULL`,
+             seen_size = NULL, released = 0`,
           [user, path, holder, now + leaseMs, file?.key ?? ''],
         );
       }
@@ -108,11 +112,25 @@ export class SqlUploadShareStore implements UploadShareStore {
     });
   }
 
-  async releaseLease(user: string, path: string, holder: string): Promise<void> {
-    await this.store.sql.run(
-      'DELETE FROM upload_leases WHERE "user" = $1 AND path = $2 AND holder = $3',
-      [user, path, holder],
-    );
+  releaseLease(user: string, path: string, holder: string, size?: number): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      const cur = await tx.get<LeaseRow>(
+        `SELECT ${LEASE_COLUMNS} FROM upload_leases WHERE "user" = $1 AND path = $2 AND holder = $3`,
+        [user, path, holder],
+      );
+      if (!cur) return;
+      const lease = leaseOf(cur);
+      // The usage counts the file as closed already (or not at all): nothing left to correct.
+      if (!lease.charged || size === undefined || lease.chargedSize === size) {
+        await tx.run('DELETE FROM upload_leases WHERE "user" = $1 AND path = $2', [user, path]);
+        return;
+      }
+      // Until the holder's next settle commits the size at the close, which deletes it.
+      await tx.run('UPDATE upload_leases SET released = 1 WHERE "user" = $1 AND path = $2', [
+        user,
+        path,
+      ]);
+    });
   }
 
   async renewLeases(holder: string, leaseMs: number): Promise<void> {

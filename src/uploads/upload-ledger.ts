@@ -217,7 +217,7 @@ export class UploadLedger implements UploadTracker {
     );
     if (!this.leases) return hasher;
     this.leases.hold(user, path, { key: file.key, size: file.sizeFound });
-    return leasedObserver(hasher, () => this.leases?.letGo(user, path));
+    return leasedObserver(hasher, (size) => this.leases?.letGo(user, path, size));
   }
 
   /** Checkpoint changes, in the order they come. */

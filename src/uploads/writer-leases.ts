@@ -121,8 +121,11 @@ export class WriterLeases {
     this.held.set(k, { refs: 1, taken });
   }
 
-  /** A handle from hold() closed; the last one gives the lease back. */
-  letGo(user: string, path: string): void {
+  /**
+   * A handle from hold() closed (the file `size` bytes then, unknown for a resume that did
+   * not go on); the last one gives the lease back.
+   */
+  letGo(user: string, path: string, size?: number): void {
     const k = keyOf(user, path);
     const h = this.held.get(k);
     if (!h) return;
@@ -130,7 +133,7 @@ export class WriterLeases {
     this.held.delete(k);
     void h.taken.then((taken) =>
       taken
-        ? this.o.store.releaseLease(user, path, this.o.holder).catch(() => undefined)
+        ? this.o.store.releaseLease(user, path, this.o.holder, size).catch(() => undefined)
         : undefined,
     );
   }

@@ -277,6 +277,62 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       expect((await store.usage.get('bob')).bytes).to.equal(MiB);
     });
 
+    it('a lease given back before the settle that commits the close stays until that settle', async function () {
+      await uploading(MiB, 60_000);
+      // The close found 3 MiB; the usage counts 1 MiB until the holder's next settle.
+      await shares.releaseLease('bob', '/up.bin', 'A', 3 * MiB);
+      const row = async (): Promise<{ released: number | string } | undefined> =>
+        store.sql.get<{ released: number | string }>(
+          'SELECT released FROM upload_leases WHERE path = $1',
+          ['/up.bin'],
+        );
+      expect(Number((await row())?.released)).to.equal(1);
+      await grants.settle(
+        settle({
+          holder: 'A',
+          deltaBytes: 2 * MiB,
+          charges: [{ key: '7:42', size: 3 * MiB, names: 1, closed: true }],
+        }),
+      );
+      expect(await row()).to.equal(undefined);
+      expect((await store.usage.get('bob')).bytes).to.equal(3 * MiB);
+
+      // Given back once the settle had committed the close: gone at once.
+      await shares.takeLease('bob', '/two.bin', 'A', 60_000, {
+        key: '7:60',
+        size: 0,
+        opened: true,
+      });
+      await grants.settle(
+        settle({ holder: 'A', deltaBytes: MiB, charges: [{ key: '7:60', size: MiB, names: 1 }] }),
+      );
+      await shares.releaseLease('bob', '/two.bin', 'A', MiB);
+      expect(await store.sql.get('SELECT path FROM upload_leases')).to.equal(undefined);
+    });
+
+    it('a lease given back whose holder died before its next settle is corrected; a live one is taken at once', async function () {
+      await uploading(MiB, 300);
+      await shares.releaseLease('bob', '/up.bin', 'A', 3 * MiB);
+      const lease = await expired();
+      expect(await shares.settleExpired(lease, { key: '7:42', size: 3 * MiB })).to.equal(2 * MiB);
+      expect((await store.usage.get('bob')).bytes).to.equal(3 * MiB);
+
+      // Its holder alive (the lease runs): another takes it at once and corrects nothing.
+      await shares.takeLease('bob', '/b.bin', 'A', 60_000, { key: '7:70', size: 0, opened: true });
+      await grants.settle(
+        settle({ holder: 'A', deltaBytes: MiB, charges: [{ key: '7:70', size: MiB, names: 1 }] }),
+      );
+      await shares.releaseLease('bob', '/b.bin', 'A', 2 * MiB);
+      const b = await shares.takeLease('bob', '/b.bin', 'B', 60_000, {
+        key: '7:70',
+        size: 2 * MiB,
+        opened: true,
+      });
+      expect(b).to.include({ taken: true });
+      expect(b.corrected).to.equal(undefined);
+      expect((await store.usage.get('bob')).bytes).to.equal(4 * MiB);
+    });
+
     it("an escrow ledger's settles keep the charge of each file it has open on the file's lease", async function () {
       await store.users.setQuota('bob', 100 * MiB);
       const ledger = new EscrowLedger({

@@ -7,7 +7,8 @@ import type { Migration } from './migration';
  * holder's quota recorded `charged_size` (the size the stored usage counts for the file, per
  * name) and `charged_names` (its names in the home) in the transaction that committed them;
  * `seen_size`, the size another process found the file at when it opened it while the lease
- * still ran (its own writes are charged from there).
+ * still ran (its own writes are charged from there); `released` 1 when the holder closed the
+ * file before a settle committed its last size (the settle that does deletes the lease).
  */
 export const leaseCharges: Migration = {
   id: '0006_lease_charges',
@@ -17,6 +18,7 @@ export const leaseCharges: Migration = {
     ALTER TABLE upload_leases ADD COLUMN charged_size INTEGER NOT NULL DEFAULT 0 CHECK (charged_size >= 0);
     ALTER TABLE upload_leases ADD COLUMN charged_names INTEGER NOT NULL DEFAULT 0 CHECK (charged_names >= 0);
     ALTER TABLE upload_leases ADD COLUMN seen_size INTEGER CHECK (seen_size >= 0);
+    ALTER TABLE upload_leases ADD COLUMN released INTEGER NOT NULL DEFAULT 0 CHECK (released IN (0, 1));
     CREATE INDEX upload_leases_expiry ON upload_leases (expires_at);
   `,
   postgres: `
@@ -25,6 +27,7 @@ export const leaseCharges: Migration = {
     ALTER TABLE upload_leases ADD COLUMN charged_size BIGINT NOT NULL DEFAULT 0 CHECK (charged_size >= 0);
     ALTER TABLE upload_leases ADD COLUMN charged_names INTEGER NOT NULL DEFAULT 0 CHECK (charged_names >= 0);
     ALTER TABLE upload_leases ADD COLUMN seen_size BIGINT CHECK (seen_size >= 0);
+    ALTER TABLE upload_leases ADD COLUMN released INTEGER NOT NULL DEFAULT 0 CHECK (released IN (0, 1));
     CREATE INDEX upload_leases_expiry ON upload_leases (expires_at);
   `,
 };
