@@ -52,13 +52,13 @@ export class Homes {
   }
 
   /**
-   * The regular file at `virtual` in the home of `user` (its device:inode and size), or
-   * undefined when there is none there (the correction of an upload whose node died).
+   * The regular file at `virtual` in the view of `user` (the home, or a shared folder mounted in
+   * it): its device:inode and size, or undefined when there is none there. The correction of an
+   * upload whose node died measures the file with it.
    */
   async fileAt(user: string, virtual: string): Promise<{ key: string; size: number } | undefined> {
     try {
-      const jail = new Jail(await fsp.realpath(this.pathOf(user)));
-      const st = await fsp.lstat(await jail.resolve(virtual, { followLast: false }));
+      const st = await (await this.fsFor(user)).lstat(virtual);
       return st.isFile() ? { key: fileKey(st), size: st.size } : undefined;
     } catch {
       return undefined;
