@@ -6,6 +6,7 @@
  */
 import { MiniftpError } from '../errors';
 import { dbNow } from './clock';
+import { correctionsToUndo } from './lease-charges';
 import type { Sql } from './engine/sql';
 import type { GrantSettle, GrantSettled, GrantStore } from './grant-types';
 import type { Store } from './types';
@@ -54,9 +55,11 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
   const limitBytes = Number(account.quota_bytes);
   const limitFiles = Number(account.quota_files);
   const was = await tx.get<Figures>('SELECT bytes, files FROM "usage" WHERE "user" = $1', [s.user]);
-  const usageBytes = Math.max(0, Number(was?.bytes ?? 0) + s.deltaBytes);
+  // Files of this holder corrected as if it had died: it commits their bytes now itself.
+  const undo = await correctionsToUndo(tx, s.user, s.holder, s.charges ?? []);
+  const usageBytes = Math.max(0, Number(was?.bytes ?? 0) + s.deltaBytes - undo);
   const usageFiles = Math.max(0, Number(was?.files ?? 0) + s.deltaFiles);
-  if (s.deltaBytes !== 0 || s.deltaFiles !== 0 || !was) {
+  if (s.deltaBytes !== 0 || s.deltaFiles !== 0 || undo !== 0 || !was) {
     await tx.run(
       `INSERT INTO "usage" ("user", bytes, files) VALUES ($1, $2, $3)
        ON CONFLICT ("user") DO UPDATE SET bytes = excluded.bytes, files = excluded.files`,

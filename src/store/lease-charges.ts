@@ -4,8 +4,13 @@
  * disk minus that charge, added to the usage in the transaction that ends or takes over the
  * lease, so that whoever notices first corrects it, once.
  */
+import { dbNow } from './clock';
 import type { Sql } from './engine/sql';
+import type { OpenCharge } from './grant-types';
 import type { DiskFile, ExpiredLease } from './upload-share-types';
+
+/** How long a correction is remembered for a holder that might come back (ms): a day. */
+const CORRECTIONS_KEPT_MS = 24 * 3600 * 1000;
 
 /** The columns of upload_leases LeaseRow reads. */
 export const LEASE_COLUMNS =
@@ -63,5 +68,41 @@ export async function correctLease(
     lease.user,
     Math.max(0, Number(was.bytes) + delta),
   ]);
+  const now = await dbNow(tx);
+  await tx.run(
+    `INSERT INTO lease_corrections ("user", holder, file_key, bytes, at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT ("user", holder, file_key) DO UPDATE SET
+       bytes = lease_corrections.bytes + excluded.bytes, at = excluded.at`,
+    [lease.user, lease.holder, lease.key, delta, now],
+  );
+  await tx.run('DELETE FROM lease_corrections WHERE at < $1', [now - CORRECTIONS_KEPT_MS]);
   return delta;
+}
+
+/**
+ * What corrections added for files `holder` still reports in a settle (`charges`): it was
+ * thought dead and is not, and its settle commits those bytes itself. Forgets them, and returns
+ * their sum, for the settle to take back from the usage.
+ */
+export async function correctionsToUndo(
+  tx: Sql,
+  user: string,
+  holder: string,
+  charges: readonly OpenCharge[],
+): Promise<number> {
+  if (charges.length === 0) return 0;
+  const rows = await tx.all<{ file_key: string; bytes: number | string }>(
+    'SELECT file_key, bytes FROM lease_corrections WHERE "user" = $1 AND holder = $2',
+    [user, holder],
+  );
+  let undo = 0;
+  for (const row of rows) {
+    if (!charges.some((c) => c.key === row.file_key)) continue;
+    undo += Number(row.bytes);
+    await tx.run(
+      'DELETE FROM lease_corrections WHERE "user" = $1 AND holder = $2 AND file_key = $3',
+      [user, holder, row.file_key],
+    );
+  }
+  return undo;
 }

@@ -210,6 +210,27 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       expect(await shares.takeLease('bob', '/up.bin', 'B', 60_000)).to.include({ taken: true });
     });
 
+    it('a holder thought dead that comes back commits its bytes once: the correction is taken back', async function () {
+      await uploading(MiB, 300);
+      const lease = await expired();
+      expect(await shares.settleExpired(lease, { key: '7:42', size: 3 * MiB })).to.equal(2 * MiB);
+      expect((await store.usage.get('bob')).bytes).to.equal(3 * MiB);
+      // A was cut off from the store, not dead: it wrote up to 3.5 MiB and now settles it all.
+      const back = await grants.settle(
+        settle({
+          holder: 'A',
+          deltaBytes: 2.5 * MiB,
+          charges: [{ key: '7:42', size: 3.5 * MiB, names: 1 }],
+        }),
+      );
+      expect(back.usageBytes).to.equal(3.5 * MiB);
+      const again = await grants.settle(
+        settle({ holder: 'A', charges: [{ key: '7:42', size: 3.5 * MiB, names: 1 }] }),
+      );
+      expect(again.usageBytes).to.equal(3.5 * MiB);
+      expect((await store.usage.get('bob')).bytes).to.equal(3.5 * MiB);
+    });
+
     it('less on the disk than charged (writes reserved, never written) gives the difference back', async function () {
       await uploading(3 * MiB, 300);
       const lease = await expired();

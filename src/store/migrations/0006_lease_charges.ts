@@ -9,6 +9,10 @@ import type { Migration } from './migration';
  * `seen_size`, the size another process found the file at when it opened it while the lease
  * still ran (its own writes are charged from there); `released` 1 when the holder closed the
  * file before a settle committed its last size (the settle that does deletes the lease).
+ *
+ * `lease_corrections`: what a correction added for a holder's file (at, by the database's
+ * clock), so that if that holder was not dead after all (cut off from the store for longer than
+ * its lease) its next settle, which commits the same bytes once more, takes the correction back.
  */
 export const leaseCharges: Migration = {
   id: '0006_lease_charges',
@@ -20,6 +24,16 @@ export const leaseCharges: Migration = {
     ALTER TABLE upload_leases ADD COLUMN seen_size INTEGER CHECK (seen_size >= 0);
     ALTER TABLE upload_leases ADD COLUMN released INTEGER NOT NULL DEFAULT 0 CHECK (released IN (0, 1));
     CREATE INDEX upload_leases_expiry ON upload_leases (expires_at);
+
+    CREATE TABLE lease_corrections (
+      user     TEXT    NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+      holder   TEXT    NOT NULL,
+      file_key TEXT    NOT NULL,
+      bytes    INTEGER NOT NULL,
+      at       INTEGER NOT NULL,
+      PRIMARY KEY (user, holder, file_key)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX lease_corrections_at ON lease_corrections (at);
   `,
   postgres: `
     ALTER TABLE upload_leases ADD COLUMN file_key TEXT COLLATE "C" NOT NULL DEFAULT '';
@@ -29,5 +43,15 @@ export const leaseCharges: Migration = {
     ALTER TABLE upload_leases ADD COLUMN seen_size BIGINT CHECK (seen_size >= 0);
     ALTER TABLE upload_leases ADD COLUMN released INTEGER NOT NULL DEFAULT 0 CHECK (released IN (0, 1));
     CREATE INDEX upload_leases_expiry ON upload_leases (expires_at);
+
+    CREATE TABLE lease_corrections (
+      "user"   TEXT COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+      holder   TEXT   NOT NULL,
+      file_key TEXT COLLATE "C" NOT NULL,
+      bytes    BIGINT NOT NULL,
+      at       BIGINT NOT NULL,
+      PRIMARY KEY ("user", holder, file_key)
+    );
+    CREATE INDEX lease_corrections_at ON lease_corrections (at);
   `,
 };
