@@ -13,11 +13,12 @@ import { expect } from 'chai';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { sha256File, writeRandomFile } from '../helpers/files';
 import { haveOpenSsh, sftpBatch } from '../helpers/openssh';
-import { logLines, waitUntil } from '../helpers/probe';
+import { logLines, waitForLog, waitUntil } from '../helpers/probe';
 import { quotaUsage, type Usage } from '../helpers/quota';
 import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
+import { sessionsOf } from '../helpers/cluster';
 import { postgresDatabase } from '../helpers/postgres';
 import { openPostgresStore, openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
@@ -27,6 +28,64 @@ const BLOCK = 256 * 1024;
 const USER = { user: 'zhangsan', password: '123' };
 /** Seconds: a killed process's lease runs out this long after its last renewal. */
 const LEASE = 2;
+
+/**
+ * Uploads the first 3.25 MiB of `content` to `remote` through the server on `port`, waits
+ * until a settle has recorded the file's charge on its lease, then writes 1 MiB more (which
+ * the usage does not count yet, unless a settle comes before the kill that follows).
+ */
+async function uploadPart(
+  port: number,
+  remote: string,
+  content: Buffer,
+  store: Store,
+): Promise<void> {
+  const client: Client = await connectClient(port, USER);
+  client.on('error', () => undefined);
+  const sftp: SFTPWrapper = await openSftp(client);
+  sftp.on('error', () => undefined);
+  const handle = await call<Buffer>((cb) => sftp.open(remote, 'w', cb));
+  let sent = 0;
+  const send = async (upTo: number): Promise<void> => {
+    while (sent < upTo) {
+      await call((cb) => sftp.write(handle, content, sent, BLOCK, sent, cb));
+      sent += BLOCK;
+    }
+  };
+  await send(3 * MiB + BLOCK);
+  await waitUntil('a settle recorded the charge on the lease', async () => {
+    const row = await store.sql.get<{ charged: number | string }>(
+      'SELECT charged FROM upload_leases WHERE path = $1',
+      [remote],
+    );
+    return Number(row?.charged) === 1;
+  });
+  await send(4 * MiB + BLOCK);
+}
+
+/**
+ * Waits until a live process has ended the lease of `remote` (log line `upload.lease_expired`),
+ * then checks that the usage `store` holds is what the home holds; returns how long after `since`
+ * the lease was ended.
+ */
+async function exactAfter(
+  store: Store,
+  dataDir: string,
+  remote: string,
+  since: number,
+): Promise<number> {
+  const ended = await waitForLog(dataDir, 'upload.lease_expired', { path: remote });
+  const took = Date.now() - since;
+  if (process.env.MINIFTP_TIMINGS) {
+    console.log(
+      `      lease ended ${took} ms after the kill, ${String(ended.usage_corrected)} B added`,
+    );
+  }
+  const stored = await store.usage.get(USER.user);
+  const disk = await quotaUsage(path.join(dataDir, 'docs', USER.user));
+  expect({ bytes: stored.bytes, files: stored.files }, 'the stored usage').to.deep.equal(disk);
+  return took;
+}
 
 const SHARINGS = [
   {
@@ -83,36 +142,12 @@ for (const sharing of SHARINGS) {
       if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
     });
 
-    /**
-     * Uploads the first 3.25 MiB of `content` to `remote` through `writer`, waits until a settle
-     * has recorded the file's charge on its lease, writes 1 MiB more and kills the process.
-     */
     async function killMidUpload(
       writer: ServerProcess,
       remote: string,
       content: Buffer,
     ): Promise<number> {
-      const client: Client = await connectClient(writer.port, USER);
-      client.on('error', () => undefined);
-      const sftp: SFTPWrapper = await openSftp(client);
-      sftp.on('error', () => undefined);
-      const handle = await call<Buffer>((cb) => sftp.open(remote, 'w', cb));
-      let sent = 0;
-      const send = async (upTo: number): Promise<void> => {
-        while (sent < upTo) {
-          await call((cb) => sftp.write(handle, content, sent, BLOCK, sent, cb));
-          sent += BLOCK;
-        }
-      };
-      await send(3 * MiB + BLOCK);
-      await waitUntil('a settle recorded the charge on the lease', async () => {
-        const row = await (store as Store).sql.get<{ charged: number | string }>(
-          'SELECT charged FROM upload_leases WHERE path = $1',
-          [remote],
-        );
-        return Number(row?.charged) === 1;
-      });
-      await send(4 * MiB + BLOCK);
+      await uploadPart(writer.port, remote, content, store as Store);
       writer.child.kill('SIGKILL');
       const killedAt = Date.now();
       await writer.exited;
@@ -124,23 +159,6 @@ for (const sharing of SHARINGS) {
       return { bytes: u.bytes, files: u.files };
     }
 
-    /** Waits until the stored usage is what the disk holds; returns how long after `since`. */
-    async function exactAfter(since: number): Promise<number> {
-      let disk: Usage = { bytes: -1, files: -1 };
-      await waitUntil(
-        'the stored usage is what the disk holds',
-        async () => {
-          disk = await quotaUsage(home);
-          const stored = await storedUsage();
-          return stored.bytes === disk.bytes && stored.files === disk.files;
-        },
-        5 * LEASE * 1000,
-      );
-      const took = Date.now() - since;
-      if (process.env.MINIFTP_TIMINGS) console.log(`      usage exact ${took} ms after the kill`);
-      return took;
-    }
-
     it('with no resume: exact once the lease has run out, corrected by the other process', async function () {
       const [a, b] = nodes as [ServerProcess, ServerProcess];
       const local = path.join(localDir, 'a.bin');
@@ -149,7 +167,7 @@ for (const sharing of SHARINGS) {
       const killedAt = await killMidUpload(a, '/a.bin', content);
       const onDisk = (await fsp.stat(path.join(home, 'a.bin'))).size;
       expect(onDisk).to.be.at.least(4 * MiB + BLOCK);
-      await exactAfter(killedAt);
+      await exactAfter(store as Store, dataDir, '/a.bin', killedAt);
       expect((await storedUsage()).bytes).to.equal(onDisk);
       const ended = (await logLines(dataDir)).filter((l) => l.event === 'upload.lease_expired');
       expect(ended.map((l) => l.path)).to.deep.equal(['/a.bin']);
@@ -171,10 +189,53 @@ for (const sharing of SHARINGS) {
       const run = await sftpBatch(resumer.port, USER, [`reput ${local} /b.bin`]);
       expect(run.code, run.stderr).to.equal(0);
       expect(await sha256File(path.join(home, 'b.bin'))).to.equal(await sha256File(local));
-      await exactAfter(killedAt);
+      await exactAfter(store as Store, dataDir, '/b.bin', killedAt);
       const disk = await quotaUsage(home);
       expect(disk.files).to.equal(2);
       expect(await storedUsage()).to.deep.equal(disk);
     });
   });
 }
+
+describe('a worker lost mid-upload leaves exact usage (--workers 2 on SQLite)', function () {
+  this.timeout(60_000);
+  let dataDir: string;
+  let localDir: string;
+  let server: ServerProcess | undefined;
+  let store: Store | undefined;
+
+  before(async function () {
+    if (!(await haveOpenSsh()))
+      throw new Error('sftp is not installed: apt-get install openssh-client');
+    dataDir = await makeDataDir();
+    localDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'miniftp-nodeloss-workers-'));
+    server = await startServerProcess(dataDir, ['--workers', '2', '--lease-time', String(LEASE)]);
+    store = await openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true });
+  });
+
+  after(async function () {
+    await store?.close();
+    if (server) {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
+    if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
+  });
+
+  it('the worker carrying the upload is killed: exact once its lease has run out', async function () {
+    const port = (server as ServerProcess).port;
+    const local = path.join(localDir, 'w.bin');
+    await writeRandomFile(local, 8 * MiB);
+    await uploadPart(port, '/w.bin', await fsp.readFile(local), store as Store);
+    const rows = (await sessionsOf(port)).filter((r) => r.user === USER.user);
+    expect(rows).to.have.length(1);
+    const victim = rows[0]?.pid as number;
+    process.kill(victim, 'SIGKILL');
+    const killedAt = Date.now();
+    await exactAfter(store as Store, dataDir, '/w.bin', killedAt);
+    expect((await (store as Store).usage.get(USER.user)).bytes).to.equal(
+      (await fsp.stat(path.join(dataDir, 'docs', USER.user, 'w.bin'))).size,
+    );
+  });
+});
