@@ -1,4 +1,7 @@
-/** A write observer that also gives back the file's writer lease when its handle is done (with the file's size then). */
+/**
+ * A write observer that also gives back the file's writer lease when its handle is done, with
+ * the file's size then.
+ */
 import type { WriteObserver } from '../vfs/vfile';
 
 export function leasedObserver(inner: WriteObserver, letGo: (size: number) => void): WriteObserver {
