@@ -34,13 +34,24 @@ export interface SharingOptions {
 /** Leases run out corrected per sweep, at most. */
 const SWEEP_BATCH = 50;
 
+/** A lease this process holds, or wants, for the handles it has open on one path. */
+interface Held {
+  refs: number;
+  /** The last take: true once this process holds the lease. */
+  taken: Promise<boolean>;
+  /** The file as the first handle's OPEN found it (none for a lease taken for a resume). */
+  file?: DiskFile;
+  /** Another holder had the lease at the last take: tried again at each renewal. */
+  missed: boolean;
+}
+
 function keyOf(user: string, path: string): string {
   return `${user}\0${path}`;
 }
 
 export class WriterLeases {
   /** Leases this process holds: handles open on each, and the take in progress. */
-  private readonly held = new Map<string, { refs: number; taken: Promise<boolean> }>();
+  private readonly held = new Map<string, Held>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
@@ -84,16 +95,35 @@ export class WriterLeases {
     this.o.logger.info('upload.lease_expired', { user, path, holder, usage_corrected: corrected });
   }
 
-  /** Resolves once a sweep in progress is over (tests, the server's close). */
-  async swept(): Promise<void> {
-    await this.sweeping;
-  }
-
   private renew(): void {
     if (this.held.size === 0) return;
     this.o.store.renewLeases(this.o.holder, this.o.leaseMs).catch((err: unknown) => {
       this.o.logger.warn('upload.lease_renew_failed', { error: describeError(err) });
     });
+    // Files written here under another holder's lease (a resume while it ran): taken once it
+    // runs out, so that this process's settles record their charge there from then on.
+    for (const [k, h] of this.held) {
+      if (!h.missed || !h.file) continue;
+      h.missed = false;
+      const [user, path] = k.split('\0') as [string, string];
+      h.taken = this.take(user, path, h, true);
+    }
+  }
+
+  /** Takes the lease of `path` for the handles of `h`; notes a lease another holds in `h.missed`. */
+  private take(user: string, path: string, h: Held, quiet: boolean): Promise<boolean> {
+    return this.o.store
+      .takeLease(user, path, this.o.holder, this.o.leaseMs, h.file && { ...h.file, opened: true })
+      .then((s) => {
+        if (!s.taken && !quiet) this.o.logger.warn('upload.lease_held', { path, holder: s.holder });
+        else if (s.corrected !== undefined) this.leaseEnded(user, path, 'taken over', s.corrected);
+        h.missed = !s.taken;
+        return s.taken;
+      })
+      .catch((err: unknown) => {
+        this.o.logger.warn('upload.lease_failed', { path, error: describeError(err) });
+        return false;
+      });
   }
 
   /**
@@ -107,18 +137,9 @@ export class WriterLeases {
       h.refs++;
       return;
     }
-    const taken = this.o.store
-      .takeLease(user, path, this.o.holder, this.o.leaseMs, { ...file, opened: true })
-      .then((s) => {
-        if (!s.taken) this.o.logger.warn('upload.lease_held', { path, holder: s.holder });
-        else if (s.corrected !== undefined) this.leaseEnded(user, path, 'taken over', s.corrected);
-        return s.taken;
-      })
-      .catch((err: unknown) => {
-        this.o.logger.warn('upload.lease_failed', { path, error: describeError(err) });
-        return false;
-      });
-    this.held.set(k, { refs: 1, taken });
+    const held: Held = { refs: 1, taken: Promise.resolve(false), file, missed: false };
+    held.taken = this.take(user, path, held, false);
+    this.held.set(k, held);
   }
 
   /**
@@ -154,16 +175,26 @@ export class WriterLeases {
     const mine = this.held.get(keyOf(user, path));
     if (mine) await mine.taken;
     for (;;) {
-      // The file as it is now: a holder gone left it so (the resume has not cut it yet).
-      const file = await fileAt();
+      // The file as it is now: a holder gone left it so (the resume has not cut it yet). Written
+      // here already under another's lease: as this process found it, which it charged from.
+      const file = mine?.file ? { ...mine.file, opened: true } : await fileAt();
       const s = await this.o.store.takeLease(user, path, this.o.holder, this.o.leaseMs, file);
       if (s.corrected !== undefined) this.leaseEnded(user, path, 'taken over', s.corrected);
       if (s.taken) {
         // Held for the resume itself (the caller lets go when it is done); the resumed
         // handle's own hold() keeps it after that.
         const h = this.held.get(keyOf(user, path));
-        if (h) h.refs++;
-        else this.held.set(keyOf(user, path), { refs: 1, taken: Promise.resolve(true) });
+        if (h) {
+          h.refs++;
+          h.missed = false;
+          h.taken = Promise.resolve(true);
+        } else {
+          this.held.set(keyOf(user, path), {
+            refs: 1,
+            taken: Promise.resolve(true),
+            missed: false,
+          });
+        }
         return true;
       }
       const now = Date.now();

@@ -194,6 +194,58 @@ for (const sharing of SHARINGS) {
       expect(disk.files).to.equal(2);
       expect(await storedUsage()).to.deep.equal(disk);
     });
+
+    it('the resuming process takes the lease once it runs out, and is lost too: still exact', async function () {
+      const writer = await startServerProcess(dataDir, flags);
+      nodes.push(writer);
+      const resumer = nodes[1] as ServerProcess;
+      const local = path.join(localDir, 'c.bin');
+      await writeRandomFile(local, 8 * MiB);
+      const content = await fsp.readFile(local);
+      await killMidUpload(writer, '/c.bin', content);
+      // The resume opens the file without truncating it while the dead writer's lease runs,
+      // writes on from the end, and keeps the handle open.
+      const client: Client = await connectClient(resumer.port, USER);
+      client.on('error', () => undefined);
+      const sftp: SFTPWrapper = await openSftp(client);
+      sftp.on('error', () => undefined);
+      let at = (await fsp.stat(path.join(home, 'c.bin'))).size;
+      const handle = await call<Buffer>((cb) => sftp.open('/c.bin', 'r+', cb));
+      const until = at + 2 * MiB;
+      for (; at < until; at += BLOCK) {
+        await call((cb) => sftp.write(handle, content, at, BLOCK, at, cb));
+      }
+      // Once the dead writer's lease has run out, the resumer holds it, and its settles record
+      // its charge there.
+      await waitForLog(dataDir, 'upload.lease_expired', { path: '/c.bin' });
+      await waitUntil('the resumer holds the lease, its charge recorded', async () => {
+        const row = await (store as Store).sql.get<{ charged: number | string }>(
+          'SELECT charged FROM upload_leases WHERE path = $1',
+          ['/c.bin'],
+        );
+        return Number(row?.charged) === 1;
+      });
+      for (const end = at + MiB; at < end; at += BLOCK) {
+        await call((cb) => sftp.write(handle, content, at, BLOCK, at, cb));
+      }
+      resumer.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await resumer.exited;
+      const last = await startServerProcess(dataDir, flags);
+      nodes.push(last);
+      await waitUntil(
+        'the lease ended twice',
+        async () =>
+          (await logLines(dataDir)).filter(
+            (l) => l.event === 'upload.lease_expired' && l.path === '/c.bin',
+          ).length === 2,
+        5 * LEASE * 1000,
+      );
+      if (process.env.MINIFTP_TIMINGS) {
+        console.log(`      second lease ended ${Date.now() - killedAt} ms after the kill`);
+      }
+      expect(await storedUsage()).to.deep.equal(await quotaUsage(home));
+    });
   });
 }
 
