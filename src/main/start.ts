@@ -18,6 +18,8 @@ import { ConnectionRegistry } from '../ssh/connections';
 import { loadHostKeys } from '../ssh/host-keys';
 import { ensureAccounts } from './accounts';
 import { UploadLedger } from '../uploads/upload-ledger';
+import type { SharingOptions } from '../uploads/writer-leases';
+import type { DiskFile } from '../store/upload-share-types';
 import { registerCheckFile } from '../sftp/check-file';
 import { registerResume } from '../sftp/resume';
 import { HashExec } from '../ssh/hash-exec';
@@ -282,7 +284,12 @@ export async function startServer(
       : undefined;
     await access?.load();
     const hashing = new HashPool(config.hashing);
-    const ledger = new UploadLedger(store, hashing, logger, shared?.uploads);
+    // A holder gone mid-upload: the sweep of its leases measures its files in the homes.
+    const uploadSharing: SharingOptions | undefined = shared && {
+      ...shared.uploads,
+      fileAt: (user: string, p: string): Promise<DiskFile | undefined> => homes.fileAt(user, p),
+    };
+    const ledger = new UploadLedger(store, hashing, logger, uploadSharing);
     const homes = new Homes({
       docsDir: await fsp.realpath(homesDir),
       quota,

@@ -22,7 +22,7 @@
  * store's figure at the last settle plus what changed here since.
  */
 import { performance } from 'node:perf_hooks';
-import type { GrantSettle, GrantSettled } from '../store/grant-types';
+import type { GrantSettle, GrantSettled, OpenCharge } from '../store/grant-types';
 import { MiniftpError } from '../errors';
 import { QuotaExceeded, type QuotaLimits } from './quota-ledger';
 import { UserUsage } from './user-usage';
@@ -69,6 +69,8 @@ export class SharedUsage extends UserUsage {
   /** A settle asked to give the grant back (the process stops): the next one does. */
   private releaseAsked = false;
   private lastError: unknown;
+  /** Files whose last handle closed since the last settle that succeeded: their size then. */
+  private readonly closedSince = new Map<string, OpenCharge>();
 
   constructor(
     user: string,
@@ -242,6 +244,11 @@ export class SharedUsage extends UserUsage {
     this.neededFiles = 0;
     const netBytes = this.bytes - this.committedBytes;
     const netFiles = this.files - this.committedFiles;
+    // Every open file's charge, each settle: a lease given back and taken again since (a file
+    // closed and opened again) holds none until then.
+    const open = this.openCharges();
+    const closed = [...this.closedSince.values()].filter((c) => !this.isOpen(c.key));
+    const charges: OpenCharge[] = [...open, ...closed];
     let r: GrantSettled;
     try {
       r = await this.channel.settle({
@@ -253,6 +260,7 @@ export class SharedUsage extends UserUsage {
         wantFiles: want.files,
         release,
         leaseMs: this.channel.leaseMs,
+        ...(charges.length > 0 ? { charges } : {}),
       });
     } catch (err) {
       this.lastError = err;
@@ -262,6 +270,7 @@ export class SharedUsage extends UserUsage {
     }
     this.lastError = undefined;
     this.lastSettle = performance.now();
+    for (const c of closed) if (this.closedSince.get(c.key) === c) this.closedSince.delete(c.key);
     // Changes made while the settle was on its way stay to be committed next time.
     const laterBytes = this.bytes - this.committedBytes - netBytes;
     const laterFiles = this.files - this.committedFiles - netFiles;
@@ -280,6 +289,16 @@ export class SharedUsage extends UserUsage {
     if ((want.bytes > 0 && r.freeBytes === 0) || (want.files > 0 && r.freeFiles === 0))
       this.shortAt = this.lastSettle;
     this.markClean();
+  }
+
+  override closeFile(key: string, st: { size: number; nlink: number } | undefined): void {
+    const size = this.chargedSize(key);
+    const names = this.namesOf(key) ?? 0;
+    super.closeFile(key, st);
+    if (size === undefined || this.isOpen(key)) return;
+    // The last handle: the next settle commits the size the close left, and says so on the lease.
+    const gone = names === 0 || st?.nlink === 0;
+    this.closedSince.set(key, { key, size: gone ? 0 : (st?.size ?? size), names, closed: true });
   }
 
   /**

@@ -178,6 +178,16 @@ export class UserUsage implements UserQuota {
     });
   }
 
+  /** Every open file's charged size and names (a ledger that records them in a store). */
+  protected openCharges(): Array<{ key: string; size: number; names: number }> {
+    return [...this.openFiles].map(([key, f]) => ({ key, size: f.size, names: f.links }));
+  }
+
+  /** The names of the open file `key` in the home (undefined when it is not open). */
+  protected namesOf(key: string): number | undefined {
+    return this.openFiles.get(key)?.links;
+  }
+
   /** The size the ledger has charged for an open file. */
   chargedSize(key: string): number | undefined {
     return this.openFiles.get(key)?.size;

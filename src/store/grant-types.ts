@@ -11,6 +11,23 @@
  * anything once its lease has run out.
  */
 
+/**
+ * A file the holder has open for writing, as the usage counts it once the settle has committed:
+ * its charged size per name and its names in the home. Recorded on the holder's writer lease of
+ * the file (the lease's file_key), so that the usage can be corrected from the disk if the
+ * holder dies before its next settle (see upload-share-types.ts).
+ */
+export interface OpenCharge {
+  readonly key: string;
+  readonly size: number;
+  readonly names: number;
+  /**
+   * The holder's last handle on the file closed before this settle: `size` is its size at the
+   * close, and a lease the holder gave back meanwhile is deleted.
+   */
+  readonly closed?: boolean;
+}
+
 /** One settle of a holder with the store for one user, applied as one transaction. */
 export interface GrantSettle {
   readonly user: string;
@@ -29,6 +46,8 @@ export interface GrantSettle {
   readonly release: boolean;
   /** The grant's lease from now on, in milliseconds. */
   readonly leaseMs: number;
+  /** Files open (or closed since the last settle) whose charge is recorded on their leases. */
+  readonly charges?: readonly OpenCharge[];
 }
 
 /** What the store holds for the user after a settle. */
@@ -44,6 +63,8 @@ export interface GrantSettled {
   /** What no live grant and no usage holds (0 when unlimited: nothing is reserved then). */
   readonly freeBytes: number;
   readonly freeFiles: number;
+  /** The keys of `charges` recorded (a lease not taken yet, or taken by another, records none). */
+  readonly recorded: readonly string[];
 }
 
 export interface GrantStore {

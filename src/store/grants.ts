@@ -6,6 +6,7 @@
  */
 import { MiniftpError } from '../errors';
 import { dbNow } from './clock';
+import { correctionsToUndo } from './lease-charges';
 import type { Sql } from './engine/sql';
 import type { GrantSettle, GrantSettled, GrantStore } from './grant-types';
 import type { Store } from './types';
@@ -54,14 +55,33 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
   const limitBytes = Number(account.quota_bytes);
   const limitFiles = Number(account.quota_files);
   const was = await tx.get<Figures>('SELECT bytes, files FROM "usage" WHERE "user" = $1', [s.user]);
-  const usageBytes = Math.max(0, Number(was?.bytes ?? 0) + s.deltaBytes);
+  // Files of this holder corrected as if it had died: it commits their bytes now itself.
+  const undo = await correctionsToUndo(tx, s.user, s.holder, s.charges ?? []);
+  const usageBytes = Math.max(0, Number(was?.bytes ?? 0) + s.deltaBytes - undo);
   const usageFiles = Math.max(0, Number(was?.files ?? 0) + s.deltaFiles);
-  if (s.deltaBytes !== 0 || s.deltaFiles !== 0 || !was) {
+  if (s.deltaBytes !== 0 || s.deltaFiles !== 0 || undo !== 0 || !was) {
     await tx.run(
       `INSERT INTO "usage" ("user", bytes, files) VALUES ($1, $2, $3)
        ON CONFLICT ("user") DO UPDATE SET bytes = excluded.bytes, files = excluded.files`,
       [s.user, usageBytes, usageFiles],
     );
+  }
+  const recorded: string[] = [];
+  for (const c of s.charges ?? []) {
+    const n = await tx.run(
+      `UPDATE upload_leases SET charged = 1, charged_size = $4, charged_names = $5
+       WHERE "user" = $1 AND holder = $2 AND file_key = $3`,
+      [s.user, s.holder, c.key, c.size, c.names],
+    );
+    if (n > 0) recorded.push(c.key);
+    // Closed and given back: the usage now counts the file as the close left it.
+    if (c.closed) {
+      await tx.run(
+        `DELETE FROM upload_leases
+         WHERE "user" = $1 AND holder = $2 AND file_key = $3 AND released = 1`,
+        [s.user, s.holder, c.key],
+      );
+    }
   }
   const held = await tx.get<Figures & { expires_at: number | string }>(
     'SELECT bytes, files, expires_at FROM quota_grants WHERE "user" = $1 AND holder = $2',
@@ -111,5 +131,6 @@ async function apply(tx: Sql, s: GrantSettle): Promise<GrantSettled> {
     grantFiles: files.grant,
     freeBytes: bytes.free,
     freeFiles: files.free,
+    recorded,
   };
 }

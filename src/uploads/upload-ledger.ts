@@ -18,7 +18,8 @@ import { WRITER_WAIT_MS, resumeUpload } from './resume';
 import { WriterLeases, type SharingOptions } from './writer-leases';
 import { leasedObserver } from './leased-observer';
 import type { Md5State } from './background-md5';
-import type { UploadCheckpoint } from '../store/upload-share-types';
+import type { DiskFile, UploadCheckpoint } from '../store/upload-share-types';
+import { fileKey } from '../vfs/checked-change';
 
 /** A deferred hash, under the path its file has now (renames move it). */
 interface PendingHash {
@@ -215,8 +216,8 @@ export class UploadLedger implements UploadTracker {
       },
     );
     if (!this.leases) return hasher;
-    this.leases.hold(user, path);
-    return leasedObserver(hasher, () => this.leases?.letGo(user, path));
+    this.leases.hold(user, path, { key: file.key, size: file.sizeFound });
+    return leasedObserver(hasher, (size) => this.leases?.letGo(user, path, size));
   }
 
   /** Checkpoint changes, in the order they come. */
@@ -268,7 +269,11 @@ export class UploadLedger implements UploadTracker {
     if (!leases) return resumeUpload(this, this.hashing, fs, req);
     // A writer in another process first: its lease is given back at its close, or runs out.
     const deadline = Date.now() + WRITER_WAIT_MS;
-    if (!(await leases.takeForResume(req.user, req.path, deadline, req.signal))) {
+    const fileAt = async (): Promise<DiskFile | undefined> => {
+      const st = await fs.stat(req.path).catch(() => undefined);
+      return st?.isFile() ? { key: fileKey(st), size: st.size } : undefined;
+    };
+    if (!(await leases.takeForResume(req.user, req.path, deadline, req.signal, fileAt))) {
       throw MiniftpError.busy(
         'resume refused: another session is still writing this file; try again in a moment',
       );

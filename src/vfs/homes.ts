@@ -5,6 +5,7 @@ import type { QuotaLedger, ScannedUsage } from '../quota/quota-ledger';
 import type { Logger } from '../log/types';
 import { isErrno } from '../errors';
 import { Jail } from './jail';
+import { fileKey } from './checked-change';
 import type { AccessSource } from './permissions';
 import type { UploadTracker } from './upload-tracker';
 import { UserFs } from './user-fs';
@@ -48,6 +49,20 @@ export class Homes {
   /** Measures what the quota counts in the home of `user` (the quota's rescan). */
   scanUsage(user: string, isOpen: (key: string) => boolean): Promise<ScannedUsage> {
     return scanHome(this.pathOf(user), isOpen);
+  }
+
+  /**
+   * The regular file at `virtual` in the view of `user` (the home, or a shared folder mounted in
+   * it): its device:inode and size, or undefined when there is none there. The correction of an
+   * upload whose node died measures the file with it.
+   */
+  async fileAt(user: string, virtual: string): Promise<{ key: string; size: number } | undefined> {
+    try {
+      const st = await (await this.fsFor(user)).lstat(virtual);
+      return st.isFile() ? { key: fileKey(st), size: st.size } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Deletes a home and everything in it (admin `user del --purge`). */

@@ -136,6 +136,8 @@ async function openNow(ctx: FsContext, virtual: string, req: OpenRequest): Promi
       ? ctx.uploads?.observe(ctx.user, ctx.shown(vpath), {
           truncated: created || req.truncate,
           size: req.truncate ? 0 : st.size,
+          key: key ?? fileKey(st),
+          sizeFound: st.size,
           fd,
           fdReadable,
         })

@@ -19,6 +19,9 @@ export interface WrittenFile {
   truncated: boolean;
   /** Bytes in the file when it was opened (0 after a truncate). */
   size: number;
+  /** The file's device:inode (fileKey) and its size as the open found it, before any truncate. */
+  key: string;
+  sizeFound: number;
   fd: number;
   /** Whether `fd` can be read (files are opened read-write for this when allowed). */
   fdReadable: boolean;

@@ -100,6 +100,8 @@ describe('upload ledger', function () {
     const observer = ledger.observe('u', '/w.bin', {
       truncated: true,
       size: 0,
+      key: '0:0',
+      sizeFound: 0,
       fd,
       fdReadable: false,
     });

@@ -8,8 +8,16 @@ import { escrow } from './0002_escrow';
 import { cluster } from './0003_cluster';
 import { access } from './0004_access';
 import { operations } from './0005_operations';
+import { leaseCharges } from './0006_lease_charges';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
 
-export const migrations: readonly Migration[] = [initial, escrow, cluster, access, operations];
+export const migrations: readonly Migration[] = [
+  initial,
+  escrow,
+  cluster,
+  access,
+  operations,
+  leaseCharges,
+];
