@@ -19,9 +19,9 @@ import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
 import { sessionsOf } from '../helpers/cluster';
-import { postgresDatabase } from '../helpers/postgres';
-import { openPostgresStore, openStore } from '../../src/store/open';
+import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
+import { SHARINGS } from '../helpers/sharings';
 
 const MiB = 1024 * 1024;
 const BLOCK = 256 * 1024;
@@ -86,28 +86,6 @@ async function exactAfter(
   expect({ bytes: stored.bytes, files: stored.files }, 'the stored usage').to.deep.equal(disk);
   return took;
 }
-
-const SHARINGS = [
-  {
-    name: 'two processes on one SQLite file',
-    setup: (dataDir: string) =>
-      Promise.resolve({
-        flags: ['--shared-store', 'true'],
-        open: (): Promise<Store> =>
-          openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
-      }),
-  },
-  {
-    name: 'two nodes on one PostgreSQL',
-    setup: async () => {
-      const url = await postgresDatabase();
-      return {
-        flags: ['--store-url', url],
-        open: (): Promise<Store> => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
-      };
-    },
-  },
-];
 
 for (const sharing of SHARINGS) {
   describe(`a process lost mid-upload leaves exact usage (${sharing.name})`, function () {

@@ -16,35 +16,11 @@ import { logLines, waitUntil } from '../helpers/probe';
 import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
-import { postgresDatabase } from '../helpers/postgres';
-import { openPostgresStore, openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
+import { SHARINGS } from '../helpers/sharings';
 
 const MiB = 1024 * 1024;
 const BLOCK = 256 * 1024;
-
-/** How the two processes share a store: their flags, and the test's own connection to it. */
-const SHARINGS = [
-  {
-    name: 'one SQLite file',
-    setup: (dataDir: string) =>
-      Promise.resolve({
-        flags: ['--shared-store', 'true'],
-        open: (): Promise<Store> =>
-          openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
-      }),
-  },
-  {
-    name: 'one PostgreSQL',
-    setup: async () => {
-      const url = await postgresDatabase();
-      return {
-        flags: ['--store-url', url],
-        open: (): Promise<Store> => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
-      };
-    },
-  },
-];
 
 for (const sharing of SHARINGS) {
   describe(`scale: an upload resumes through another process (${sharing.name})`, function () {
