@@ -25,6 +25,8 @@ function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
 
 /** How long a connection being ended may take to close before its socket is destroyed. */
 const LINGER_MS = 2000;
+/** How long the connections ended by a shutdown get to close before their sockets are destroyed. */
+const SHUTDOWN_GRACE_MS = 500;
 /** How long the channels of a connection being ended get to close before it ends anyway. */
 const FAREWELL_MS = 2000;
 
@@ -180,10 +182,14 @@ export class ConnectionLifecycle {
   /**
    * The server stops. Its listener is closed already (`stopped` resolves once
    * every socket it accepted has gone); every connection is ended with its
-   * reason, and every admitted socket still open is destroyed.
+   * reason, and the sockets still open after a short grace are destroyed.
+   * The grace lets the farewell reach the client: a socket destroyed while an
+   * upload's bytes wait unread in it is reset, and the client may lose what
+   * it had not read yet, the reason included.
    */
   async shutdown(stopped: Promise<void>, sockets: readonly net.Socket[]): Promise<void> {
     for (const c of this.o.connections.list()) c.kill('server shutting down');
+    if (await settlesWithin(stopped, SHUTDOWN_GRACE_MS)) return;
     for (const s of sockets) s.destroy();
     await stopped;
   }
