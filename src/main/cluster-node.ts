@@ -103,9 +103,12 @@ export class ClusterNode implements LiveConnections {
   // ---- LiveConnections: the console's view of every node's sessions ----
 
   async list(): Promise<SessionView[]> {
-    const rows = await this.o.store.sessions();
+    const [rows, nodes] = await Promise.all([this.o.store.sessions(), this.nodesList()]);
+    // As `nodes` shows them: the sessions of a node whose heartbeat lapsed are gone with it,
+    // before the sweep removes its rows.
+    const live = new Set([this.o.node, ...nodes.map((n) => n.name)]);
     const views = new Map<string, SessionView>();
-    for (const r of rows) views.set(r.id, this.viewOfRecord(r));
+    for (const r of rows) if (live.has(r.node)) views.set(r.id, this.viewOfRecord(r));
     // This process's own connections as they are now: those still logging in,
     // and a login whose row is not written yet.
     for (const c of this.o.registry.list()) views.set(c.id, this.viewOfLocal(c));
