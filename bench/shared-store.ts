@@ -9,14 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SftpChannel } from '../src/client/sftp-channel';
-import { openPostgresStore, openStore } from '../src/store/open';
 import type { Store } from '../src/store/types';
 import { writeRandomFile } from '../test/helpers/files';
 import { sftpBatch } from '../test/helpers/openssh';
-import { postgresDatabase } from '../test/helpers/postgres';
 import { waitUntil } from '../test/helpers/probe';
 import { makeDataDir } from '../test/helpers/server';
-import { startServerProcess, type ServerProcess } from '../test/helpers/server-process';
+import { POSTGRES_SHARING, SQLITE_SHARING } from '../test/helpers/sharings';
+import { startServerProcess, stopServerProcesses } from '../test/helpers/server-process';
 import { connectClient, endClient } from '../test/helpers/ssh-client';
 import { prefixMd5 } from './data';
 
@@ -33,30 +32,8 @@ const ALONE: Sharing = {
   name: 'one process, in-process ledger',
   setup: async () => ({ flags: [] }),
 };
-const SQLITE: Sharing = {
-  name: 'escrow grants, SQLite file shared',
-  setup: async (dataDir) => ({
-    flags: ['--shared-store', 'true'],
-    open: () => openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
-  }),
-};
-const POSTGRES: Sharing = {
-  name: 'escrow grants, PostgreSQL',
-  setup: async () => {
-    const url = await postgresDatabase();
-    return {
-      flags: ['--store-url', url],
-      open: () => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
-    };
-  },
-};
-
-async function stop(nodes: ServerProcess[]): Promise<void> {
-  for (const n of nodes) {
-    if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-    await n.exited;
-  }
-}
+const SQLITE: Sharing = { ...SQLITE_SHARING, name: 'escrow grants, SQLite file shared' };
+const POSTGRES: Sharing = { ...POSTGRES_SHARING, name: 'escrow grants, PostgreSQL' };
 
 /** 1 GiB and more uploaded through A, A killed, the resume asked of B once A's lease ran out. */
 async function resumeThroughAnother(sharing: Sharing, local: string): Promise<string> {
@@ -105,7 +82,7 @@ async function resumeThroughAnother(sharing: Sharing, local: string): Promise<st
     }
   } finally {
     await store.close();
-    await stop([a, b]);
+    await stopServerProcesses([a, b], 'SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -132,7 +109,7 @@ async function concurrentUploads(sharing: Sharing, files: string[], runs: number
     const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0);
     return `${sharing.name}: 8 concurrent uploads, ${(bytes / MiB).toFixed(0)} MiB: ${best.toFixed(0)} ms (${(bytes / MiB / (best / 1000)).toFixed(0)} MiB/s, best of ${runs})`;
   } finally {
-    await stop([server]);
+    await stopServerProcesses([server], 'SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

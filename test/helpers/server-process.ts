@@ -67,6 +67,17 @@ export async function startServerProcess(
   return { child, port, pid, exited };
 }
 
+/** Ends each of `nodes` still running with `signal` and waits until every one has exited. */
+export async function stopServerProcesses(
+  nodes: readonly ServerProcess[],
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
+  for (const n of nodes) {
+    if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill(signal);
+    await n.exited;
+  }
+}
+
 /**
  * `pid` itself, or its child when it re-executed itself through setpriv: the
  * outer process is then the one that keeps CAP_DAC_OVERRIDE (see src/main/launch.ts).

@@ -14,23 +14,24 @@ export interface Sharing {
   setup(dataDir: string): Promise<{ flags: string[]; open: () => Promise<Store> }>;
 }
 
-export const SHARINGS: readonly Sharing[] = [
-  {
-    name: 'one SQLite file',
-    setup: (dataDir) =>
-      Promise.resolve({
-        flags: ['--shared-store', 'true'],
-        open: () => openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
-      }),
+export const SQLITE_SHARING: Sharing = {
+  name: 'one SQLite file',
+  setup: (dataDir) =>
+    Promise.resolve({
+      flags: ['--shared-store', 'true'],
+      open: () => openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
+    }),
+};
+
+export const POSTGRES_SHARING: Sharing = {
+  name: 'one PostgreSQL',
+  setup: async () => {
+    const url = await postgresDatabase();
+    return {
+      flags: ['--store-url', url],
+      open: () => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
+    };
   },
-  {
-    name: 'one PostgreSQL',
-    setup: async () => {
-      const url = await postgresDatabase();
-      return {
-        flags: ['--store-url', url],
-        open: () => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
-      };
-    },
-  },
-];
+};
+
+export const SHARINGS: readonly Sharing[] = [SQLITE_SHARING, POSTGRES_SHARING];

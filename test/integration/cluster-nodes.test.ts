@@ -14,8 +14,12 @@ import { haveOpenSsh, sftpBatch } from '../helpers/openssh';
 import { postgresDatabase } from '../helpers/postgres';
 import { probe, waitUntil } from '../helpers/probe';
 import { makeDataDir } from '../helpers/server';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { connectClient } from '../helpers/ssh-client';
+import {
+  startServerProcess,
+  type ServerProcess,
+  stopServerProcesses,
+} from '../helpers/server-process';
+import { connectClient, closedOf } from '../helpers/ssh-client';
 import {
   ADMIN,
   adminRun,
@@ -28,10 +32,6 @@ import {
 
 const ZS = { user: 'zhangsan', password: '123' };
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
-
-function closedOf(client: Client): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
-}
 
 describe('cluster: three nodes on one PostgreSQL and one homes directory', function () {
   this.timeout(90000);
@@ -75,10 +75,7 @@ describe('cluster: three nodes on one PostgreSQL and one homes directory', funct
 
   after(async function () {
     for (const cl of clients) cl.end();
-    for (const n of nodes) {
-      if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-      await n.exited;
-    }
+    await stopServerProcesses(nodes, 'SIGTERM');
     for (const dir of [...dataDirs, homes, work]) {
       if (dir) await fsp.rm(dir, { recursive: true, force: true });
     }

@@ -24,7 +24,11 @@ import { freePort, haveHaproxy, startHaproxy, type Haproxy } from '../helpers/ha
 import { haveOpenSsh, sftpBatch, sshExec, type ClientRun } from '../helpers/openssh';
 import { logLines, waitForLog, waitUntil } from '../helpers/probe';
 import { makeDataDir, startTestServer, type TestServer } from '../helpers/server';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import {
+  startServerProcess,
+  type ServerProcess,
+  stopServerProcesses,
+} from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
 import { postgresDatabase } from '../helpers/postgres';
 import { quotaUsage } from '../helpers/quota';
@@ -463,10 +467,7 @@ describe('two nodes behind HAProxy on one PostgreSQL and one homes directory', f
   after(async function () {
     await haproxy?.stop();
     await store?.close();
-    for (const n of nodes) {
-      if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
-      await n.exited;
-    }
+    await stopServerProcesses(nodes);
     if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
     if (local) await fsp.rm(local, { recursive: true, force: true });
   });

@@ -16,7 +16,11 @@ import { haveOpenSsh, sftpBatch } from '../helpers/openssh';
 import { logLines, waitForLog, waitUntil } from '../helpers/probe';
 import { quotaUsage, type Usage } from '../helpers/quota';
 import { makeDataDir } from '../helpers/server';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import {
+  startServerProcess,
+  type ServerProcess,
+  stopServerProcesses,
+} from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
 import { sessionsOf } from '../helpers/cluster';
 import { openStore } from '../../src/store/open';
@@ -112,10 +116,7 @@ for (const sharing of SHARINGS) {
 
     after(async function () {
       await store?.close();
-      for (const n of nodes) {
-        if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
-        await n.exited;
-      }
+      await stopServerProcesses(nodes);
       if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
       if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
     });

@@ -16,40 +16,17 @@ import { haveOpenSsh, sftpBatch, sshExec } from '../helpers/openssh';
 import { waitUntil } from '../helpers/probe';
 import { quotaUsage, raceUploadsUnderQuota, type Usage } from '../helpers/quota';
 import { makeDataDir } from '../helpers/server';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { postgresDatabase } from '../helpers/postgres';
-import { openPostgresStore, openStore } from '../../src/store/open';
+import {
+  startServerProcess,
+  type ServerProcess,
+  stopServerProcesses,
+} from '../helpers/server-process';
+import { SHARINGS, type Sharing } from '../helpers/sharings';
 import type { Store } from '../../src/store/types';
 
 const MiB = 1024 * 1024;
 const QUOTA = 6 * MiB;
 const CREDS = { user: 'zhangsan', password: '123' };
-
-/** How the nodes share a store: their flags, and the test's own connection to it. */
-interface Sharing {
-  name: string;
-  setup(dataDir: string): Promise<{ flags: string[]; open: () => Promise<Store> }>;
-}
-
-const SQLITE: Sharing = {
-  name: 'three processes on one SQLite file',
-  setup: (dataDir) =>
-    Promise.resolve({
-      flags: ['--shared-store', 'true'],
-      open: () => openStore({ file: path.join(dataDir, 'miniftp.db'), shared: true }),
-    }),
-};
-
-const POSTGRES: Sharing = {
-  name: 'three nodes on one PostgreSQL',
-  setup: async () => {
-    const url = await postgresDatabase();
-    return {
-      flags: ['--store-url', url],
-      open: () => openPostgresStore({ url, poolSize: 2, timeoutMs: 10_000 }),
-    };
-  },
-};
 
 /** The usage and live grants the shared store holds for zhangsan. */
 async function storeFigures(store: Store): Promise<{ usage: Usage; granted: number }> {
@@ -62,7 +39,7 @@ async function storeFigures(store: Store): Promise<{ usage: Usage; granted: numb
   return { usage: { bytes: usage.bytes, files: usage.files }, granted: Number(grants?.b ?? 0) };
 }
 
-for (const sharing of [SQLITE, POSTGRES]) describeScaleQuota(sharing);
+for (const sharing of SHARINGS) describeScaleQuota(sharing);
 
 function describeScaleQuota(sharing: Sharing): void {
   describe(`scale: quota exact across ${sharing.name}`, function () {
@@ -86,10 +63,7 @@ function describeScaleQuota(sharing: Sharing): void {
 
     after(async function () {
       await store?.close();
-      for (const n of nodes) {
-        if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
-        await n.exited;
-      }
+      await stopServerProcesses(nodes);
       if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
       if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
     });

@@ -14,7 +14,11 @@ import { upload } from '../../src/client/transfer';
 import { sha256File, writeRandomFile } from '../helpers/files';
 import { logLines, waitUntil } from '../helpers/probe';
 import { makeDataDir } from '../helpers/server';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import {
+  startServerProcess,
+  type ServerProcess,
+  stopServerProcesses,
+} from '../helpers/server-process';
 import { call, connectClient, openSftp } from '../helpers/ssh-client';
 import type { Store } from '../../src/store/types';
 import { SHARINGS } from '../helpers/sharings';
@@ -42,10 +46,7 @@ for (const sharing of SHARINGS) {
 
     after(async function () {
       await store?.close();
-      for (const n of nodes) {
-        if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
-        await n.exited;
-      }
+      await stopServerProcesses(nodes);
       if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
       if (localDir) await fsp.rm(localDir, { recursive: true, force: true });
     });
