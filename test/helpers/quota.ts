@@ -7,6 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import type { GrantSettle } from '../../src/store/grant-types';
 import type { TestServer } from './server';
 import { writeRandomFile } from './files';
 import { sftpBatch } from './openssh';
@@ -100,4 +101,18 @@ export async function raceUploadsUnderQuota(o: {
     }
   }
   return disk;
+}
+
+/** A settle of bob's grant by `holder`: nothing to commit and nothing wanted unless `o` says so. */
+export function grantSettle(o: Partial<GrantSettle> & { holder: string }): GrantSettle {
+  return {
+    user: 'bob',
+    deltaBytes: 0,
+    deltaFiles: 0,
+    wantBytes: 0,
+    wantFiles: 0,
+    release: false,
+    leaseMs: 60_000,
+    ...o,
+  };
 }

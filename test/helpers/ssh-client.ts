@@ -33,6 +33,11 @@ export function connectClient(port: number, login: Login): Promise<Client> {
   });
 }
 
+/** Resolves once the connection closes, whoever ends it. */
+export function closedOf(client: Client): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
 /** Ends the connection and resolves once the socket is closed. */
 export function endClient(client: Client): Promise<void> {
   return new Promise((resolve) => {

@@ -9,7 +9,14 @@ import type { Client, ClientChannel } from 'ssh2';
 import { Status } from '../../src/sftp/constants';
 import { haveOpenSsh, makeClientKey, sftpBatch, sshExec, type ClientRun } from '../helpers/openssh';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { call, connectClient, endClient, expectFailure, openSftp } from '../helpers/ssh-client';
+import {
+  call,
+  connectClient,
+  endClient,
+  expectFailure,
+  openSftp,
+  closedOf,
+} from '../helpers/ssh-client';
 
 const ADMIN = { user: 'admin', password: 'password' };
 const KiB = 1024;
@@ -44,10 +51,6 @@ function expectError(run: ClientRun): string {
 async function canSftp(port: number, user: string, password: string): Promise<boolean> {
   const run = await sftpBatch(port, { user, password }, ['pwd']);
   return run.code === 0;
-}
-
-function waitClosed(client: Client): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
 }
 
 describe('admin console: commands through ssh exec', function () {
@@ -301,7 +304,7 @@ describe('admin console: commands through ssh exec', function () {
 
   it('lists live sessions and ends one with kick, saying why on its open channel', async () => {
     const client = await connectClient(server.port, { user: 'zhangsan', password: '123' });
-    const closed = waitClosed(client);
+    const closed = closedOf(client);
     const sftp = await new Promise<ClientChannel>((resolve, reject) =>
       client.subsys('sftp', (err, channel) => (err ? reject(err) : resolve(channel))),
     );
@@ -332,7 +335,7 @@ describe('admin console: commands through ssh exec', function () {
   it('deletes a user: sessions end, logins fail, files stay unless --purge', async () => {
     expectOk(await admin(['user', 'add', 'erin', '--password-stdin'], 'erinpw\n'));
     const erin = await connectClient(server.port, { user: 'erin', password: 'erinpw' });
-    const closed = waitClosed(erin);
+    const closed = closedOf(erin);
     // A one-shot command has no terminal to confirm on: without --yes nothing happens.
     expect(expectError(await admin(['user', 'del', 'erin']))).to.equal(
       "error: user del needs --yes without a terminal to confirm on (it would delete 'erin' (files are kept))",
@@ -480,7 +483,7 @@ describe('admin console: quota and account changes reach open sessions', functio
 
   it('disabling a user ends their sessions', async () => {
     const client = await connectClient(server.port, { user: 'quinn', password: 'qpw' });
-    const closed = waitClosed(client);
+    const closed = closedOf(client);
     expect(expectOk(await admin(['user', 'disable', 'quinn']))).to.match(/1 session ended/);
     await closed;
   });

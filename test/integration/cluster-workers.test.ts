@@ -11,7 +11,7 @@ import { haveOpenSsh } from '../helpers/openssh';
 import { probe, waitForLog, waitUntil, logLines } from '../helpers/probe';
 import { makeDataDir } from '../helpers/server';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { connectClient } from '../helpers/ssh-client';
+import { connectClient, closedOf } from '../helpers/ssh-client';
 import {
   ADMIN,
   adminRun,
@@ -24,10 +24,6 @@ import {
 } from '../helpers/cluster';
 
 const ZS = { user: 'zhangsan', password: '123' };
-
-function closedOf(client: Client): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
-}
 
 describe('cluster: --workers 2 on SQLite', function () {
   this.timeout(60000);

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import type { Client, ClientChannel } from 'ssh2';
 import { PacketType } from '../../src/sftp/constants';
 import { RawSftp, extendedOf, type Reply } from '../helpers/raw-sftp';
-import { connectClient, endClient } from '../helpers/ssh-client';
+import { connectClient, endClient, closedOf } from '../helpers/ssh-client';
 import { haveOpenSsh, sshExec } from '../helpers/openssh';
 import { waitForLog, waitUntil } from '../helpers/probe';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -57,10 +57,6 @@ function checkFileName(raw: RawSftp, target: string, algorithm: string): Promise
   return raw.extended('check-file-name', (w) =>
     w.string(target).string(algorithm).u64(0).u64(0).u32(0),
   );
-}
-
-function closed(client: Client): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
 }
 
 describe('hardening: hashing', function () {
@@ -111,7 +107,7 @@ describe('hardening: hashing', function () {
     const run = exec(client, 'md5sum huge.bin s');
     await run.started;
     await waitUntil('the hash to be running', () => server.hashingStats().running === 1);
-    const gone = closed(client);
+    const gone = closedOf(client);
     client.destroy();
     await gone;
     await waitUntil('the hash to be dropped', () => server.hashingStats().jobs === 0);
@@ -124,7 +120,7 @@ describe('hardening: hashing', function () {
     // A session runs its check-file requests one after another: one hashes, the rest wait.
     for (let i = 0; i < 40; i++) void checkFileName(raw, '/huge.bin', 'sha512');
     await waitUntil('the first hash to run', () => server.hashingStats().running === 1);
-    const gone = closed(client);
+    const gone = closedOf(client);
     client.destroy();
     await gone;
     await waitUntil('the hashes to be dropped', () => server.hashingStats().jobs === 0);
@@ -141,7 +137,7 @@ describe('hardening: hashing', function () {
         .bytes(Buffer.alloc(16)),
     );
     await waitUntil('the prefix hash to run', () => server.hashingStats().running === 1);
-    const gone = closed(client);
+    const gone = closedOf(client);
     client.destroy();
     await gone;
     await waitUntil('the prefix hash to be dropped', () => server.hashingStats().jobs === 0);
@@ -188,7 +184,7 @@ describe('hardening: hashing', function () {
     } finally {
       await endClient(light);
     }
-    const gone = closed(heavy);
+    const gone = closedOf(heavy);
     heavy.destroy();
     await gone;
     void Promise.allSettled(answers);

@@ -11,7 +11,7 @@ import { OpenFlag, PacketType, Status } from '../../src/sftp/constants';
 import { closeProbe, logLines, probe, waitForLog, waitUntil, type Probe } from '../helpers/probe';
 import { RawSftp, handleOf, statusOf } from '../helpers/raw-sftp';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { call, connectClient, endClient, openSftp } from '../helpers/ssh-client';
+import { call, connectClient, endClient, openSftp, closedOf } from '../helpers/ssh-client';
 import { sftpBatch } from '../helpers/openssh';
 
 const ZHANGSAN = { user: 'zhangsan', password: '123' };
@@ -35,10 +35,6 @@ async function loggedIn(
     },
     end: () => endClient(client),
   };
-}
-
-function closedPromise(client: Client): Promise<void> {
-  return new Promise((resolve) => client.once('close', () => resolve()));
 }
 
 describe('hardening: limits', function () {
@@ -175,10 +171,10 @@ describe('hardening: limits', function () {
 
     it('closes a connection that does nothing, even with keepalives; a busy one stays', async function () {
       const idle = await connectClient(server.port, ZHANGSAN);
-      const idleClosed = closedPromise(idle);
+      const idleClosed = closedOf(idle);
       // ssh2's keepalives every 100 ms are traffic, not use: they must not keep it open.
       const pinging = new (await import('ssh2')).Client();
-      const pingingClosed = closedPromise(pinging);
+      const pingingClosed = closedOf(pinging);
       await new Promise<void>((resolve, reject) => {
         pinging.once('ready', () => resolve()).once('error', reject);
         pinging.connect({
@@ -226,7 +222,7 @@ describe('hardening: limits', function () {
       const { Client: SshClient } = await import('ssh2');
       const client = new SshClient();
       const attempts: string[] = [];
-      const closed = closedPromise(client);
+      const closed = closedOf(client);
       let ready = false;
       client.on('ready', () => (ready = true));
       client.on('error', () => undefined);

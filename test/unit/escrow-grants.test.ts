@@ -11,28 +11,15 @@ import { EscrowLedger } from '../../src/quota/escrow-ledger';
 import { QuotaExceeded, type ScanHome } from '../../src/quota/quota-ledger';
 import type { SharedUsage } from '../../src/quota/shared-usage';
 import { SqlGrantStore, fit } from '../../src/store/grants';
-import type { GrantSettle } from '../../src/store/grant-types';
 import { openPostgresStore, openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { RecordingLogger } from '../helpers/fake-channel';
 import { postgresDatabase } from '../helpers/postgres';
 import { waitUntil } from '../helpers/probe';
+import { grantSettle } from '../helpers/quota';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function settle(o: Partial<GrantSettle> & { holder: string }): GrantSettle {
-  return {
-    user: 'bob',
-    deltaBytes: 0,
-    deltaFiles: 0,
-    wantBytes: 0,
-    wantFiles: 0,
-    release: false,
-    leaseMs: 60_000,
-    ...o,
-  };
-}
 
 /** Nothing on disk: the ledgers' rescans are not what these tests look at. */
 const emptyHome: ScanHome = () =>
@@ -120,12 +107,14 @@ function grantBehaviour(open: (dir: string) => Promise<Store>): void {
   });
 
   it('never grants more than the limit leaves, and commits what a holder wrote', async function () {
-    const a = await grants.settle(settle({ holder: 'A', wantBytes: 6 * MiB, wantFiles: 60 }));
+    const a = await grants.settle(grantSettle({ holder: 'A', wantBytes: 6 * MiB, wantFiles: 60 }));
     expect(a).to.include({ grantBytes: 6 * MiB, freeBytes: 4 * MiB, grantFiles: 60 });
-    const b = await grants.settle(settle({ holder: 'B', wantBytes: 6 * MiB, wantFiles: 60 }));
+    const b = await grants.settle(grantSettle({ holder: 'B', wantBytes: 6 * MiB, wantFiles: 60 }));
     expect(b).to.include({ grantBytes: 4 * MiB, freeBytes: 0, grantFiles: 40, freeFiles: 0 });
 
-    const a2 = await grants.settle(settle({ holder: 'A', deltaBytes: 5 * MiB, deltaFiles: 2 }));
+    const a2 = await grants.settle(
+      grantSettle({ holder: 'A', deltaBytes: 5 * MiB, deltaFiles: 2 }),
+    );
     expect(a2).to.include({
       usageBytes: 5 * MiB,
       usageFiles: 2,
@@ -135,27 +124,29 @@ function grantBehaviour(open: (dir: string) => Promise<Store>): void {
     expect(await store.usage.get('bob')).to.include({ bytes: 5 * MiB, files: 2 });
 
     // What A gives back by removing files is free for anyone, not kept by A.
-    const a3 = await grants.settle(settle({ holder: 'A', deltaBytes: -2 * MiB, release: true }));
+    const a3 = await grants.settle(
+      grantSettle({ holder: 'A', deltaBytes: -2 * MiB, release: true }),
+    );
     expect(a3).to.include({ usageBytes: 3 * MiB, grantBytes: 0, freeBytes: 3 * MiB });
   });
 
   it("returns a holder's grant once its lease has run out", async function () {
-    await grants.settle(settle({ holder: 'A', wantBytes: 10 * MiB, leaseMs: 300 }));
-    const before = await grants.settle(settle({ holder: 'B', wantBytes: MiB }));
+    await grants.settle(grantSettle({ holder: 'A', wantBytes: 10 * MiB, leaseMs: 300 }));
+    const before = await grants.settle(grantSettle({ holder: 'B', wantBytes: MiB }));
     expect(before.grantBytes).to.equal(0);
     await waitUntil('the lease runs out', async () => {
-      const r = await grants.settle(settle({ holder: 'B', wantBytes: 10 * MiB }));
+      const r = await grants.settle(grantSettle({ holder: 'B', wantBytes: 10 * MiB }));
       return r.grantBytes === 10 * MiB;
     });
     // A comes back late: its old grant is gone, whatever it believed.
-    const late = await grants.settle(settle({ holder: 'A', wantBytes: MiB }));
+    const late = await grants.settle(grantSettle({ holder: 'A', wantBytes: MiB }));
     expect(late).to.include({ grantBytes: 0, freeBytes: 0 });
   });
 
   it('takes back what a lowered limit no longer leaves room for', async function () {
-    await grants.settle(settle({ holder: 'A', wantBytes: 8 * MiB }));
+    await grants.settle(grantSettle({ holder: 'A', wantBytes: 8 * MiB }));
     await store.users.setQuota('bob', 3 * MiB);
-    const r = await grants.settle(settle({ holder: 'A' }));
+    const r = await grants.settle(grantSettle({ holder: 'A' }));
     expect(r).to.include({ limitBytes: 3 * MiB, grantBytes: 3 * MiB, freeBytes: 0 });
   });
 
@@ -163,7 +154,7 @@ function grantBehaviour(open: (dir: string) => Promise<Store>): void {
     await store.users.delete('bob');
     let caught: unknown;
     try {
-      await grants.settle(settle({ holder: 'A', wantBytes: 1 }));
+      await grants.settle(grantSettle({ holder: 'A', wantBytes: 1 }));
     } catch (err) {
       caught = err;
     }
@@ -194,7 +185,7 @@ function grantBehaviour(open: (dir: string) => Promise<Store>): void {
     // Each stops only when what its grant still holds is less than its step and nothing is free.
     expect(fa + fb).to.be.above(10 * MiB - 64 * KiB - 48 * KiB);
     expect((await store.usage.get('bob')).bytes).to.equal(fa + fb);
-    const r = await grants.settle(settle({ holder: 'C' }));
+    const r = await grants.settle(grantSettle({ holder: 'C' }));
     expect(r.freeBytes).to.equal(10 * MiB - fa - fb);
   });
 }

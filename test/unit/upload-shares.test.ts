@@ -13,28 +13,15 @@ import { openPostgresStore, openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { SqlUploadShareStore } from '../../src/store/upload-shares';
 import { SqlGrantStore } from '../../src/store/grants';
-import type { GrantSettle } from '../../src/store/grant-types';
 import type { ExpiredLease } from '../../src/store/upload-share-types';
 import { EscrowLedger } from '../../src/quota/escrow-ledger';
 import { RecordingLogger } from '../helpers/fake-channel';
 import { BackgroundMd5, type Md5State } from '../../src/uploads/background-md5';
 import { postgresDatabase } from '../helpers/postgres';
 import { waitUntil } from '../helpers/probe';
+import { grantSettle } from '../helpers/quota';
 
 const MiB = 1024 * 1024;
-
-function settle(o: Partial<GrantSettle> & { holder: string }): GrantSettle {
-  return {
-    user: 'bob',
-    deltaBytes: 0,
-    deltaFiles: 0,
-    wantBytes: 0,
-    wantFiles: 0,
-    release: false,
-    leaseMs: 60_000,
-    ...o,
-  };
-}
 
 describe('uploads shared between processes', function () {
   describe('writer leases and checkpoints in the store (SQLite)', function () {
@@ -175,7 +162,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       });
       expect(t.taken).to.equal(true);
       const r = await grants.settle(
-        settle({
+        grantSettle({
           holder: 'A',
           deltaBytes: size,
           deltaFiles: 1,
@@ -217,7 +204,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       expect((await store.usage.get('bob')).bytes).to.equal(3 * MiB);
       // A was cut off from the store, not dead: it wrote up to 3.5 MiB and now settles it all.
       const back = await grants.settle(
-        settle({
+        grantSettle({
           holder: 'A',
           deltaBytes: 2.5 * MiB,
           charges: [{ key: '7:42', size: 3.5 * MiB, names: 1 }],
@@ -225,7 +212,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       );
       expect(back.usageBytes).to.equal(3.5 * MiB);
       const again = await grants.settle(
-        settle({ holder: 'A', charges: [{ key: '7:42', size: 3.5 * MiB, names: 1 }] }),
+        grantSettle({ holder: 'A', charges: [{ key: '7:42', size: 3.5 * MiB, names: 1 }] }),
       );
       expect(again.usageBytes).to.equal(3.5 * MiB);
       expect((await store.usage.get('bob')).bytes).to.equal(3.5 * MiB);
@@ -262,7 +249,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       expect((await store.usage.get('bob')).bytes).to.equal(4 * MiB);
       // B's own settles record its charge on the lease it now holds.
       const r = await grants.settle(
-        settle({
+        grantSettle({
           holder: 'B',
           deltaBytes: 2 * MiB,
           charges: [{ key: '7:42', size: 6 * MiB, names: 1 }],
@@ -282,7 +269,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       // leaves the usage alone.
       await shares.takeLease('bob', '/new.bin', 'A', 300, { key: '7:50', size: 0, opened: true });
       const none = await grants.settle(
-        settle({ holder: 'A', charges: [{ key: '7:51', size: MiB, names: 1 }] }),
+        grantSettle({ holder: 'A', charges: [{ key: '7:51', size: MiB, names: 1 }] }),
       );
       expect(none.recorded).to.deep.equal([]);
       let taken: { taken: boolean; corrected?: number } = { taken: false };
@@ -309,7 +296,7 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
         );
       expect(Number((await row())?.released)).to.equal(1);
       await grants.settle(
-        settle({
+        grantSettle({
           holder: 'A',
           deltaBytes: 2 * MiB,
           charges: [{ key: '7:42', size: 3 * MiB, names: 1, closed: true }],
@@ -325,7 +312,11 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
         opened: true,
       });
       await grants.settle(
-        settle({ holder: 'A', deltaBytes: MiB, charges: [{ key: '7:60', size: MiB, names: 1 }] }),
+        grantSettle({
+          holder: 'A',
+          deltaBytes: MiB,
+          charges: [{ key: '7:60', size: MiB, names: 1 }],
+        }),
       );
       await shares.releaseLease('bob', '/two.bin', 'A', MiB);
       expect(await store.sql.get('SELECT path FROM upload_leases')).to.equal(undefined);
@@ -341,7 +332,11 @@ function shareBehaviour(open: (dir: string) => Promise<Store>): void {
       // Its holder alive (the lease runs): another takes it at once and corrects nothing.
       await shares.takeLease('bob', '/b.bin', 'A', 60_000, { key: '7:70', size: 0, opened: true });
       await grants.settle(
-        settle({ holder: 'A', deltaBytes: MiB, charges: [{ key: '7:70', size: MiB, names: 1 }] }),
+        grantSettle({
+          holder: 'A',
+          deltaBytes: MiB,
+          charges: [{ key: '7:70', size: MiB, names: 1 }],
+        }),
       );
       await shares.releaseLease('bob', '/b.bin', 'A', 2 * MiB);
       const b = await shares.takeLease('bob', '/b.bin', 'B', 60_000, {
