@@ -78,7 +78,7 @@ export interface UploadShareStore {
   /**
    * Gives the lease back, if `holder` has it. `size`: the file's size at its close. When the
    * usage does not count that yet (the holder's next settle commits it), the lease stays, given
-   * back, until that settle deletes it: should the holder die first, it is corrected as any.
+   * back, until that settle deletes it: should the holder die first, it is corrected like every other lease.
    * Another holder may take a lease given back at once, and corrects nothing.
    */
   releaseLease(user: string, path: string, holder: string, size?: number): Promise<void>;
